@@ -1,0 +1,603 @@
+// SPDX-License-Identifier: MIT
+/*
+ * command.c - run one work's command line as its submitter.
+ *
+ * The child is started with vfork()+execve(): the daemon is multithreaded
+ * and may be large, so it is never fork()ed, and posix_spawn() cannot
+ * switch users.  The vfork child shares the daemon's memory, so it only
+ * makes async-signal-safe calls, changes its identity with raw syscalls
+ * (glibc's setuid() family would broadcast to the daemon's threads) and
+ * reports a failure to start through one shared int.
+ *
+ * The runner thread then waits for its own child only: poll() on the
+ * output pipe, a pidfd of the child and an eventfd that wq_command_kill()
+ * uses to wake it.  Once the child exited it is reaped with wait4() on its
+ * pid, what it left in the pipe is read, and the run ends even if
+ * grandchildren still hold the pipe open.
+ */
+#include "command.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* 32-bit ABIs keep the 16-bit id syscalls under the plain names. */
+#ifdef SYS_setgroups32
+#define WQ_COMMAND_SYS_SETGROUPS SYS_setgroups32
+#define WQ_COMMAND_SYS_SETRESGID SYS_setresgid32
+#define WQ_COMMAND_SYS_SETRESUID SYS_setresuid32
+#else
+#define WQ_COMMAND_SYS_SETGROUPS SYS_setgroups
+#define WQ_COMMAND_SYS_SETRESGID SYS_setresgid
+#define WQ_COMMAND_SYS_SETRESUID SYS_setresuid
+#endif
+
+#define WQ_COMMAND_SHELL	"/bin/sh"
+#define WQ_COMMAND_CHUNK	(64 * 1024)	/* bytes per read() of output */
+#define WQ_COMMAND_BURST	16		/* read()s between two poll()s */
+#define WQ_COMMAND_GRACE_MS	2000u
+
+/* What the vfork child reads; filled in before vfork(). */
+struct wq_command_child {
+	const char *argv[4];
+	char *const *envp;
+	const char *cwd;		/* NULL: stay in the daemon's */
+	const struct wq_cred *cred;	/* NULL: keep the daemon's identity */
+	int nullfd;			/* becomes stdin */
+	int outfd;			/* becomes stdout and stderr */
+	volatile int err;		/* set by the child: errno of a failure */
+};
+
+/* The runner's descriptors and buffer for one run. */
+struct wq_command_io {
+	int rfd;			/* output pipe, read end, O_NONBLOCK */
+	int wfd;			/* output pipe, write end (the child's) */
+	int nullfd;			/* /dev/null for the child's stdin */
+	int wakefd;			/* eventfd: wq_command_kill() wakes us */
+	int pidfd;			/* the child, once started */
+	pid_t pid;
+	char *buf;			/* WQ_COMMAND_CHUNK bytes */
+};
+
+/* ---- the vfork child: async-signal-safe calls only ------------------- */
+
+static char *const wq_command_empty_env[] = { NULL };
+
+/* Print "wqfs: WHAT ARG: strerror(err)" to the output pipe. */
+static void wq_command_child_say(const char *what, const char *arg, int err)
+{
+	const char *msg = strerrordesc_np(err);
+	struct iovec iov[] = {
+		{ (void *)"wqfs: ", 6 },
+		{ (void *)what, strlen(what) },
+		{ (void *)" ", arg ? 1 : 0 },
+		{ (void *)arg, arg ? strlen(arg) : 0 },
+		{ (void *)": ", 2 },
+		{ (void *)msg, msg ? strlen(msg) : 0 },
+		{ (void *)"\n", 1 },
+	};
+
+	(void)!writev(STDERR_FILENO, iov, sizeof(iov) / sizeof(iov[0]));
+}
+
+/* Say why, tell the parent the run could not start, and exit. */
+static _Noreturn void wq_command_child_fail(struct wq_command_child *c,
+					    const char *what, int err)
+{
+	wq_command_child_say(what, NULL, err);
+	c->err = err;
+	_exit(127);
+}
+
+/* Default dispositions for all (the daemon ignores SIGPIPE, for one). */
+static void wq_command_child_signals(void)
+{
+	struct sigaction sa;
+	int sig;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);	/* EINVAL for some: fine */
+}
+
+/* Move fd above 2, so dup2() onto 0..2 cannot hit it; CLOEXEC stays. */
+static int wq_command_child_high(int fd)
+{
+	return fd > STDERR_FILENO ? fd : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+static int wq_command_child_fds(struct wq_command_child *c)
+{
+	int in = wq_command_child_high(c->nullfd);
+	int out = wq_command_child_high(c->outfd);
+
+	if (in < 0 || out < 0)
+		return -1;
+	if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+	    dup2(out, STDERR_FILENO) < 0)
+		return -1;
+	/* Every other fd goes at exec, even ones opened without CLOEXEC. */
+	syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	return 0;
+}
+
+static void wq_command_child_identity(struct wq_command_child *c)
+{
+	const struct wq_cred *cred = c->cred;
+
+	if (syscall(WQ_COMMAND_SYS_SETGROUPS, cred->ngroups, cred->groups))
+		wq_command_child_fail(c, "setgroups", errno);
+	if (syscall(WQ_COMMAND_SYS_SETRESGID, cred->gid, cred->gid, cred->gid))
+		wq_command_child_fail(c, "setresgid", errno);
+	if (syscall(WQ_COMMAND_SYS_SETRESUID, cred->uid, cred->uid, cred->uid))
+		wq_command_child_fail(c, "setresuid", errno);
+}
+
+static _Noreturn void wq_command_child(struct wq_command_child *c)
+{
+	sigset_t none;
+
+	wq_command_child_signals();
+	setpgid(0, 0);
+	if (wq_command_child_fds(c))
+		wq_command_child_fail(c, "stdio", errno);
+	if (c->cred)
+		wq_command_child_identity(c);
+	/* After the identity change: cd is checked as the user. */
+	if (c->cwd && chdir(c->cwd)) {
+		wq_command_child_say("cd", c->cwd, errno);
+		_exit(127);
+	}
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(c->argv[0], (char *const *)c->argv, c->envp);
+	wq_command_child_fail(c, c->argv[0], errno);
+}
+
+/* Kept tiny: the child borrows this frame until it execs or exits. */
+static __attribute__((noinline)) pid_t
+wq_command_vfork(struct wq_command_child *c)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		wq_command_child(c);
+	return pid;
+}
+
+/* ---- output ring ----------------------------------------------------- */
+
+/* Append n bytes, keeping the last output_size.  Called with cmd->lock. */
+static void wq_command_ring_put(struct wq_command *cmd, const char *data,
+				size_t n)
+{
+	size_t size = cmd->output_size;
+	size_t first;
+
+	cmd->output_total += n;
+	if (!size)
+		return;
+	if (n >= size) {
+		memcpy(cmd->output, data + n - size, size);
+		cmd->output_head = 0;
+		return;
+	}
+	first = size - cmd->output_head;
+	if (first > n)
+		first = n;
+	memcpy(cmd->output + cmd->output_head, data, first);
+	memcpy(cmd->output, data + first, n - first);
+	cmd->output_head = (cmd->output_head + n) % size;
+}
+
+/* Size the ring to output_limit (allocated once, reused) and empty it. */
+static int wq_command_ring_reset(struct wq_command *cmd)
+{
+	size_t size = cmd->output_limit;
+	char *fresh = NULL, *old = NULL;
+
+	if (size != cmd->output_size && size) {
+		fresh = malloc(size);
+		if (!fresh)
+			return -ENOMEM;
+	}
+	pthread_mutex_lock(&cmd->lock);
+	if (size != cmd->output_size) {
+		old = cmd->output;
+		cmd->output = fresh;
+		cmd->output_size = size;
+	}
+	cmd->output_head = 0;
+	cmd->output_total = 0;
+	pthread_mutex_unlock(&cmd->lock);
+	free(old);
+	return 0;
+}
+
+/* ---- descriptors of a run -------------------------------------------- */
+
+static void wq_command_io_close(struct wq_command_io *io)
+{
+	free(io->buf);
+	if (io->pidfd >= 0)
+		close(io->pidfd);
+	if (io->wakefd >= 0)
+		close(io->wakefd);
+	if (io->nullfd >= 0)
+		close(io->nullfd);
+	if (io->wfd >= 0)
+		close(io->wfd);
+	if (io->rfd >= 0)
+		close(io->rfd);
+}
+
+static int wq_command_io_open(struct wq_command_io *io)
+{
+	int fds[2], err;
+
+	*io = (struct wq_command_io){ .rfd = -1, .wfd = -1, .nullfd = -1,
+				      .wakefd = -1, .pidfd = -1 };
+	if (pipe2(fds, O_CLOEXEC))
+		return -errno;
+	io->rfd = fds[0];
+	io->wfd = fds[1];
+	/* Only our end: the child's stdout stays blocking. */
+	if (fcntl(io->rfd, F_SETFL, O_NONBLOCK))
+		goto fail;
+	io->nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (io->nullfd < 0)
+		goto fail;
+	io->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (io->wakefd < 0)
+		goto fail;
+	io->buf = malloc(WQ_COMMAND_CHUNK);
+	if (!io->buf)
+		goto fail;			/* errno is ENOMEM */
+	return 0;
+fail:
+	err = -errno;
+	wq_command_io_close(io);
+	return err;
+}
+
+/* Read one chunk of output; returns read()'s result. */
+static ssize_t wq_command_read(struct wq_command *cmd, struct wq_command_io *io,
+			       size_t max)
+{
+	ssize_t n;
+
+	do
+		n = read(io->rfd, io->buf, max);
+	while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		pthread_mutex_lock(&cmd->lock);
+		wq_command_ring_put(cmd, io->buf, (size_t)n);
+		pthread_mutex_unlock(&cmd->lock);
+	}
+	return n;
+}
+
+/*
+ * Read while the pipe keeps a writer busy, up to a bound so that the exit
+ * and kill requests are still looked at.  False at end of file.
+ */
+static bool wq_command_read_some(struct wq_command *cmd,
+				 struct wq_command_io *io)
+{
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < WQ_COMMAND_BURST; i++) {
+		n = wq_command_read(cmd, io, WQ_COMMAND_CHUNK);
+		if (n == 0)
+			return false;
+		if (n < WQ_COMMAND_CHUNK)
+			break;		/* empty now, or EAGAIN */
+	}
+	return true;
+}
+
+/* The child is gone: take what it left in the pipe, no more. */
+static void wq_command_drain(struct wq_command *cmd, struct wq_command_io *io)
+{
+	int left = 0;
+	ssize_t n;
+
+	if (ioctl(io->rfd, FIONREAD, &left) < 0)
+		return;
+	while (left > 0) {
+		n = wq_command_read(cmd, io, left < WQ_COMMAND_CHUNK ?
+					     (size_t)left : WQ_COMMAND_CHUNK);
+		if (n <= 0)
+			return;
+		left -= (int)n;
+	}
+}
+
+/* ---- starting -------------------------------------------------------- */
+
+/* Whether cred asks for another identity; -EPERM if we may not switch. */
+static int wq_command_check_cred(const struct wq_cred *cred, bool *change)
+{
+	*change = false;
+	if (!cred || (cred->uid == geteuid() && cred->gid == getegid()))
+		return 0;
+	if (!wq_command_can_switch_user())
+		return -EPERM;
+	*change = true;
+	return 0;
+}
+
+/* Reap a child that failed before exec (it has exited or is exiting). */
+static void wq_command_reap_failed(pid_t pid)
+{
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Let wq_command_kill() see the child; honour a kill asked for earlier. */
+static void wq_command_publish(struct wq_command *cmd, struct wq_command_io *io)
+{
+	pthread_mutex_lock(&cmd->lock);
+	cmd->pid = io->pid;
+	cmd->child = io->pid;
+	cmd->wakefd = io->wakefd;
+	if (cmd->kill_requested)
+		kill(-io->pid, SIGTERM);
+	pthread_mutex_unlock(&cmd->lock);
+}
+
+static int wq_command_start(struct wq_command *cmd, struct wq_command_io *io,
+			    bool change_id)
+{
+	struct wq_command_child c = {
+		.argv = { WQ_COMMAND_SHELL, "-c", cmd->cmdline, NULL },
+		.envp = cmd->envp ? cmd->envp : wq_command_empty_env,
+		.cwd = cmd->cwd,
+		.cred = change_id ? cmd->cred : NULL,
+		.nullfd = io->nullfd,
+		.outfd = io->wfd,
+	};
+	sigset_t all, old;
+	int err = 0;
+
+	/* No handler may run in the child while it shares our memory. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	io->pid = wq_command_vfork(&c);
+	if (io->pid < 0)
+		err = -errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(io->wfd);
+	io->wfd = -1;
+	if (err)
+		return err;
+	if (c.err) {
+		wq_command_reap_failed(io->pid);
+		wq_command_drain(cmd, io);	/* keep its "wqfs: ..." line */
+		return -c.err;
+	}
+	io->pidfd = syscall(SYS_pidfd_open, io->pid, 0);
+	if (io->pidfd < 0) {
+		err = -errno;
+		if (err != -ESRCH)	/* ESRCH: reaped already (SIG_IGN) */
+			kill(-io->pid, SIGKILL);
+		wq_command_reap_failed(io->pid);
+		return err;
+	}
+	wq_command_publish(cmd, io);
+	return 0;
+}
+
+/* ---- waiting --------------------------------------------------------- */
+
+static uint64_t wq_command_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* When a kill was asked for: the time (us) to send SIGKILL, else 0. */
+static uint64_t wq_command_kill_deadline(struct wq_command *cmd,
+					 struct wq_command_io *io)
+{
+	unsigned int grace = cmd->kill_grace_ms ? cmd->kill_grace_ms :
+						   WQ_COMMAND_GRACE_MS;
+	bool requested;
+	uint64_t efd;
+
+	pthread_mutex_lock(&cmd->lock);
+	requested = cmd->kill_requested;
+	pthread_mutex_unlock(&cmd->lock);
+	(void)!read(io->wakefd, &efd, sizeof(efd));
+	return requested ? wq_command_now_us() + grace * 1000ull : 0;
+}
+
+/* Milliseconds until deadline (in us), rounded up; -1 for none. */
+static int wq_command_poll_timeout(uint64_t deadline)
+{
+	uint64_t now;
+
+	if (!deadline)
+		return -1;
+	now = wq_command_now_us();
+	return now >= deadline ? 0 : (int)((deadline - now + 999) / 1000);
+}
+
+/* Copy output until the child exits; SIGKILL it when its grace ran out. */
+static void wq_command_wait_exit(struct wq_command *cmd,
+				 struct wq_command_io *io)
+{
+	struct pollfd pfd[3] = {
+		{ .fd = io->rfd, .events = POLLIN },
+		{ .fd = io->pidfd, .events = POLLIN },
+		{ .fd = io->wakefd, .events = POLLIN },
+	};
+	uint64_t deadline = wq_command_kill_deadline(cmd, io);
+
+	for (;;) {
+		if (poll(pfd, 3, wq_command_poll_timeout(deadline)) < 0) {
+			if (errno == EINTR)
+				continue;
+			/* Cannot watch it any more (ENOMEM): stop it. */
+			kill(-io->pid, SIGKILL);
+			return;
+		}
+		if (pfd[0].revents && !wq_command_read_some(cmd, io))
+			pfd[0].fd = -1;		/* EOF: all closed stdout */
+		if (pfd[1].revents)
+			return;
+		if (pfd[2].revents && !deadline)
+			deadline = wq_command_kill_deadline(cmd, io);
+		if (deadline && wq_command_now_us() >= deadline) {
+			kill(-io->pid, SIGKILL);
+			deadline = 0;
+			pfd[2].fd = -1;		/* nothing more to escalate */
+		}
+	}
+}
+
+/*
+ * Reap our child, and only it, and fill in the out fields.  -ECHILD if it
+ * was reaped behind our back (a daemon must not ignore SIGCHLD).
+ */
+static int wq_command_reap(struct wq_command *cmd, struct wq_command_io *io)
+{
+	struct rusage ru;
+	int status = 0;
+	pid_t r;
+
+	pthread_mutex_lock(&cmd->lock);
+	cmd->child = 0;			/* its pid may be reused from now on */
+	pthread_mutex_unlock(&cmd->lock);
+	memset(&ru, 0, sizeof(ru));
+	do
+		r = wait4(io->pid, &status, 0, &ru);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	cmd->wait_status = status;
+	if (WIFSIGNALED(status))
+		cmd->exit_code = 128 + WTERMSIG(status);
+	else
+		cmd->exit_code = WEXITSTATUS(status);
+	cmd->cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+		      1000000000u +
+		      ((uint64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
+	return 0;
+}
+
+/* ---- public ---------------------------------------------------------- */
+
+void wq_command_init(struct wq_command *cmd)
+{
+	pthread_mutex_init(&cmd->lock, NULL);
+	cmd->output = NULL;
+	cmd->output_size = 0;
+	cmd->output_head = 0;
+	cmd->output_total = 0;
+	cmd->kill_requested = false;
+	cmd->child = 0;
+	cmd->wakefd = -1;
+}
+
+void wq_command_destroy(struct wq_command *cmd)
+{
+	free(cmd->output);
+	cmd->output = NULL;
+	cmd->output_size = 0;
+	pthread_mutex_destroy(&cmd->lock);
+}
+
+int wq_command_run(struct wq_command *cmd)
+{
+	struct wq_command_io io;
+	bool change_id;
+	int err;
+
+	if (!cmd->cmdline)
+		return -EINVAL;
+	err = wq_command_ring_reset(cmd);
+	if (!err)
+		err = wq_command_check_cred(cmd->cred, &change_id);
+	if (!err)
+		err = wq_command_io_open(&io);
+	if (err)
+		goto out;
+	err = wq_command_start(cmd, &io, change_id);
+	if (!err) {
+		wq_command_wait_exit(cmd, &io);
+		err = wq_command_reap(cmd, &io);
+		wq_command_drain(cmd, &io);
+	}
+	pthread_mutex_lock(&cmd->lock);
+	cmd->wakefd = -1;
+	pthread_mutex_unlock(&cmd->lock);
+	wq_command_io_close(&io);
+out:
+	pthread_mutex_lock(&cmd->lock);
+	cmd->kill_requested = false;
+	pthread_mutex_unlock(&cmd->lock);
+	return err;
+}
+
+void wq_command_kill(struct wq_command *cmd)
+{
+	pthread_mutex_lock(&cmd->lock);
+	if (!cmd->kill_requested) {
+		cmd->kill_requested = true;
+		if (cmd->child > 0)
+			kill(-cmd->child, SIGTERM);
+		if (cmd->wakefd >= 0)
+			eventfd_write(cmd->wakefd, 1);
+	}
+	pthread_mutex_unlock(&cmd->lock);
+}
+
+size_t wq_command_output(struct wq_command *cmd, char *buf, size_t len,
+			 uint64_t *total)
+{
+	size_t size, kept, start, first;
+
+	pthread_mutex_lock(&cmd->lock);
+	size = cmd->output_size;
+	kept = cmd->output_total < size ? (size_t)cmd->output_total : size;
+	if (buf && kept) {
+		if (kept > len)
+			kept = len;		/* the newest len bytes */
+		start = (cmd->output_head + size - kept) % size;
+		first = size - start < kept ? size - start : kept;
+		memcpy(buf, cmd->output + start, first);
+		memcpy(buf + first, cmd->output, kept - first);
+	}
+	if (total)
+		*total = cmd->output_total;
+	pthread_mutex_unlock(&cmd->lock);
+	return kept;
+}
+
+bool wq_command_can_switch_user(void)
+{
+	return geteuid() == 0;
+}

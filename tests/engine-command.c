@@ -1,0 +1,686 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of engine/command.c: run real /bin/sh command lines and check
+ * what a user would see - exit codes, output, environment, identity, kills.
+ */
+#include "command.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TEST_LIMIT	65536
+#define NOBODY		65534
+
+static char test_path[] = "PATH=/usr/bin:/bin";
+static char *const test_default_env[] = { test_path, NULL };
+
+/* A command with the usual defaults; free with test_cmd_free(). */
+static struct wq_command *test_cmd_new(const char *cmdline)
+{
+	struct wq_command *cmd = g_new0(struct wq_command, 1);
+
+	wq_command_init(cmd);
+	cmd->cmdline = cmdline;
+	cmd->envp = test_default_env;
+	cmd->output_limit = TEST_LIMIT;
+	return cmd;
+}
+
+static void test_cmd_free(struct wq_command *cmd)
+{
+	wq_command_destroy(cmd);
+	g_free(cmd);
+}
+
+/* The output kept, as a string. */
+static char *test_output(struct wq_command *cmd, uint64_t *total)
+{
+	size_t len = wq_command_output(cmd, NULL, 0, NULL);
+	char *buf = g_malloc0(len + 1);
+
+	g_assert_cmpuint(wq_command_output(cmd, buf, len, total), ==, len);
+	return buf;
+}
+
+/* Run cmdline; assert it ran, return its output and exit code. */
+static char *test_run(const char *cmdline, int *exit_code)
+{
+	struct wq_command *cmd = test_cmd_new(cmdline);
+	char *out;
+
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	*exit_code = cmd->exit_code;
+	out = test_output(cmd, NULL);
+	test_cmd_free(cmd);
+	return out;
+}
+
+static void test_assert_run(const char *cmdline, int code, const char *out)
+{
+	int exit_code;
+	char *got = test_run(cmdline, &exit_code);
+
+	g_assert_cmpstr(got, ==, out);
+	g_assert_cmpint(exit_code, ==, code);
+	g_free(got);
+}
+
+/* ---- killing from another thread ------------------------------------- */
+
+struct test_killer {
+	struct wq_command *cmd;
+	const char *ready;		/* kill once the output contains it */
+	gint64 killed_at;		/* g_get_monotonic_time() */
+};
+
+/* Wait (bounded) until the command's output contains text. */
+static void test_wait_output(struct wq_command *cmd, const char *text)
+{
+	gint64 end = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	char *out;
+
+	for (;;) {
+		out = test_output(cmd, NULL);
+		if (strstr(out, text))
+			break;
+		g_free(out);
+		g_assert_cmpint(g_get_monotonic_time(), <, end);
+		g_usleep(1000);
+	}
+	g_free(out);
+}
+
+static gpointer test_killer_main(gpointer data)
+{
+	struct test_killer *k = data;
+
+	test_wait_output(k->cmd, k->ready);
+	k->killed_at = g_get_monotonic_time();
+	wq_command_kill(k->cmd);
+	return NULL;
+}
+
+/* Run cmd, killing it from another thread once it printed ready. */
+static gint64 test_run_killed(struct wq_command *cmd, const char *ready)
+{
+	struct test_killer k = { .cmd = cmd, .ready = ready };
+	GThread *thread = g_thread_new("killer", test_killer_main, &k);
+
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_thread_join(thread);
+	return g_get_monotonic_time() - k.killed_at;
+}
+
+/* ---- tests ----------------------------------------------------------- */
+
+static void test_exit_code(void)
+{
+	test_assert_run("true", 0, "");
+	test_assert_run("exit 42", 42, "");
+	test_assert_run("false", 1, "");
+	test_assert_run("no-such-command-wqfs 2>/dev/null", 127, "");
+}
+
+static void test_signal_exit(void)
+{
+	struct wq_command *cmd = test_cmd_new("kill -9 $$");
+
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_assert_true(WIFSIGNALED(cmd->wait_status));
+	g_assert_cmpint(WTERMSIG(cmd->wait_status), ==, SIGKILL);
+	g_assert_cmpint(cmd->exit_code, ==, 128 + SIGKILL);
+	g_assert_cmpint(cmd->pid, >, 0);
+	test_cmd_free(cmd);
+}
+
+static void test_output_captured(void)
+{
+	test_assert_run("echo out; echo err >&2; echo out2; printf end >&2", 0,
+			"out\nerr\nout2\nend");
+}
+
+/* Small ring, many small writes: the kept bytes are the last ones. */
+static void test_output_ring(void)
+{
+	struct wq_command *cmd = test_cmd_new(
+		"for i in 1 2 3 4 5 6 7 8 9; do echo $i$i$i; done");
+	uint64_t total;
+	char four[4];
+	char *out;
+
+	cmd->output_limit = 7;
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	out = test_output(cmd, &total);
+	g_assert_cmpstr(out, ==, "88\n999\n");
+	g_assert_cmpuint(total, ==, 36);
+	g_free(out);
+
+	/* A short buffer gets the newest bytes. */
+	g_assert_cmpuint(wq_command_output(cmd, four, sizeof(four), NULL), ==, 4);
+	g_assert_cmpmem(four, 4, "999\n", 4);
+
+	/* The next run starts empty; the ring is reused. */
+	cmd->cmdline = "echo a";
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	out = test_output(cmd, &total);
+	g_assert_cmpstr(out, ==, "a\n");
+	g_assert_cmpuint(total, ==, 2);
+	g_free(out);
+
+	/* A limit of 0 keeps nothing but still counts. */
+	cmd->output_limit = 0;
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_assert_cmpuint(wq_command_output(cmd, four, sizeof(four), &total),
+			 ==, 0);
+	g_assert_cmpuint(total, ==, 2);
+	test_cmd_free(cmd);
+}
+
+static void test_output_bounded(void)
+{
+	const uint64_t all = 104857600;
+	GString *tail = g_string_new(NULL);
+	struct wq_command *cmd;
+	uint64_t total;
+	char *cmdline, *out;
+	int i;
+
+	for (i = 1; i <= 5000; i++)
+		g_string_append_printf(tail, "%d\n", i);
+	cmdline = g_strdup_printf("head -c %" G_GUINT64_FORMAT
+				  " /dev/zero; seq 1 5000",
+				  all - tail->len);
+	cmd = test_cmd_new(cmdline);
+	cmd->output_limit = 10000;	/* not a divisor of any chunk */
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_assert_cmpint(cmd->exit_code, ==, 0);
+	out = test_output(cmd, &total);
+	g_assert_cmpuint(total, ==, all);
+	g_assert_cmpuint(strlen(out), ==, 10000);
+	g_assert_cmpstr(out, ==, tail->str + tail->len - 10000);
+	g_free(out);
+	test_cmd_free(cmd);
+	g_free(cmdline);
+	g_string_free(tail, TRUE);
+}
+
+static void test_env(void)
+{
+	char foo[] = "FOO=bar baz", work[] = "WQ_WORK=w1";
+	char *const env[] = { foo, work, NULL };
+	struct wq_command *cmd = test_cmd_new(
+		"echo \"${FOO-unset} ${WQ_WORK-unset} ${HOME-unset}\"");
+	char *out;
+
+	g_assert_true(g_setenv("HOME", "/root", TRUE));
+	cmd->envp = env;
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, "bar baz w1 unset\n");
+	g_free(out);
+
+	/* NULL: an empty environment. */
+	cmd->envp = NULL;
+	cmd->cmdline = "echo \"${FOO-unset} ${HOME-unset}\"";
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, "unset unset\n");
+	g_free(out);
+	test_cmd_free(cmd);
+}
+
+static void test_cwd(void)
+{
+	char *dir = g_dir_make_tmp("wqfs-cmd-XXXXXX", NULL);
+	char *real = realpath(dir, NULL);
+	char *want = g_strconcat(real, "\n", NULL);
+	struct wq_command *cmd = test_cmd_new("pwd -P");
+	char *out;
+
+	cmd->cwd = dir;
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, want);
+	g_assert_cmpint(cmd->exit_code, ==, 0);
+	g_free(out);
+	test_cmd_free(cmd);
+	g_assert_cmpint(rmdir(dir), ==, 0);
+	g_free(want);
+	free(real);
+	g_free(dir);
+}
+
+static void test_bad_cwd(void)
+{
+	struct wq_command *cmd = test_cmd_new("echo should not run");
+	char *out;
+
+	cmd->cwd = "/nonexistent-wqfs/dir";
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_assert_cmpint(cmd->exit_code, ==, 127);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, "wqfs: cd /nonexistent-wqfs/dir: "
+			"No such file or directory\n");
+	g_free(out);
+	test_cmd_free(cmd);
+}
+
+static void test_kill(void)
+{
+	struct wq_command *cmd = test_cmd_new("echo started; sleep 100");
+	gint64 took;
+
+	took = test_run_killed(cmd, "started");
+	g_assert_cmpint(cmd->exit_code, ==, 128 + SIGTERM);
+	g_assert_cmpint(took, <, 1 * G_USEC_PER_SEC);
+
+	/* The request ended with the run: the next one is not killed. */
+	cmd->cmdline = "exit 5";
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_assert_cmpint(cmd->exit_code, ==, 5);
+	test_cmd_free(cmd);
+}
+
+/* A kill asked for before the child started stops it once it has. */
+static void test_kill_before_start(void)
+{
+	struct wq_command *cmd = test_cmd_new("sleep 100");
+	gint64 start = g_get_monotonic_time();
+
+	wq_command_kill(cmd);
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_assert_cmpint(cmd->exit_code, ==, 128 + SIGTERM);
+	g_assert_cmpint(g_get_monotonic_time() - start, <, G_USEC_PER_SEC);
+	test_cmd_free(cmd);
+}
+
+static void test_kill_escalates(void)
+{
+	struct wq_command *cmd = test_cmd_new(
+		"trap '' TERM; echo ready; exec sleep 100");
+	gint64 took;
+	char *out;
+
+	cmd->kill_grace_ms = 300;
+	took = test_run_killed(cmd, "ready");
+	g_assert_cmpint(cmd->exit_code, ==, 128 + SIGKILL);
+	g_assert_cmpint(took, >=, 300 * 1000);
+	g_assert_cmpint(took, <, 3 * G_USEC_PER_SEC);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, "ready\n");
+	g_free(out);
+	test_cmd_free(cmd);
+}
+
+/* Wait (bounded) until the process behind pidfd has exited. */
+static void test_assert_exits(int pidfd)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+
+	g_assert_cmpint(poll(&pfd, 1, 5000), ==, 1);
+	close(pidfd);
+}
+
+static void test_kill_process_group(void)
+{
+	struct wq_command *cmd = test_cmd_new(
+		"sleep 100 & echo \"bg $!\"; wait");
+	char *out;
+	int bg = 0, pidfd;
+
+	test_run_killed(cmd, "\n");	/* once "bg PID" is out */
+	g_assert_cmpint(cmd->exit_code, ==, 128 + SIGTERM);
+	out = test_output(cmd, NULL);
+	g_assert_cmpint(sscanf(out, "bg %d", &bg), ==, 1);
+	g_free(out);
+	/* Gone already, or dying: a pidfd of it must report the exit. */
+	pidfd = syscall(SYS_pidfd_open, bg, 0);
+	if (pidfd >= 0)
+		test_assert_exits(pidfd);
+	else
+		g_assert_cmpint(errno, ==, ESRCH);
+	test_cmd_free(cmd);
+}
+
+static void test_background_child(void)
+{
+	struct wq_command *cmd = test_cmd_new("sleep 100 & echo hi");
+	gint64 start = g_get_monotonic_time();
+	char *out;
+
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+	g_assert_cmpint(cmd->exit_code, ==, 0);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, "hi\n");
+	g_free(out);
+	kill(-cmd->pid, SIGKILL);	/* the sleep left behind */
+	test_cmd_free(cmd);
+}
+
+static void test_closes_stdout(void)
+{
+	test_assert_run("exec >&-; sleep 0.2; exit 3", 3, "");
+	test_assert_run("echo x; exec >&- 2>&-; sleep 0.2; exit 4", 4, "x\n");
+}
+
+static void test_cpu_time(void)
+{
+	/* A fixed amount of work (~0.2 s), not a wall-clock time: a busy
+	 * machine must not make it fail. */
+	struct wq_command *cmd = test_cmd_new(
+		"i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done");
+
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_assert_cmpint(cmd->exit_code, ==, 0);
+	g_assert_cmpuint(cmd->cpu_ns, >, 50000000);
+	test_cmd_free(cmd);
+}
+
+static const gid_t nobody_groups[] = { NOBODY };
+static const struct wq_cred nobody = {
+	.uid = NOBODY, .gid = NOBODY,
+	.groups = nobody_groups, .ngroups = 1,
+};
+
+static void test_switch_user(void)
+{
+	struct wq_command *cmd = test_cmd_new("id -u; id -g; id -G");
+	char *out;
+
+	cmd->cred = &nobody;
+	cmd->cwd = "/";
+	if (!wq_command_can_switch_user()) {
+		g_assert_cmpint(wq_command_run(cmd), ==, -EPERM);
+		test_cmd_free(cmd);
+		return;
+	}
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, "65534\n65534\n65534\n");
+	g_assert_cmpint(cmd->exit_code, ==, 0);
+	g_free(out);
+	test_cmd_free(cmd);
+}
+
+/* In a child process dropped to nobody: other users are refused. */
+static void test_switch_user_eperm_child(void)
+{
+	static const struct wq_cred root = { .uid = 0, .gid = 0 };
+	struct wq_command *cmd = test_cmd_new("echo ran");
+	struct wq_cred self;
+	char *out;
+
+	if (geteuid() == 0) {
+		g_assert_cmpint(setgroups(1, nobody_groups), ==, 0);
+		g_assert_cmpint(setresgid(NOBODY, NOBODY, NOBODY), ==, 0);
+		g_assert_cmpint(setresuid(NOBODY, NOBODY, NOBODY), ==, 0);
+	}
+	g_assert_false(wq_command_can_switch_user());
+	cmd->cwd = "/";
+	cmd->cred = &root;
+	g_assert_cmpint(wq_command_run(cmd), ==, -EPERM);
+	g_assert_cmpuint(wq_command_output(cmd, NULL, 0, NULL), ==, 0);
+
+	/* Its own identity is fine. */
+	self = (struct wq_cred){ .uid = geteuid(), .gid = getegid() };
+	cmd->cred = &self;
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, "ran\n");
+	g_free(out);
+	test_cmd_free(cmd);
+}
+
+static void test_switch_user_eperm(void)
+{
+	if (g_test_subprocess()) {
+		test_switch_user_eperm_child();
+		return;
+	}
+	g_test_trap_subprocess(NULL, 30 * G_USEC_PER_SEC,
+			       G_TEST_SUBPROCESS_DEFAULT);
+	g_test_trap_assert_passed();
+}
+
+static void test_no_sigchld_theft(void)
+{
+	pid_t pid = fork();
+	int status = 0, exit_code, i;
+
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0)
+		_exit(42);
+	/* Our zombie sits there while commands run and are reaped. */
+	for (i = 0; i < 3; i++)
+		g_free(test_run("exit 7", &exit_code));
+	g_assert_cmpint(exit_code, ==, 7);
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, 42);
+}
+
+/* The daemon ignores SIGPIPE and blocks signals: the command must not. */
+static void test_signals_default(void)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	sigset_t usr1, oldmask;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	g_assert_cmpint(sigaction(SIGPIPE, &ign, &old), ==, 0);
+	g_assert_cmpint(pthread_sigmask(SIG_BLOCK, &usr1, &oldmask), ==, 0);
+	test_assert_run("grep -E '^Sig(Blk|Ign)' /proc/self/status", 0,
+			"SigBlk:\t0000000000000000\n"
+			"SigIgn:\t0000000000000000\n");
+	/* A reader that goes away kills the writer with SIGPIPE. */
+	test_assert_run("(yes; echo \"yes $?\" >&2) | head -n 1 >/dev/null",
+			0, "yes 141\n");
+	pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+	sigaction(SIGPIPE, &old, NULL);
+}
+
+/* Only stdin (/dev/null), stdout and stderr reach the command. */
+static void test_fds(void)
+{
+	int leak = open("/dev/null", O_RDONLY);	/* no O_CLOEXEC */
+
+	g_assert_cmpint(leak, >=, 0);
+	test_assert_run("ls /proc/$$/fd; readlink /proc/$$/fd/0", 0,
+			"0\n1\n2\n/dev/null\n");
+	close(leak);
+}
+
+/* The daemon may run with fds 0..2 closed: the pipe then lands there. */
+static void test_low_fds_child(void)
+{
+	close(STDIN_FILENO);
+	close(STDOUT_FILENO);
+	close(STDERR_FILENO);
+	test_assert_run("ls /proc/$$/fd; readlink /proc/$$/fd/0; echo err >&2",
+			0, "0\n1\n2\n/dev/null\nerr\n");
+}
+
+static void test_low_fds(void)
+{
+	if (g_test_subprocess()) {
+		test_low_fds_child();
+		return;
+	}
+	g_test_trap_subprocess(NULL, 30 * G_USEC_PER_SEC,
+			       G_TEST_SUBPROCESS_DEFAULT);
+	g_test_trap_assert_passed();
+}
+
+static int test_count_fds(void)
+{
+	GDir *dir = g_dir_open("/proc/self/fd", 0, NULL);
+	int n = 0;
+
+	g_assert_nonnull(dir);
+	while (g_dir_read_name(dir))
+		n++;
+	g_dir_close(dir);
+	return n;
+}
+
+/* Runs of every fate leave no fd and no process behind in the daemon. */
+static void test_no_fd_leak(void)
+{
+	static const char *const lines[] = {
+		"echo ok", "exit 3", "kill -9 $$", "sleep 100 & echo bg",
+	};
+	struct wq_command *cmd = test_cmd_new(NULL);
+	int before = test_count_fds();
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(lines); i++) {
+		cmd->cmdline = lines[i];
+		g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	}
+	kill(-cmd->pid, SIGKILL);	/* the background sleep */
+	cmd->cwd = "/nonexistent-wqfs";
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	cmd->cwd = NULL;
+	cmd->cmdline = "sleep 100";
+	wq_command_kill(cmd);
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_assert_cmpint(test_count_fds(), ==, before);
+	/* Every child was reaped: nothing is left to wait for. */
+	g_assert_cmpint(waitpid(-1, NULL, WNOHANG), ==, -1);
+	g_assert_cmpint(errno, ==, ECHILD);
+	test_cmd_free(cmd);
+}
+
+/* A child that cannot take the identity does not run: -errno. */
+static void test_switch_user_fails(void)
+{
+	enum { TOO_MANY = 65537 };	/* past the kernel's NGROUPS_MAX */
+	gid_t *groups = g_new0(gid_t, TOO_MANY);
+	struct wq_cred cred = {
+		.uid = NOBODY, .gid = NOBODY,
+		.groups = groups, .ngroups = TOO_MANY,
+	};
+	struct wq_command *cmd = test_cmd_new("echo should not run");
+	char *out;
+
+	if (!wq_command_can_switch_user()) {
+		g_test_skip("needs root");
+		goto out;
+	}
+	cmd->cred = &cred;
+	g_assert_cmpint(wq_command_run(cmd), ==, -EINVAL);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, "wqfs: setgroups: Invalid argument\n");
+	g_free(out);
+out:
+	test_cmd_free(cmd);
+	g_free(groups);
+}
+
+/* A daemon ignoring SIGCHLD loses the status: an error, not exit 0. */
+static void test_sigchld_ignored(void)
+{
+	struct wq_command *cmd;
+	int err;
+
+	if (!g_test_subprocess()) {
+		g_test_trap_subprocess(NULL, 30 * G_USEC_PER_SEC,
+				       G_TEST_SUBPROCESS_INHERIT_STDERR);
+		g_test_trap_assert_passed();
+		return;
+	}
+	signal(SIGCHLD, SIG_IGN);
+	cmd = test_cmd_new("exit 3");
+	/* Reaped before we saw it (ESRCH) or before we waited (ECHILD). */
+	err = wq_command_run(cmd);
+	g_assert_true(err == -ECHILD || err == -ESRCH);
+	test_cmd_free(cmd);
+}
+
+#define TEST_THREADS	8
+#define TEST_RUNS	25
+
+/* Each thread runs its own commands; outputs never mix. */
+static gpointer test_concurrent_main(gpointer data)
+{
+	int id = GPOINTER_TO_INT(data), i;
+	char *cmdline = g_strdup_printf("echo %d; echo %d >&2; exit %d",
+					id, id, id);
+	char *want = g_strdup_printf("%d\n%d\n", id, id);
+	struct wq_command *cmd = test_cmd_new(cmdline);
+	char *out;
+
+	for (i = 0; i < TEST_RUNS; i++) {
+		g_assert_cmpint(wq_command_run(cmd), ==, 0);
+		g_assert_cmpint(cmd->exit_code, ==, id);
+		out = test_output(cmd, NULL);
+		g_assert_cmpstr(out, ==, want);
+		g_free(out);
+	}
+	test_cmd_free(cmd);
+	g_free(want);
+	g_free(cmdline);
+	return NULL;
+}
+
+static void test_concurrent(void)
+{
+	GThread *threads[TEST_THREADS];
+	int i;
+
+	for (i = 0; i < TEST_THREADS; i++)
+		threads[i] = g_thread_new("runner", test_concurrent_main,
+					  GINT_TO_POINTER(i + 1));
+	for (i = 0; i < TEST_THREADS; i++)
+		g_thread_join(threads[i]);
+}
+
+int main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/engine/command/exit-code", test_exit_code);
+	g_test_add_func("/engine/command/signal-exit", test_signal_exit);
+	g_test_add_func("/engine/command/output-captured", test_output_captured);
+	g_test_add_func("/engine/command/output-ring", test_output_ring);
+	g_test_add_func("/engine/command/output-bounded", test_output_bounded);
+	g_test_add_func("/engine/command/env", test_env);
+	g_test_add_func("/engine/command/cwd", test_cwd);
+	g_test_add_func("/engine/command/bad-cwd", test_bad_cwd);
+	g_test_add_func("/engine/command/kill", test_kill);
+	g_test_add_func("/engine/command/kill-before-start",
+			test_kill_before_start);
+	g_test_add_func("/engine/command/kill-escalates", test_kill_escalates);
+	g_test_add_func("/engine/command/kill-process-group",
+			test_kill_process_group);
+	g_test_add_func("/engine/command/background-child",
+			test_background_child);
+	g_test_add_func("/engine/command/closes-stdout", test_closes_stdout);
+	g_test_add_func("/engine/command/cpu-time", test_cpu_time);
+	g_test_add_func("/engine/command/switch-user", test_switch_user);
+	g_test_add_func("/engine/command/switch-user-eperm",
+			test_switch_user_eperm);
+	g_test_add_func("/engine/command/no-sigchld-theft",
+			test_no_sigchld_theft);
+	g_test_add_func("/engine/command/signals-default",
+			test_signals_default);
+	g_test_add_func("/engine/command/fds", test_fds);
+	g_test_add_func("/engine/command/low-fds", test_low_fds);
+	g_test_add_func("/engine/command/no-fd-leak", test_no_fd_leak);
+	g_test_add_func("/engine/command/switch-user-fails",
+			test_switch_user_fails);
+	g_test_add_func("/engine/command/concurrent", test_concurrent);
+	g_test_add_func("/engine/command/sigchld-ignored",
+			test_sigchld_ignored);
+	return g_test_run();
+}
