@@ -575,6 +575,16 @@ void wq_command_kill(struct wq_command *cmd)
 	pthread_mutex_unlock(&cmd->lock);
 }
 
+pid_t wq_command_pid(struct wq_command *cmd)
+{
+	pid_t pid;
+
+	pthread_mutex_lock(&cmd->lock);
+	pid = cmd->child;
+	pthread_mutex_unlock(&cmd->lock);
+	return pid;
+}
+
 size_t wq_command_output(struct wq_command *cmd, char *buf, size_t len,
 			 uint64_t *total)
 {

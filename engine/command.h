@@ -87,6 +87,12 @@ void wq_command_kill(struct wq_command *cmd);
 size_t wq_command_output(struct wq_command *cmd, char *buf, size_t len,
 			 uint64_t *total);
 
+/*
+ * wq_command_pid - the pid of the running child (its process group), or 0
+ * when none runs (not started yet, or exited and reaped).  Thread-safe.
+ */
+pid_t wq_command_pid(struct wq_command *cmd);
+
 /* True when the daemon can run works as other users (it is root). */
 bool wq_command_can_switch_user(void);
 

@@ -500,9 +500,18 @@ static bool pwq_may_start(const struct pool_workqueue *pwq)
 
 static void *worker_thread(void *arg);
 
-static void worker_create(struct pool_workqueue *pwq)
+/*
+ * Workers run short C functions or wait for a child process; 512 KiB of
+ * stack is plenty and lets thousands of queues keep one worker per CPU
+ * (the old kernels' model) without gigabytes of reserved stacks.
+ */
+#define WORKER_STACK_SIZE	(512 * 1024)
+
+/* Start one more worker for pwq; wq_lock held.  Returns 0 or -errno. */
+static int worker_create(struct pool_workqueue *pwq)
 {
 	struct worker *worker = g_new0(struct worker, 1);
+	pthread_attr_t attr;
 	int err;
 
 	worker->pwq = pwq;
@@ -513,16 +522,20 @@ static void worker_create(struct pool_workqueue *pwq)
 			 pwq->wq->name, pwq->cpu);
 	list_init(&worker->scheduled);
 	pthread_cond_init(&worker->wake, NULL);
-	err = pthread_create(&worker->thread, NULL, worker_thread, worker);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
+	err = pthread_create(&worker->thread, &attr, worker_thread, worker);
+	pthread_attr_destroy(&attr);
 	if (err) {
-		g_warning("wq %s: cannot start a worker: %s", pwq->wq->name,
-			  strerror(err));
 		pthread_cond_destroy(&worker->wake);
 		g_free(worker);
-		return;
+		return -err;
 	}
+	/* Named here, so the name is there when alloc_workqueue() returns. */
+	pthread_setname_np(worker->thread, worker->name);
 	list_add_tail(&worker->node, &pwq->workers);
 	pwq->nr_workers++;
+	return 0;
 }
 
 /*
@@ -542,7 +555,9 @@ static void pwq_kick(struct pool_workqueue *pwq)
 		worker->idle = false;
 		pthread_cond_signal(&worker->wake);
 	} else if (pwq->nr_workers < (unsigned int)pwq->wq->max_active) {
-		worker_create(pwq);
+		/* On failure the work waits for a worker that exists. */
+		if (worker_create(pwq) && !pwq->nr_workers)
+			g_warning("wq %s: no worker can be started", pwq->wq->name);
 	}
 }
 
@@ -689,7 +704,6 @@ static void *worker_thread(void *arg)
 	struct worker *worker = arg;
 
 	current_worker = worker;
-	pthread_setname_np(pthread_self(), worker->name);
 
 	pthread_mutex_lock(&wq_lock);
 	worker->tid = gettid();
@@ -710,31 +724,48 @@ static void *worker_thread(void *arg)
 
 /* ---- pool_workqueues ---------------------------------------------------- */
 
-static struct pool_workqueue *pwq_alloc(struct workqueue_struct *wq, int cpu)
+/*
+ * A pool starts with one worker, as create_workqueue() gave one thread per
+ * CPU ("events/1"); more are created on demand up to max_active.  wq_lock
+ * held: the new worker finds its worklist under the lock before it sleeps.
+ * *err gets -errno when the worker could not be started.
+ */
+static struct pool_workqueue *pwq_alloc(struct workqueue_struct *wq, int cpu,
+					int *err)
 {
 	struct pool_workqueue *pwq = g_new0(struct pool_workqueue, 1);
+	int ret;
 
 	pwq->wq = wq;
 	pwq->cpu = cpu;
 	list_init(&pwq->worklist);
 	list_init(&pwq->workers);
 	list_init(&pwq->idle);
+	ret = worker_create(pwq);
+	if (ret)
+		*err = ret;
 	return pwq;
 }
 
-static void pwqs_alloc(struct workqueue_struct *wq)
+/* Allocate wq's pools, each with its first worker; wq_lock held.  Returns
+ * 0, or -errno if a worker could not be started (the pools stay
+ * allocated: the caller frees them with pwqs_free()). */
+static int pwqs_alloc(struct workqueue_struct *wq)
 {
+	int err = 0;
+
 	if (wq_unbound(wq)) {
 		wq->nr_pwqs = 1;
 		wq->pwqs = g_new0(struct pool_workqueue *, 1);
-		wq->pwqs[0] = pwq_alloc(wq, WORK_CPU_UNBOUND);
-		return;
+		wq->pwqs[0] = pwq_alloc(wq, WORK_CPU_UNBOUND, &err);
+		return err;
 	}
 	wq->nr_pwqs = (unsigned int)nr_cpu_ids;
 	wq->pwqs = g_new0(struct pool_workqueue *, wq->nr_pwqs);
 	for (int cpu = 0; cpu < nr_cpu_ids; cpu++)
 		if (CPU_ISSET(cpu, &online_mask))
-			wq->pwqs[cpu] = pwq_alloc(wq, cpu);
+			wq->pwqs[cpu] = pwq_alloc(wq, cpu, &err);
+	return err;
 }
 
 /* Stop, join and free the workers and pools; wq_lock NOT held.  The pools
@@ -789,6 +820,7 @@ struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags,
 {
 	struct workqueue_struct *wq;
 	va_list ap;
+	int err;
 
 	if (!nr_cpu_ids) {
 		errno = EAGAIN;		/* wq_init() not called */
@@ -807,11 +839,19 @@ struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags,
 	wq->attrs.nice = (flags & WQ_HIGHPRI) ? -20 : 0;
 	wq->attrs.cpumask = online_mask;
 	list_init(&wq->inflight);
-	pwqs_alloc(wq);
 
 	pthread_mutex_lock(&wq_lock);
-	list_add_tail(&wq->node, &all_workqueues);
+	err = pwqs_alloc(wq);
+	if (!err)
+		list_add_tail(&wq->node, &all_workqueues);
 	pthread_mutex_unlock(&wq_lock);
+	if (err) {
+		pwqs_free(wq->pwqs, wq->nr_pwqs);
+		g_free(wq->name);
+		g_free(wq);
+		errno = -err;
+		return NULL;
+	}
 	return wq;
 }
 
@@ -1434,6 +1474,7 @@ int wq_set_unbound(struct workqueue_struct *wq, bool unbound)
 {
 	struct pool_workqueue **old;
 	unsigned int nr_old;
+	int err;
 
 	pthread_mutex_lock(&wq_lock);
 	if (wq_unbound(wq) == unbound) {
@@ -1447,11 +1488,21 @@ int wq_set_unbound(struct workqueue_struct *wq, bool unbound)
 	old = wq->pwqs;
 	nr_old = wq->nr_pwqs;
 	wq->flags ^= WQ_UNBOUND;
-	pwqs_alloc(wq);
+	err = pwqs_alloc(wq);
+	if (err) {		/* keep the pools that work */
+		struct pool_workqueue **fresh = wq->pwqs;
+		unsigned int nr_fresh = wq->nr_pwqs;
+
+		wq->flags ^= WQ_UNBOUND;
+		wq->pwqs = old;
+		wq->nr_pwqs = nr_old;
+		old = fresh;
+		nr_old = nr_fresh;
+	}
 	pthread_mutex_unlock(&wq_lock);
 
 	pwqs_free(old, nr_old);
-	return 0;
+	return err;
 }
 
 void wq_freeze(struct workqueue_struct *wq, bool frozen)

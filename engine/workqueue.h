@@ -137,8 +137,11 @@ unsigned long msecs_to_jiffies(unsigned int ms);
  * named "NAME/CPU" (cut to 15 characters); an unbound one has a single
  * pool whose workers are named "NAME/u" and float over the cpumask.
  * max_active bounds how many works run at once per pool: 0 means
- * WQ_DFL_ACTIVE, other values are clamped to 1..WQ_MAX_ACTIVE.
- * Returns NULL with errno set on failure.
+ * WQ_DFL_ACTIVE, other values are clamped to 1..WQ_MAX_ACTIVE.  Each pool
+ * starts with one worker (so a per-CPU queue has one thread per CPU at
+ * once, as the old kernels had); more start on demand up to max_active.
+ * Returns NULL with errno set on failure: EAGAIN when the workers cannot
+ * be started (out of threads).
  */
 struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags,
 					 int max_active, ...)
@@ -304,10 +307,13 @@ struct wq_barrier {
 };
 
 /*
- * Each returns 0 when fn will be called later, or the final result when
- * the answer is known at once (fn is then not called): 1 or 0 as the sync
- * call, or a negative errno (-EDEADLK from a work waiting on itself or its
- * own queue).
+ * Each returns 0 when fn has been or will be called, or 1 or a negative
+ * errno when the answer is known at once and fn is not called (-EDEADLK
+ * from a work waiting on itself or its own queue).  An immediate result
+ * of 0 (flushing an idle queue, cancelling an idle work) is delivered by
+ * calling fn on the caller's thread, after the engine lock is released,
+ * before the function returns; so a caller must not hold a lock that fn
+ * takes.
  */
 int wq_flush_workqueue_async(struct workqueue_struct *wq, struct wq_barrier *b,
 			     wq_barrier_fn fn, void *data);
@@ -348,7 +354,8 @@ int apply_workqueue_attrs(struct workqueue_struct *wq,
 void wq_get_attrs(const struct workqueue_struct *wq, struct workqueue_attrs *attrs);
 
 /* wq_set_unbound - switch between per-CPU and unbound.  -EBUSY unless the
- * queue is idle (nothing pending, delayed or running). */
+ * queue is idle (nothing pending, delayed or running); -EAGAIN, with the
+ * queue unchanged, when the new workers cannot be started. */
 int wq_set_unbound(struct workqueue_struct *wq, bool unbound);
 
 /* Freezing: a frozen queue starts no new work until thawed; running works

@@ -646,6 +646,38 @@ static void test_concurrent(void)
 		g_thread_join(threads[i]);
 }
 
+/* The child's pid is visible while it runs, 0 before and after. */
+struct test_pid_probe {
+	struct wq_command *cmd;
+	pid_t seen;
+};
+
+static gpointer test_pid_main(gpointer data)
+{
+	struct test_pid_probe *p = data;
+
+	test_wait_output(p->cmd, "ready");
+	p->seen = wq_command_pid(p->cmd);
+	wq_command_kill(p->cmd);
+	return NULL;
+}
+
+static void test_pid(void)
+{
+	struct wq_command *cmd = test_cmd_new("echo ready; sleep 100");
+	struct test_pid_probe p = { .cmd = cmd };
+	GThread *thread;
+
+	g_assert_cmpint(wq_command_pid(cmd), ==, 0);
+	thread = g_thread_new("pid", test_pid_main, &p);
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_thread_join(thread);
+	g_assert_cmpint(p.seen, >, 0);
+	g_assert_cmpint(p.seen, ==, cmd->pid);
+	g_assert_cmpint(wq_command_pid(cmd), ==, 0);
+	test_cmd_free(cmd);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -682,5 +714,6 @@ int main(int argc, char **argv)
 	g_test_add_func("/engine/command/concurrent", test_concurrent);
 	g_test_add_func("/engine/command/sigchld-ignored",
 			test_sigchld_ignored);
+	g_test_add_func("/engine/command/pid", test_pid);
 	return g_test_run();
 }

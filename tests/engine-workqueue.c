@@ -1165,6 +1165,74 @@ static void test_system_schedule(void)
 	flush_scheduled_work();
 }
 
+/* True if a thread of this process is named name (its /proc comm). */
+static bool thread_named(const char *name)
+{
+	GDir *dir = g_dir_open("/proc/self/task", 0, NULL);
+	const char *tid;
+	bool found = false;
+
+	g_assert_nonnull(dir);
+	while (!found && (tid = g_dir_read_name(dir))) {
+		g_autofree char *path = g_strdup_printf("/proc/self/task/%s/comm", tid);
+		g_autofree char *comm = NULL;
+
+		if (g_file_get_contents(path, &comm, NULL, NULL))
+			found = strcmp(g_strstrip(comm), name) == 0;
+	}
+	g_dir_close(dir);
+	return found;
+}
+
+/* create_workqueue() starts one worker per online CPU at once, named
+ * NAME/CPU, before any work is queued; an unbound queue starts one. */
+static void test_pool_workers_at_creation(void)
+{
+	struct workqueue_struct *wq = create_workqueue("eager");
+	struct workqueue_struct *uwq = unbound_wq("eager-u", 4);
+	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct wq_stats st;
+
+	wq_get_stats(wq, &st);
+	g_assert_cmpuint(st.workers, ==, (unsigned int)ncpus);
+	for (long cpu = 0; cpu < ncpus; cpu++) {
+		g_autofree char *name = g_strdup_printf("eager/%ld", cpu);
+
+		g_assert_true(thread_named(name));
+	}
+	wq_get_stats(uwq, &st);
+	g_assert_cmpuint(st.workers, ==, 1);
+	g_assert_true(thread_named("eager-u/u"));
+	destroy(wq);
+	destroy(uwq);
+}
+
+/* When no worker can be started, create_workqueue() fails with EAGAIN and
+ * leaves nothing behind (a subprocess past its RLIMIT_NPROC). */
+static void test_pool_eagain(void)
+{
+	if (g_test_subprocess()) {
+		struct rlimit lim;
+
+		g_assert_cmpint(getrlimit(RLIMIT_NPROC, &lim), ==, 0);
+		if (geteuid() == 0) {	/* root is not limited: be nobody */
+			g_assert_cmpint(setgid(65534), ==, 0);
+			g_assert_cmpint(setuid(65534), ==, 0);
+		}
+		lim.rlim_cur = 1;
+		g_assert_cmpint(setrlimit(RLIMIT_NPROC, &lim), ==, 0);
+		errno = 0;
+		g_assert_null(create_workqueue("eagain"));
+		g_assert_cmpint(errno, ==, EAGAIN);
+		/* Threads again, for the sanitizers' own at exit. */
+		lim.rlim_cur = lim.rlim_max;
+		g_assert_cmpint(setrlimit(RLIMIT_NPROC, &lim), ==, 0);
+		return;
+	}
+	g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+	g_test_trap_assert_passed();
+}
+
 int main(int argc, char **argv)
 {
 	int ret;
@@ -1188,6 +1256,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/engine/delayed/mod", test_delayed_mod);
 	g_test_add_func("/engine/pool/per-cpu-names-and-binding", test_pool_names_and_binding);
 	g_test_add_func("/engine/pool/max-active", test_pool_max_active);
+	g_test_add_func("/engine/pool/workers-at-creation", test_pool_workers_at_creation);
+	g_test_add_func("/engine/pool/eagain", test_pool_eagain);
 	g_test_add_func("/engine/ordered/fifo", test_ordered_fifo);
 	g_test_add_func("/engine/freeze/thaw", test_freeze_thaw);
 	g_test_add_func("/engine/destroy/enotempty-with-delayed", test_destroy_enotempty);

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c - options, mounting, the FUSE loop, and unmount: works already
+ * queued are drained (up to drain_timeout), delayed works not yet due are
+ * dropped, and what is dropped or killed is reported on stderr.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "wqfs.h"
+
+struct wqfs_opts opts = {
+	.hz = 250,
+	.max_works = 1048576,
+	.max_output = 65536,
+	.keep_anon = 64,
+	.trace_buffer = 65536,
+	.drain_timeout = 10,
+};
+char *wqfs_root;
+struct wqfs_trace *trace_hub;
+struct fuse_session *wqfs_se;
+volatile bool wqfs_exiting;
+time_t wqfs_mount_time;
+
+#define OPTION(t, p) { t, offsetof(struct wqfs_opts, p), 1 }
+
+static const struct fuse_opt option_spec[] = {
+	OPTION("hz=%u", hz),
+	OPTION("max_works=%lu", max_works),
+	OPTION("max_output=%zu", max_output),
+	OPTION("keep_anon=%u", keep_anon),
+	OPTION("trace_buffer=%zu", trace_buffer),
+	OPTION("drain_timeout=%u", drain_timeout),
+	OPTION("-h", show_help),
+	OPTION("--help", show_help),
+	OPTION("-V", show_version),
+	OPTION("--version", show_version),
+	FUSE_OPT_END
+};
+
+/* Non-option arguments: `wqfs MOUNTPOINT`, or `wqfs SOURCE MOUNTPOINT`
+ * as mount(8) runs a fuse.wqfs entry of fstab (SOURCE is ignored). */
+static char *nonopt[2];
+static int n_nonopt;
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	if (key == FUSE_OPT_KEY_NONOPT) {
+		if (n_nonopt >= 2) {
+			fprintf(stderr, "wqfs: too many arguments: %s\n", arg);
+			return -1;
+		}
+		nonopt[n_nonopt++] = strdup(arg);
+		return 0;
+	}
+	return 1;
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] MOUNTPOINT\n\n"
+	       "wqfs options:\n"
+	       "    -o hz=N                jiffies per second (default 250)\n"
+	       "    -o max_works=N         works per queue (default 1048576; past it ENOSPC)\n"
+	       "    -o max_output=BYTES    output kept per work (default 65536)\n"
+	       "    -o keep_anon=N         finished anonymous works listed (default 64)\n"
+	       "    -o trace_buffer=BYTES  buffer per trace reader (default 65536)\n"
+	       "    -o drain_timeout=SECS  wait for running works at unmount (default 10)\n"
+	       "    -h, --help             this help\n"
+	       "    -V, --version          the version\n\n",
+	       prog);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+/* ---- unmount ----------------------------------------------------------------- */
+
+static void report(struct fsq *q, struct fsw *w, const char *reason)
+{
+	fprintf(stderr, "wqfs: dropped %s/%s: %s: %s\n", q->name, w->name, reason,
+		w->command ? w->command : "");
+}
+
+/* Every live queue, referenced; fs_lock held. */
+static GPtrArray *all_queues(void)
+{
+	GPtrArray *a = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, queues_by_name);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		fsq_ref(v);
+		g_ptr_array_add(a, v);
+	}
+	return a;
+}
+
+static bool all_idle(GPtrArray *a)
+{
+	for (guint i = 0; i < a->len; i++) {
+		struct fsq *q = a->pdata[i];
+		struct wq_stats st;
+		wq_get_stats(q->wq, &st);
+		if (st.pending + st.running + st.delayed)
+			return false;
+	}
+	return true;
+}
+
+static void wait_idle(GPtrArray *a, uint64_t deadline_ns)
+{
+	for (;;) {
+		pthread_mutex_lock(&fs_lock);
+		bool idle = all_idle(a);
+		pthread_mutex_unlock(&fs_lock);
+		if (idle || wq_now_ns() >= deadline_ns)
+			return;
+		g_usleep(20 * 1000);
+	}
+}
+
+void wqfs_drain(void)
+{
+	pthread_mutex_lock(&fs_lock);
+	wqfs_exiting = true;
+	GPtrArray *a = all_queues();
+	pthread_mutex_unlock(&fs_lock);
+
+	/* jiq runs and parked reads first: their delayed steps would keep
+	 * queues from shutting down */
+	fh_shutdown_all();
+
+	/* Delayed works not yet due are dropped. */
+	pthread_mutex_lock(&fs_lock);
+	for (guint i = 0; i < a->len; i++) {
+		struct fsq *q = a->pdata[i];
+		GHashTableIter it;
+		gpointer k, v;
+		g_hash_table_iter_init(&it, q->works);
+		while (g_hash_table_iter_next(&it, &k, &v)) {
+			struct fsw *w = v;
+			if (delayed_work_pending(&w->dwork) && strcmp(fsw_state(w), "delayed") == 0 &&
+			    cancel_delayed_work(&w->dwork))
+				report(q, w, "delayed work not yet due at unmount");
+		}
+		if (!q->is_events)
+			wq_shutdown(q->wq);
+	}
+	pthread_mutex_unlock(&fs_lock);
+
+	/* Queued and running works get drain_timeout seconds. */
+	wait_idle(a, wq_now_ns() + (uint64_t)opts.drain_timeout * 1000000000u);
+
+	/* The rest is killed (running) or dropped (not started). */
+	pthread_mutex_lock(&fs_lock);
+	for (guint i = 0; i < a->len; i++) {
+		struct fsq *q = a->pdata[i];
+		GHashTableIter it;
+		gpointer k, v;
+		g_hash_table_iter_init(&it, q->works);
+		while (g_hash_table_iter_next(&it, &k, &v)) {
+			struct fsw *w = v;
+			if (w->running) {
+				wq_command_kill(&w->cmd);
+				report(q, w, "killed after drain_timeout");
+			}
+			if (cancel_delayed_work(&w->dwork))
+				report(q, w, "not started before drain_timeout");
+		}
+	}
+	pthread_mutex_unlock(&fs_lock);
+	wait_idle(a, UINT64_MAX);
+
+	pthread_mutex_lock(&fs_lock);
+	for (guint i = 0; i < a->len; i++) {
+		struct fsq *q = a->pdata[i];
+		if (!q->dead) {
+			g_hash_table_remove(queues_by_name, q->name);
+			g_hash_table_remove(queues_by_id, GSIZE_TO_POINTER(q->id));
+			q->dead = true;
+			fsq_unref(q);	/* the tree's reference */
+		}
+	}
+	pthread_mutex_unlock(&fs_lock);
+	/* Parked writes were answered by their barriers; let the resumer
+	 * finish them before the queues go. */
+	control_wait_unarmed();
+	resumer_stop();
+	pthread_mutex_lock(&fs_lock);
+	for (guint i = 0; i < a->len; i++)
+		fsq_unref(a->pdata[i]);
+	pthread_mutex_unlock(&fs_lock);
+	g_ptr_array_free(a, TRUE);
+}
+
+/* ---- main ------------------------------------------------------------------ */
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts fopts;
+	int ret = 1;
+
+	memset(&fopts, 0, sizeof fopts);
+	if (fuse_opt_parse(&args, &opts, option_spec, opt_proc) == -1)
+		goto out_args;
+	if (opts.show_help) {
+		usage(argv[0]);
+		ret = 0;
+		goto out_args;
+	}
+	if (opts.show_version) {
+		printf("wqfs version %s\n", WQFS_VERSION);
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_args;
+	}
+	if (opts.hz == 0 || opts.hz > 1000000 || opts.max_works == 0) {
+		fprintf(stderr, "wqfs: hz and max_works must be positive\n");
+		goto out_args;
+	}
+	const char *mp = n_nonopt == 2 ? nonopt[1] : nonopt[0];
+	if (!mp) {
+		fprintf(stderr, "wqfs: no mount point (see %s --help)\n", argv[0]);
+		goto out_args;
+	}
+	fuse_opt_add_arg(&args, mp);
+	fuse_opt_add_arg(&args, "-odefault_permissions");
+	if (fuse_parse_cmdline(&args, &fopts) != 0)
+		goto out_args;
+	char real[PATH_MAX];
+	wqfs_root = g_strdup(realpath(fopts.mountpoint, real) ? real : fopts.mountpoint);
+	wqfs_mount_time = time(NULL);
+
+	if (wq_init(opts.hz) < 0) {
+		fprintf(stderr, "wqfs: cannot start the engine\n");
+		goto out_opts;
+	}
+	fs_init();
+	trace_hub = wqfs_trace_new();
+	wq_set_observer(wqfs_observer, trace_hub);
+	resumer_start();
+	int err;
+	pthread_mutex_lock(&fs_lock);
+	fsq_create("events", getuid(), getgid(), &err);
+	pthread_mutex_unlock(&fs_lock);
+
+	wqfs_se = fuse_session_new(&args, &wqfs_ops, sizeof wqfs_ops, NULL);
+	if (!wqfs_se)
+		goto out_engine;
+	if (fuse_set_signal_handlers(wqfs_se) != 0)
+		goto out_session;
+	if (fuse_session_mount(wqfs_se, fopts.mountpoint) != 0)
+		goto out_signals;
+	fuse_daemonize(fopts.foreground);
+
+	if (fopts.singlethread) {
+		ret = fuse_session_loop(wqfs_se);
+	} else {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(cfg, fopts.clone_fd);
+		fuse_loop_cfg_set_max_threads(cfg, fopts.max_threads ? fopts.max_threads : 64);
+		ret = fuse_session_loop_mt(wqfs_se, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	ret = ret < 0 ? 1 : 0;
+	fuse_session_unmount(wqfs_se);
+	wqfs_drain();
+	fh_shutdown_all();
+out_signals:
+	fuse_remove_signal_handlers(wqfs_se);
+out_session:
+	fuse_session_destroy(wqfs_se);
+out_engine:
+	if (!wqfs_exiting) {
+		wqfs_drain();
+		fh_shutdown_all();
+	}
+	wq_set_observer(NULL, NULL);
+	wqfs_trace_free(trace_hub);
+	pthread_mutex_lock(&fs_lock);
+	if (events_q && !events_q->dead)
+		fsq_unref(events_q);
+	pthread_mutex_unlock(&fs_lock);
+	wq_exit();
+	fs_fini();
+out_opts:
+	free(fopts.mountpoint);
+	g_free(wqfs_root);
+out_args:
+	free(nonopt[0]);
+	free(nonopt[1]);
+	fuse_opt_free_args(&args);
+	return ret;
+}

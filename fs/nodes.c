@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nodes.c - the tree: one table names every file once, with its parent,
+ * its default mode and its class (how open/read/write treat it).
+ */
+#include "wqfs.h"
+
+#define D(m) (S_IFDIR | (m))
+#define R(m) (S_IFREG | (m))
+
+const struct node nodes[K_COUNT] = {
+	[K_ROOT]	  = { "",		K_NONE,  D(01777), NC_DIR,   0 },
+	[K_STATUS]	  = { "status",		K_ROOT,  R(0444),  NC_TEXT,  0 },
+	[K_STATUS_JSON]	  = { "status.json",	K_ROOT,  R(0444),  NC_TEXT,  0 },
+	[K_TRACE]	  = { "trace",		K_ROOT,  R(0444),  NC_TRACE, 0 },
+	[K_JIQWQ]	  = { "jiqwq",		K_ROOT,  R(0444),  NC_JIQ,   0 },
+	[K_JIQWQDELAY]	  = { "jiqwqdelay",	K_ROOT,  R(0444),  NC_JIQ,   1 },
+	[K_QDIR]	  = { NULL,		K_ROOT,  D(0755),  NC_DIR,   0 },
+	[K_SUBMIT]	  = { "submit",		K_QDIR,  R(0600),  NC_CTL,   WQFS_CTL_SUBMIT },
+	[K_DELAY]	  = { "delay",		K_QDIR,  R(0600),  NC_CTL,   WQFS_CTL_DELAY },
+	[K_MODIFY]	  = { "modify",		K_QDIR,  R(0200),  NC_CTL,   WQFS_CTL_MODIFY },
+	[K_CANCEL]	  = { "cancel",		K_QDIR,  R(0200),  NC_CTL,   WQFS_CTL_CANCEL },
+	[K_FLUSH]	  = { "flush",		K_QDIR,  R(0200),  NC_CTL,   WQFS_CTL_FLUSH },
+	[K_QSTATUS]	  = { "status",		K_QDIR,  R(0444),  NC_TEXT,  0 },
+	[K_QTRACE]	  = { "trace",		K_QDIR,  R(0444),  NC_TRACE, 0 },
+	[K_QJIQWQ]	  = { "jiqwq",		K_QDIR,  R(0444),  NC_JIQ,   0 },
+	[K_QJIQWQDELAY]	  = { "jiqwqdelay",	K_QDIR,  R(0444),  NC_JIQ,   1 },
+	[K_PER_CPU]	  = { "per_cpu",	K_QDIR,  R(0644),  NC_ATTR,  0 },
+	[K_MAX_ACTIVE]	  = { "max_active",	K_QDIR,  R(0644),  NC_ATTR,  0 },
+	[K_CPUMASK]	  = { "cpumask",	K_QDIR,  R(0644),  NC_ATTR,  0 },
+	[K_NICE]	  = { "nice",		K_QDIR,  R(0644),  NC_ATTR,  0 },
+	[K_FROZEN]	  = { "frozen",		K_QDIR,  R(0644),  NC_ATTR,  0 },
+	[K_WORKS]	  = { "works",		K_QDIR,  D(0755),  NC_DIR,   0 },
+	[K_WDIR]	  = { NULL,		K_WORKS, D(0755),  NC_DIR,   0 },
+	[K_WSTATUS]	  = { "status",		K_WDIR,  R(0444),  NC_TEXT,  0 },
+	[K_WOUTPUT]	  = { "output",		K_WDIR,  R(0444),  NC_TEXT,  0 },
+};

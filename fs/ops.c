@@ -1,0 +1,832 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ops.c - the FUSE low-level operations: names and attributes (lookup,
+ * getattr, setattr, readdir, mkdir, rmdir), and open files (open, read,
+ * write, poll, release), dispatched on the node table's class.
+ *
+ * Parked reads (trace without O_NONBLOCK, jiqwq) keep their request in
+ * fh->rreq under fh->mu; whoever takes it from there answers it.  An
+ * interrupt that arrives before the read is parked is remembered in
+ * fh->intr_req so the read answers EINTR instead of parking.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "wqfs.h"
+
+GList *open_files;
+
+static const double TIMEOUT = 0.0;	/* names come and go: always ask */
+#define CTL_BLKSIZE	(1024 * 1024)	/* control files: st_blksize, max_write */
+
+/* ---- attributes ------------------------------------------------------------ */
+
+static bool is_queue_kind(enum kind k)
+{
+	return k >= K_QDIR && k <= K_WORKS;
+}
+
+static bool is_work_kind(enum kind k)
+{
+	return k >= K_WDIR && k <= K_WOUTPUT;
+}
+
+/* fs_lock held. */
+static int stat_ino(fuse_ino_t ino, struct stat *st)
+{
+	enum kind k = ino_kind(ino);
+	uint64_t id = ino_id(ino);
+
+	if (k <= K_NONE || k >= K_COUNT)
+		return -ENOENT;
+	memset(st, 0, sizeof *st);
+	st->st_ino = ino;
+	/* stdio writes a line of up to 1 MiB to a control file in one
+	 * write(2), which arrives whole (max_write, see op_init) */
+	st->st_blksize = nodes[k].cls == NC_CTL ? CTL_BLKSIZE : 4096;
+	st->st_mode = nodes[k].mode;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	time_t t = wqfs_mount_time;
+	if (is_queue_kind(k)) {
+		struct fsq *q = fsq_lookup_id(id);
+		if (!q)
+			return -ENOENT;
+		st->st_mode = (nodes[k].mode & S_IFMT) | (q->attr[k].mode & 07777);
+		st->st_uid = q->attr[k].uid;
+		st->st_gid = q->attr[k].gid;
+		t = q->ctime;
+	} else if (is_work_kind(k)) {
+		struct fsw *w = fsw_lookup_id(id);
+		if (!w)
+			return -ENOENT;
+		st->st_uid = w->q->attr[K_WORKS].uid;
+		st->st_gid = w->q->attr[K_WORKS].gid;
+		t = w->ctime;
+	} else if (id != 0) {
+		return -ENOENT;
+	}
+	st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;
+	st->st_atime = st->st_mtime = st->st_ctime = t;
+	return 0;
+}
+
+static void reply_entry(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fuse_entry_param e;
+	memset(&e, 0, sizeof e);
+	int r = stat_ino(ino, &e.attr);
+	pthread_mutex_unlock(&fs_lock);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	e.ino = ino;
+	e.attr_timeout = TIMEOUT;
+	e.entry_timeout = TIMEOUT;
+	fuse_reply_entry(req, &e);
+}
+
+/* The child kind of parent kind pk named name, from the table. */
+static enum kind child_kind(enum kind pk, const char *name)
+{
+	for (int k = 1; k < K_COUNT; k++)
+		if (nodes[k].parent == pk && nodes[k].name && strcmp(nodes[k].name, name) == 0)
+			return (enum kind)k;
+	return K_NONE;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	enum kind pk = ino_kind(parent);
+	uint64_t id = ino_id(parent);
+	fuse_ino_t ino = 0;
+
+	pthread_mutex_lock(&fs_lock);
+	enum kind k = child_kind(pk, name);
+	if (k != K_NONE) {
+		ino = mkino(id, k);
+	} else if (pk == K_ROOT) {
+		struct fsq *q = g_hash_table_lookup(queues_by_name, name);
+		if (q)
+			ino = mkino(q->id, K_QDIR);
+	} else if (pk == K_WORKS) {
+		struct fsq *q = fsq_lookup_id(id);
+		struct fsw *w = q ? g_hash_table_lookup(q->works, name) : NULL;
+		if (w)
+			ino = mkino(w->id, K_WDIR);
+	}
+	if (!ino) {
+		pthread_mutex_unlock(&fs_lock);
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	reply_entry(req, ino);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	pthread_mutex_lock(&fs_lock);
+	int r = stat_ino(ino, &st);
+	pthread_mutex_unlock(&fs_lock);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, TIMEOUT);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	enum kind k = ino_kind(ino);
+	struct stat st;
+	int r = 0;
+
+	pthread_mutex_lock(&fs_lock);
+	r = stat_ino(ino, &st);
+	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
+		/* O_TRUNC from `echo >`: a no-op on writable files */
+		enum node_class c = nodes[k].cls;
+		if (c != NC_CTL && c != NC_ATTR)
+			r = -EPERM;
+	}
+	if (r == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+		if (!is_queue_kind(k)) {
+			r = -EPERM;
+		} else {
+			struct fsq *q = fsq_lookup_id(ino_id(ino));
+			if (to_set & FUSE_SET_ATTR_MODE)
+				q->attr[k].mode = attr->st_mode & 07777;
+			if (to_set & FUSE_SET_ATTR_UID)
+				q->attr[k].uid = attr->st_uid;
+			if (to_set & FUSE_SET_ATTR_GID)
+				q->attr[k].gid = attr->st_gid;
+		}
+	}
+	if (r == 0)
+		r = stat_ino(ino, &st);
+	pthread_mutex_unlock(&fs_lock);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, TIMEOUT);
+}
+
+/* ---- directories ------------------------------------------------------------ */
+
+static struct fh *fh_new(enum kind k)
+{
+	struct fh *fh = g_new0(struct fh, 1);
+	fh->kind = k;
+	fh->refs = 1;
+	pthread_mutex_init(&fh->mu, NULL);
+	return fh;
+}
+
+static void fh_free(struct fh *fh)
+{
+	g_warn_if_fail(g_queue_is_empty(&fh->waits) && !fh->flushes);
+	if (fh->dir) {
+		for (guint i = 0; i < fh->dir->len; i++)
+			g_free(g_array_index(fh->dir, struct dirent_item, i).name);
+		g_array_free(fh->dir, TRUE);
+	}
+	if (fh->ph)
+		fuse_pollhandle_destroy(fh->ph);
+	if (fh->q) {
+		pthread_mutex_lock(&fs_lock);
+		fsq_unref(fh->q);
+		pthread_mutex_unlock(&fs_lock);
+	}
+	g_free(fh->text);
+	g_free(fh->rb);
+	if (fh->part)
+		g_string_free(fh->part, TRUE);
+	pthread_mutex_destroy(&fh->mu);
+	g_free(fh);
+}
+
+void fh_unref(struct fh *fh)
+{
+	if (__atomic_sub_fetch(&fh->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		fh_free(fh);
+}
+
+static void dir_add(GArray *a, const char *name, fuse_ino_t ino, mode_t mode)
+{
+	struct dirent_item it = { g_strdup(name), ino, mode };
+	g_array_append_val(a, it);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	enum kind k = ino_kind(ino);
+	uint64_t id = ino_id(ino);
+	struct stat st;
+
+	pthread_mutex_lock(&fs_lock);
+	int r = stat_ino(ino, &st);
+	if (r < 0 || !S_ISDIR(st.st_mode)) {
+		pthread_mutex_unlock(&fs_lock);
+		fuse_reply_err(req, r < 0 ? -r : ENOTDIR);
+		return;
+	}
+	struct fh *fh = fh_new(k);
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(struct dirent_item));
+	dir_add(a, ".", ino, S_IFDIR);
+	dir_add(a, "..", FUSE_ROOT_ID, S_IFDIR);
+	for (int c = 1; c < K_COUNT; c++)
+		if (nodes[c].parent == k && nodes[c].name)
+			dir_add(a, nodes[c].name, mkino(id, (enum kind)c), nodes[c].mode);
+	if (k == K_ROOT) {
+		GHashTableIter it;
+		gpointer key, val;
+		g_hash_table_iter_init(&it, queues_by_name);
+		while (g_hash_table_iter_next(&it, &key, &val)) {
+			struct fsq *q = val;
+			dir_add(a, q->name, mkino(q->id, K_QDIR), S_IFDIR);
+		}
+	} else if (k == K_WORKS) {
+		struct fsq *q = fsq_lookup_id(id);
+		GHashTableIter it;
+		gpointer key, val;
+		g_hash_table_iter_init(&it, q->works);
+		while (g_hash_table_iter_next(&it, &key, &val)) {
+			struct fsw *w = val;
+			dir_add(a, w->name, mkino(w->id, K_WDIR), S_IFDIR);
+		}
+	}
+	pthread_mutex_unlock(&fs_lock);
+	fh->dir = a;
+	fi->fh = (uintptr_t)fh;
+	fuse_reply_open(req, fi);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+	char *buf = g_malloc(size);
+	size_t used = 0;
+	for (guint i = (guint)off; off >= 0 && i < fh->dir->len; i++) {
+		struct dirent_item *it = &g_array_index(fh->dir, struct dirent_item, i);
+		struct stat st = { .st_ino = it->ino, .st_mode = it->mode };
+		size_t n = fuse_add_direntry(req, buf + used, size - used, it->name, &st,
+					     (off_t)i + 1);
+		if (n > size - used)
+			break;
+		used += n;
+	}
+	fuse_reply_buf(req, buf, used);
+	g_free(buf);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fh_unref((struct fh *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	if (ino_kind(parent) != K_ROOT) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (!wqfs_valid_name(name, strlen(name))) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	pthread_mutex_lock(&fs_lock);
+	if (wqfs_exiting) {
+		pthread_mutex_unlock(&fs_lock);
+		fuse_reply_err(req, ESHUTDOWN);
+		return;
+	}
+	if (g_hash_table_lookup(queues_by_name, name)) {
+		pthread_mutex_unlock(&fs_lock);
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	int err;
+	struct fsq *q = fsq_create(name, c->uid, c->gid, &err);
+	if (!q) {
+		pthread_mutex_unlock(&fs_lock);
+		fuse_reply_err(req, -err);
+		return;
+	}
+	q->attr[K_QDIR].mode = mode & 07777 & ~c->umask;
+	reply_entry(req, mkino(q->id, K_QDIR));
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	enum kind pk = ino_kind(parent);
+	pthread_mutex_lock(&fs_lock);
+	if (pk == K_ROOT) {
+		struct fsq *q = g_hash_table_lookup(queues_by_name, name);
+		int err = 0;
+		if (!q)
+			err = child_kind(K_ROOT, name) ? ENOTDIR : ENOENT;
+		else if (q->is_events)
+			err = EBUSY;
+		if (err) {
+			pthread_mutex_unlock(&fs_lock);
+			fuse_reply_err(req, err);
+			return;
+		}
+		fsq_ref(q);
+		pthread_mutex_unlock(&fs_lock);
+		queue_rmdir(req, q);	/* takes the reference */
+		return;
+	}
+	int err = EPERM;
+	if (pk == K_WORKS) {
+		struct fsq *q = fsq_lookup_id(ino_id(parent));
+		struct fsw *w = q ? g_hash_table_lookup(q->works, name) : NULL;
+		if (!w) {
+			err = ENOENT;
+		} else if (!fsw_removable(w)) {
+			err = EBUSY;
+		} else {
+			fsw_unlist(w);
+			fsw_free(w);
+			err = 0;
+		}
+	} else if (child_kind(pk, name) == K_NONE) {
+		err = ENOENT;
+	}
+	pthread_mutex_unlock(&fs_lock);
+	fuse_reply_err(req, err);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+/* ---- trace and jiq: parked reads --------------------------------------------- */
+
+static void park_intr(fuse_req_t req, void *data);
+
+/* Take the parked read; fh->mu held. */
+static fuse_req_t take_rreq(struct fh *fh)
+{
+	fuse_req_t r = fh->rreq;
+	fh->rreq = NULL;
+	return r;
+}
+
+static void trace_wake(void *arg, int unused)
+{
+	struct fh *fh = arg;
+	fuse_req_t req = NULL;
+	char *buf = NULL;
+	ssize_t n = 0;
+
+	pthread_mutex_lock(&fh->mu);
+	if (fh->rreq && fh->tr) {
+		buf = g_malloc(fh->rsize ? fh->rsize : 1);
+		n = wqfs_trace_read(fh->tr, buf, fh->rsize);
+		if (n > 0)
+			req = take_rreq(fh);
+	}
+	struct fuse_pollhandle *ph = fh->ph;
+	fh->ph = NULL;
+	pthread_mutex_unlock(&fh->mu);
+	if (req) {
+		fuse_req_interrupt_func(req, NULL, NULL);
+		fuse_reply_buf(req, buf, (size_t)n);
+	}
+	if (ph) {
+		fuse_lowlevel_notify_poll(ph);
+		fuse_pollhandle_destroy(ph);
+	}
+	g_free(buf);
+	fh_unref(fh);
+}
+
+static void trace_notify(void *data)
+{
+	struct fh *fh = data;
+	__atomic_add_fetch(&fh->refs, 1, __ATOMIC_ACQ_REL);
+	resumer_push(trace_wake, fh, 0);
+}
+
+static void jiq_done(const char *text, size_t len, void *data)
+{
+	struct fh *fh = data;
+	pthread_mutex_lock(&fh->mu);
+	g_free(fh->text);
+	fh->text = g_memdup2(text, len);
+	fh->len = len;
+	fh->jiq_state = 2;
+	fuse_req_t req = take_rreq(fh);
+	size_t n = fh->rsize < len ? fh->rsize : len;
+	char *copy = req ? g_memdup2(text, n) : NULL;
+	pthread_mutex_unlock(&fh->mu);
+	/* Not fuse_req_interrupt_func(req, NULL): the interrupt callback may
+	 * be waiting in wqfs_jiq_cancel() for this very call to return. */
+	if (req)
+		fuse_reply_buf(req, copy, n);
+	g_free(copy);
+}
+
+static void park_intr(fuse_req_t req, void *data)
+{
+	struct fh *fh = data;
+	pthread_mutex_lock(&fh->mu);
+	if (fh->rreq != req ||
+	    (nodes[fh->kind].cls == NC_JIQ && !fh->jiq)) {
+		/* not parked yet (or the run is starting): the reader
+		 * answers EINTR itself */
+		fh->intr_req = req;
+		pthread_mutex_unlock(&fh->mu);
+		return;
+	}
+	if (nodes[fh->kind].cls == NC_JIQ) {
+		struct wqfs_jiq *jiq = fh->jiq;
+		pthread_mutex_unlock(&fh->mu);
+		if (!wqfs_jiq_cancel(jiq))
+			return;		/* done answers */
+		pthread_mutex_lock(&fh->mu);
+		wqfs_jiq_free(jiq);
+		fh->jiq = NULL;
+		fh->jiq_state = 0;
+	}
+	fuse_req_t r = fh->rreq == req ? take_rreq(fh) : NULL;
+	pthread_mutex_unlock(&fh->mu);
+	if (r)
+		fuse_reply_err(r, EINTR);
+}
+
+/* Stop a jiq run and free it; no lock held (it may wait for a step). */
+static void jiq_stop(struct fh *fh)
+{
+	pthread_mutex_lock(&fh->mu);
+	struct wqfs_jiq *jiq = fh->jiq;
+	fh->jiq = NULL;
+	fh->jiq_state = 0;
+	pthread_mutex_unlock(&fh->mu);
+	if (jiq) {
+		wqfs_jiq_cancel(jiq);
+		wqfs_jiq_free(jiq);
+	}
+}
+
+static void read_trace(fuse_req_t req, struct fh *fh, size_t size)
+{
+	pthread_mutex_lock(&fh->mu);
+	fh->intr_req = NULL;
+	pthread_mutex_unlock(&fh->mu);
+	if (!fh->nonblock)
+		fuse_req_interrupt_func(req, park_intr, fh);
+
+	char *buf = g_malloc(size ? size : 1);
+	pthread_mutex_lock(&fh->mu);
+	ssize_t n = fh->tr ? wqfs_trace_read(fh->tr, buf, size) : 0;
+	int err = 0;
+	if (n == -EAGAIN) {
+		if (fh->nonblock)
+			err = EAGAIN;
+		else if (fh->intr_req == req)
+			err = EINTR;
+		else if (fh->rreq)
+			err = EBUSY;
+		else if (wqfs_exiting)
+			n = 0;
+		else {
+			fh->rreq = req;
+			fh->rsize = size;
+			pthread_mutex_unlock(&fh->mu);
+			g_free(buf);
+			return;
+		}
+	} else if (n < 0) {
+		err = (int)-n;
+	}
+	pthread_mutex_unlock(&fh->mu);
+	if (!fh->nonblock)
+		fuse_req_interrupt_func(req, NULL, NULL);
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	g_free(buf);
+}
+
+static void read_jiq(fuse_req_t req, struct fh *fh, size_t size, off_t off)
+{
+	if (off > 0) {
+		pthread_mutex_lock(&fh->mu);
+		size_t n = 0;
+		const char *p = NULL;
+		if (fh->jiq_state == 2 && (size_t)off < fh->len) {
+			p = fh->text + off;
+			n = fh->len - (size_t)off < size ? fh->len - (size_t)off : size;
+		}
+		char *copy = n ? g_memdup2(p, n) : NULL;
+		pthread_mutex_unlock(&fh->mu);
+		fuse_reply_buf(req, copy, n);
+		g_free(copy);
+		return;
+	}
+	pthread_mutex_lock(&fh->mu);
+	int state = fh->jiq_state;
+	pthread_mutex_unlock(&fh->mu);
+	if (state == 1) {
+		fuse_reply_err(req, EBUSY);
+		return;
+	}
+	jiq_stop(fh);
+
+	struct workqueue_struct *wq;
+	pthread_mutex_lock(&fs_lock);
+	wq = fh->q ? (fh->q->dead ? NULL : fh->q->wq) : system_wq;
+	bool exiting = wqfs_exiting;
+	pthread_mutex_unlock(&fs_lock);
+	if (!wq || exiting) {
+		fuse_reply_err(req, ESHUTDOWN);
+		return;
+	}
+
+	pthread_mutex_lock(&fh->mu);
+	fh->intr_req = NULL;
+	pthread_mutex_unlock(&fh->mu);
+	fuse_req_interrupt_func(req, park_intr, fh);
+	pthread_mutex_lock(&fh->mu);
+	if (fh->intr_req == req) {
+		pthread_mutex_unlock(&fh->mu);
+		fuse_req_interrupt_func(req, NULL, NULL);
+		fuse_reply_err(req, EINTR);
+		return;
+	}
+	fh->rreq = req;
+	fh->rsize = size;
+	fh->jiq_state = 1;
+	pthread_mutex_unlock(&fh->mu);
+
+	errno = 0;
+	struct wqfs_jiq *jiq = wqfs_jiq_start(wq, (unsigned long)nodes[fh->kind].arg,
+					      jiq_done, fh);
+	int err = errno ? errno : ENOMEM;
+	pthread_mutex_lock(&fh->mu);
+	if (!jiq) {
+		fuse_req_t r = take_rreq(fh);
+		fh->jiq_state = 0;
+		pthread_mutex_unlock(&fh->mu);
+		if (r) {
+			fuse_req_interrupt_func(r, NULL, NULL);
+			fuse_reply_err(r, err);
+		}
+		return;
+	}
+	fh->jiq = jiq;
+	/* interrupted while the run was starting: stop it now */
+	bool intr = fh->intr_req == req && fh->rreq == req;
+	pthread_mutex_unlock(&fh->mu);
+	if (intr && wqfs_jiq_cancel(jiq)) {
+		pthread_mutex_lock(&fh->mu);
+		wqfs_jiq_free(jiq);
+		fh->jiq = NULL;
+		fh->jiq_state = 0;
+		fuse_req_t r = fh->rreq == req ? take_rreq(fh) : NULL;
+		pthread_mutex_unlock(&fh->mu);
+		if (r) {
+			fuse_req_interrupt_func(r, NULL, NULL);
+			fuse_reply_err(r, EINTR);
+		}
+	}
+}
+
+/* ---- open files -------------------------------------------------------------- */
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	enum kind k = ino_kind(ino);
+	uint64_t id = ino_id(ino);
+	struct stat st;
+
+	pthread_mutex_lock(&fs_lock);
+	int r = stat_ino(ino, &st);
+	if (r < 0) {
+		pthread_mutex_unlock(&fs_lock);
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		pthread_mutex_unlock(&fs_lock);
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	struct fh *fh = fh_new(k);
+	if (is_queue_kind(k)) {
+		fh->q = fsq_lookup_id(id);
+		fsq_ref(fh->q);
+	} else if (is_work_kind(k)) {
+		fh->wid = id;
+	}
+	int acc = fi->flags & O_ACCMODE;
+	fh->nonblock = (fi->flags & O_NONBLOCK) != 0;
+	switch (nodes[k].cls) {
+	case NC_TEXT:
+	case NC_ATTR:
+		if (acc != O_WRONLY)
+			fh->text = gen_text(k, fh->q, fh->wid, &fh->len);
+		break;
+	case NC_TRACE:
+		fh->tr = wqfs_trace_open(trace_hub, fh->q ? fh->q->name : NULL,
+					 opts.trace_buffer, trace_notify, fh);
+		fi->nonseekable = 1;
+		break;
+	default:
+		break;
+	}
+	fh->link = open_files = g_list_prepend(open_files, fh);
+	pthread_mutex_unlock(&fs_lock);
+	fi->direct_io = 1;
+	fi->fh = (uintptr_t)fh;
+	fuse_reply_open(req, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+	switch (nodes[fh->kind].cls) {
+	case NC_TEXT:
+	case NC_ATTR: {
+		size_t n = 0;
+		if (fh->text && off >= 0 && (size_t)off < fh->len)
+			n = fh->len - (size_t)off < size ? fh->len - (size_t)off : size;
+		/* A copy: once the kernel has the reply, the reader may close
+		 * and the release free fh->text while writev returns. */
+		char *copy = n ? g_memdup2(fh->text + off, n) : NULL;
+		fuse_reply_buf(req, copy, n);
+		g_free(copy);
+		return;
+	}
+	case NC_CTL: {
+		/* the names the latest write on this fd queued, then EOF */
+		pthread_mutex_lock(&fh->mu);
+		size_t n = 0;
+		char *copy = NULL;
+		if (fh->rb && fh->rbpos < fh->rblen) {
+			n = fh->rblen - fh->rbpos < size ? fh->rblen - fh->rbpos : size;
+			copy = g_memdup2(fh->rb + fh->rbpos, n);
+			fh->rbpos += n;
+		}
+		pthread_mutex_unlock(&fh->mu);
+		fuse_reply_buf(req, copy, n);
+		g_free(copy);
+		return;
+	}
+	case NC_TRACE:
+		read_trace(req, fh, size);
+		return;
+	case NC_JIQ:
+		read_jiq(req, fh, size, off);
+		return;
+	default:
+		fuse_reply_err(req, EISDIR);
+	}
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+		     off_t off, struct fuse_file_info *fi)
+{
+	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+	switch (nodes[fh->kind].cls) {
+	case NC_CTL:
+		control_write(req, fh, buf, size);
+		return;
+	case NC_ATTR:
+		attr_write(req, fh, buf, size);
+		return;
+	default:
+		fuse_reply_err(req, EINVAL);
+	}
+}
+
+static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+	unsigned int ev = POLLIN | POLLRDNORM;
+
+	if (nodes[fh->kind].cls == NC_TRACE) {
+		pthread_mutex_lock(&fh->mu);
+		bool readable = fh->tr && wqfs_trace_readable(fh->tr);
+		if (ph) {
+			if (fh->ph)
+				fuse_pollhandle_destroy(fh->ph);
+			fh->ph = ph;
+			ph = NULL;
+		}
+		pthread_mutex_unlock(&fh->mu);
+		ev = readable ? POLLIN | POLLRDNORM : 0;
+	} else if (nodes[fh->kind].cls == NC_CTL || nodes[fh->kind].cls == NC_ATTR) {
+		ev |= POLLOUT | POLLWRNORM;
+	}
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, ev);
+}
+
+/* Close what an open file holds in other modules; no lock held. */
+static void fh_close(struct fh *fh)
+{
+	/* Unpublish the reader before freeing it: a trace_wake queued by
+	 * its notify may run at any time and reads fh->tr under fh->mu. */
+	pthread_mutex_lock(&fh->mu);
+	struct wqfs_trace_reader *tr = fh->tr;
+	fh->tr = NULL;
+	pthread_mutex_unlock(&fh->mu);
+	wqfs_trace_close(tr);
+	jiq_stop(fh);
+	control_close(fh);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	control_flush(req, (struct fh *)(uintptr_t)fi->fh);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+	pthread_mutex_lock(&fs_lock);
+	open_files = g_list_delete_link(open_files, fh->link);
+	fh->link = NULL;
+	pthread_mutex_unlock(&fs_lock);
+	fh_close(fh);
+	fh_unref(fh);
+	fuse_reply_err(req, 0);
+}
+
+/* At exit: answer parked reads, stop jiq runs, close every open file. */
+void fh_shutdown_all(void)
+{
+	for (;;) {
+		pthread_mutex_lock(&fs_lock);
+		struct fh *fh = open_files ? open_files->data : NULL;
+		if (fh) {
+			open_files = g_list_delete_link(open_files, open_files);
+			fh->link = NULL;
+		}
+		pthread_mutex_unlock(&fs_lock);
+		if (!fh)
+			return;
+		fh_close(fh);
+		pthread_mutex_lock(&fh->mu);
+		fuse_req_t req = take_rreq(fh);
+		pthread_mutex_unlock(&fh->mu);
+		if (req)
+			fuse_reply_err(req, EINTR);
+		fh_unref(fh);
+	}
+}
+
+/* A write(2) of up to 1 MiB to a control file arrives as one FUSE_WRITE
+ * (libfuse asks the kernel for max_pages to match). */
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	conn->max_write = CTL_BLKSIZE;
+}
+
+const struct fuse_lowlevel_ops wqfs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.mkdir = op_mkdir,
+	.rmdir = op_rmdir,
+	.unlink = op_unlink,
+	.mknod = op_mknod,
+	.rename = op_rename,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.poll = op_poll,
+	.flush = op_flush,
+	.release = op_release,
+};

@@ -1,0 +1,396 @@
+# SPDX-License-Identifier: MIT
+#
+# common.bash - the fixture every Bats suite of wqfs loads.
+#
+# Each test gets its own wqfs, mounted in a fresh temporary directory by
+# setup() and unmounted by teardown().  A suite that needs mount options
+# sets WQFS_OPTS (e.g. WQFS_OPTS='-o max_works=3') at file level after
+# loading this file.  Needs WQFS_BIN (meson passes it) and /dev/fuse; a
+# missing one is a failure, never a skip.
+#
+# Exported to tests: MNT (the mount point), WQFS_PID (the daemon),
+# WQFS_LOG (its stdout+stderr), T (a scratch directory outside the mount).
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+# The system python: the pyenv shim in root's PATH is not usable by nobody.
+if [[ -x /usr/bin/python3 ]]; then PY=/usr/bin/python3; else PY=python3; fi
+# Bound of every single blocking helper call, in seconds.
+WQ_TIMEOUT=${WQ_TIMEOUT:-30}
+# Bound of one test.  A process waiting for a FUSE request the daemon has
+# read cannot be killed (not even by timeout(1)) until the daemon answers
+# or dies, so a hung daemon would hang the suite: a watchdog kills the
+# daemon (SIGABRT, then SIGKILL) once a test has run this long, which
+# fails the test and frees every waiter.
+WQ_TEST_LIMIT=${WQ_TEST_LIMIT:-120}
+WQFS_OPTS=${WQFS_OPTS:-}
+
+# ---------------------------------------------------------------------------
+# Mount and unmount
+
+wqfs_mount() {
+	if [[ ! -c /dev/fuse ]]; then
+		echo "wqfs tests: /dev/fuse is missing; these tests need FUSE" >&2
+		return 1
+	fi
+	if [[ -z "${WQFS_BIN:-}" || ! -x "$WQFS_BIN" ]]; then
+		echo "wqfs tests: WQFS_BIN='${WQFS_BIN:-}' is not an executable;" \
+		     "run through 'meson test --suite bats' or set WQFS_BIN" >&2
+		return 1
+	fi
+	WQ_TMP=$(mktemp -d "${BATS_TMPDIR:-/tmp}/wqfs-bats.XXXXXX")
+	chmod 755 "$WQ_TMP"
+	MNT="$WQ_TMP/mnt"
+	T="$WQ_TMP/scratch"
+	WQFS_LOG="$WQ_TMP/wqfs.log"
+	mkdir -p "$MNT" "$T"
+	chmod 1777 "$T"
+	: >"$WQ_TMP/bg.pids"
+	printf '%s' "$_WRITE_PY" >"$WQ_TMP/write_errno.py"
+	printf '%s' "$_INTR_PL" >"$WQ_TMP/intr_op.pl"
+	# For works: WE FILE TEXT... prints what write_errno prints.
+	WE="$PY $WQ_TMP/write_errno.py"
+	export WE
+	export MNT T WQFS_LOG WQ_TMP
+	# Foreground, so the pid is the daemon's and its stderr is ours.
+	# shellcheck disable=SC2086
+	"$WQFS_BIN" -f "$MNT" $WQFS_OPTS </dev/null >"$WQFS_LOG" 2>&1 3>&- &
+	WQFS_PID=$!
+	export WQFS_PID
+	local i
+	for ((i = 0; i < 100; i++)); do
+		if mountpoint -q "$MNT"; then
+			watchdog_start "$WQ_TEST_LIMIT"
+			return 0
+		fi
+		if ! kill -0 "$WQFS_PID" 2>/dev/null; then
+			break
+		fi
+		sleep 0.05
+	done
+	echo "wqfs did not mount on $MNT within 5 s; its log:" >&2
+	cat "$WQFS_LOG" >&2
+	kill -9 "$WQFS_PID" 2>/dev/null || true
+	wait "$WQFS_PID" 2>/dev/null || true
+	WQFS_PID=
+	fusermount3 -uz "$MNT" 2>/dev/null || true
+	return 1
+}
+
+# Kill what the test left in the background (see bg), unmount, wait for the
+# daemon, and fail on a crash or a sanitizer report.
+wqfs_unmount() {
+	local problems=0 pid i status
+	watchdog_stop
+	if [[ -f "${WQ_TMP:-/nonexistent}/watchdog.fired" ]]; then
+		echo "teardown: the test ran past its limit; the watchdog killed the daemon" >&2
+		problems=1
+	fi
+	if [[ -f "${WQ_TMP:-/nonexistent}/bg.pids" ]]; then
+		while read -r pid; do
+			[[ -n "$pid" ]] || continue
+			kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+		done <"$WQ_TMP/bg.pids"
+	fi
+	if [[ -z "${WQFS_PID:-}" ]]; then
+		[[ -z "${WQ_TMP:-}" ]] || rm -rf "$WQ_TMP" 2>/dev/null || true
+		return 0
+	fi
+	if kill -0 "$WQFS_PID" 2>/dev/null; then
+		for ((i = 0; i < 30; i++)); do
+			mountpoint -q "$MNT" || break
+			fusermount3 -u "$MNT" 2>/dev/null && break
+			sleep 0.1
+		done
+		if mountpoint -q "$MNT"; then
+			echo "teardown: fusermount3 -u kept failing; lazy unmount" >&2
+			fusermount3 -uz "$MNT" 2>/dev/null || true
+		fi
+		# Running works get drain_timeout (10 s) at unmount; allow for it.
+		for ((i = 0; i < 400; i++)); do
+			kill -0 "$WQFS_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$WQFS_PID" 2>/dev/null; then
+			echo "teardown: the daemon did not exit 40 s after unmount" >&2
+			kill -9 "$WQFS_PID" 2>/dev/null || true
+			problems=1
+		fi
+	else
+		echo "teardown: the daemon was no longer running (crash?)" >&2
+		problems=1
+	fi
+	status=0
+	wait "$WQFS_PID" 2>/dev/null || status=$?
+	if ((status != 0)); then
+		echo "teardown: the daemon exited with status $status" >&2
+		problems=1
+	fi
+	# A dead daemon leaves a mount that answers ENOTCONN, which mountpoint(1)
+	# cannot stat: ask /proc/mounts instead.
+	if grep -qF " $MNT fuse" /proc/mounts; then
+		fusermount3 -uz "$MNT" 2>/dev/null || true
+	fi
+	if grep -qE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer|ERROR: ThreadSanitizer|WARNING: ThreadSanitizer' "$WQFS_LOG" 2>/dev/null; then
+		echo "teardown: sanitizer report in the daemon's log" >&2
+		problems=1
+	fi
+	if ((problems)); then
+		echo "---- daemon log ($WQFS_LOG) ----" >&2
+		tail -c 20000 "$WQFS_LOG" >&2
+	fi
+	WQFS_PID=
+	rm -rf "$WQ_TMP" 2>/dev/null || true
+	return "$problems"
+}
+
+setup() {
+	wqfs_mount
+}
+
+teardown() {
+	wqfs_unmount
+}
+
+# watchdog_start SECONDS - (re)arm the per-test watchdog
+watchdog_start() {
+	watchdog_stop
+	setsid bash -c '
+		sleep "$1"
+		touch "$2/watchdog.fired"
+		echo "watchdog: test still running after $1 s; killing wqfs $3" >>"$2/wqfs.log"
+		kill -ABRT "$3"
+		sleep 2
+		kill -KILL "$3"
+		mountpoint -q "$4" && fusermount3 -uz "$4"
+	' watchdog "$1" "$WQ_TMP" "$WQFS_PID" "$MNT" </dev/null >/dev/null 2>&1 3>&- &
+	WQ_WATCHDOG=$!
+}
+
+watchdog_stop() {
+	if [[ -n "${WQ_WATCHDOG:-}" ]]; then
+		kill -- "-$WQ_WATCHDOG" 2>/dev/null || kill "$WQ_WATCHDOG" 2>/dev/null || true
+		wait "$WQ_WATCHDOG" 2>/dev/null || true
+		WQ_WATCHDOG=
+	fi
+}
+
+# Remount with other options within one test.
+wqfs_remount() {
+	wqfs_unmount
+	WQFS_OPTS="$*"
+	wqfs_mount
+}
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+# bg CMD... - run CMD in the background (own process group, output to
+# $T/bg.N.out), remember it for teardown; sets BG_PID.
+bg() {
+	local n
+	n=$(wc -l <"$WQ_TMP/bg.pids")
+	setsid "$@" </dev/null >"$T/bg.$n.out" 2>&1 3>&- &
+	BG_PID=$!
+	echo "$BG_PID" >>"$WQ_TMP/bg.pids"
+}
+
+# wait_for SECONDS CMD... - poll CMD until it succeeds; fail after SECONDS.
+wait_for() {
+	local secs=$1 end
+	shift
+	end=$(($(date +%s%N) + secs * 1000000000))
+	while :; do
+		if "$@"; then
+			return 0
+		fi
+		if (($(date +%s%N) > end)); then
+			echo "wait_for: '$*' still false after ${secs}s" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# wait_exit SECONDS PID - wait for a child started by bg to exit and set
+# WAIT_STATUS to its exit status; WAIT_STATUS=RUNNING (and a failure) if it
+# still runs after SECONDS.  Not through `run` (a subshell cannot wait).
+wait_exit() {
+	local secs=$1 pid=$2 i
+	for ((i = 0; i < secs * 20; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		WAIT_STATUS=RUNNING
+		echo "wait_exit: $pid still runs after ${secs}s" >&2
+		return 1
+	fi
+	WAIT_STATUS=0
+	wait "$pid" 2>/dev/null || WAIT_STATUS=$?
+}
+
+_INTR_PL='
+use strict; use warnings; use Errno; use Fcntl; use POSIX ();
+$SIG{INT} = sub { };
+my ($out, $op, $arg, $text) = @ARGV;
+my $ok;
+if ($op eq "write") {
+	# A flush or cancel waits at close(2), so its error counts as well.
+	# POSIX::close, not close: PerlIO retries a close that got EINTR.
+	my $fd = POSIX::open($arg, O_WRONLY);
+	if (defined $fd) {
+		$ok = defined(POSIX::write($fd, $text, length $text)) ? 1 : 0;
+		my $closed = POSIX::close($fd);
+		$ok = 0 if $ok && !defined $closed;
+	} else {
+		$ok = 0;
+	}
+} elsif ($op eq "rmdir") {
+	$ok = rmdir($arg) ? 1 : 0;
+} elsif ($op eq "read") {
+	if (sysopen(my $fh, $arg, O_RDONLY)) {
+		my $buf; my $n;
+		while (($n = sysread($fh, $buf, 65536))) { }
+		$ok = defined($n) ? 1 : 0;
+	} else { $ok = 0; }
+}
+my $res = "OK";
+if (!$ok) { my $e = $! + 0; ($res) = grep { $!{$_} } keys %!; $res //= "errno$e"; }
+open(my $o, ">", $out) or die; print $o "$res\n"; close $o;
+'
+
+_WRITE_PY='
+import errno, os, sys
+args = sys.argv[1:]
+unescape = args[0] == "-e"
+if unescape:
+    args = args[1:]
+path = args[0]
+flags = os.O_WRONLY
+try:
+    fd = os.open(path, flags)
+except OSError as e:
+    print("OPEN", errno.errorcode.get(e.errno, str(e.errno)))
+    sys.exit(0)
+out = []
+for text in args[1:]:
+    data = text.encode("utf-8", "surrogateescape")
+    if unescape:
+        data = data.decode("unicode_escape").encode("latin-1")
+    try:
+        n = os.write(fd, data)
+        out.append("OK" if n == len(data) else "SHORT %d" % n)
+    except OSError as e:
+        out.append("EDEADLK" if e.errno == errno.EDEADLK else
+                   errno.errorcode.get(e.errno, str(e.errno)))
+print(" ".join(out))
+'
+
+# write_errno [-e] FILE TEXT... - open FILE write-only, write each TEXT with one
+# write(2) on that descriptor and print, per write, "OK" (all bytes taken),
+# "SHORT n" (a short write of n bytes) or the errno name (EALREADY, ...),
+# separated by blanks.  A failed open prints "OPEN ERRNO".  Bounded by
+# WQ_TIMEOUT (prints nothing if it had to be killed).  With -e, TEXT is
+# unescaped first (\n, \0, \xNN).  Works call it as $WE (expand it when
+# writing the command: a work gets the submitter's exec-time environment).
+write_errno() {
+	local f=$1
+	shift
+	timeout -s KILL "$WQ_TIMEOUT" "$PY" -c "$_WRITE_PY" "$f" "$@"
+}
+
+# write_errno_as USER FILE TEXT... - the same, as USER (its own groups).
+write_errno_as() {
+	local u=$1 f=$2
+	shift 2
+	timeout -s KILL "$WQ_TIMEOUT" runuser -u "$u" -- "$PY" -c "$_WRITE_PY" "$f" "$@"
+}
+
+# submit_id QUEUE_DIR LINE [FILE] - write LINE to FILE (default submit)
+# through a read-write descriptor and print the reply (the work ids).
+submit_id() {
+	local d=$1 line=$2 f=${3:-submit}
+	timeout -s KILL "$WQ_TIMEOUT" "$PY" -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+os.write(fd, sys.argv[2].encode())
+out = b""
+while True:
+    b = os.read(fd, 4096)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode())
+' "$d/$f" "$line"
+}
+
+# q_get QUEUE KEY - the value of KEY in $MNT/QUEUE/status
+q_get() {
+	sed -n "s/^$2: //p" "$MNT/$1/status"
+}
+
+# w_get QUEUE WORK KEY - the value of KEY in $MNT/QUEUE/works/WORK/status
+w_get() {
+	sed -n "s/^$3: //p" "$MNT/$1/works/$2/status"
+}
+
+# w_state_is QUEUE WORK STATE - for wait_for
+w_state_is() {
+	[[ "$(w_get "$1" "$2" state 2>/dev/null)" == "$3" ]]
+}
+
+# file_has FILE TEXT - FILE exists and its content is exactly TEXT\n
+file_has() {
+	[[ -f "$1" && "$(cat "$1")" == "$2" ]]
+}
+
+# flushq QUEUE - flush_workqueue, bounded; fails if the write fails
+flushq() {
+	timeout -s KILL "$WQ_TIMEOUT" sh -c 'echo > "$1"' sh "$MNT/$1/flush"
+}
+
+# daemon_alive - the daemon runs and answers (a stat and a read)
+daemon_alive() {
+	kill -0 "$WQFS_PID" 2>/dev/null &&
+		mountpoint -q "$MNT" &&
+		timeout 10 cat "$MNT/status" >/dev/null
+}
+
+# jiq_parse FILE - check the jiq text in FILE byte-exactly against jiq.c's
+# header and row format and print each row as
+# "time delta preempt pid cpu command"; fails with a message otherwise.
+jiq_parse() {
+	"$PY" - "$1" <<'EOF'
+import re, sys
+data = open(sys.argv[1], "rb").read().decode()
+hdr = "    time  delta preempt   pid cpu command\n"
+if not data.startswith(hdr):
+    sys.exit("jiq: bad header: %r" % data[:60])
+rows = data[len(hdr):]
+if not rows.endswith("\n"):
+    sys.exit("jiq: text does not end with a newline: %r" % rows[-60:])
+rx = re.compile(r"^ *(-?\d+)  +(-?\d+)     +(-?\d+) +(-?\d+) +(-?\d+) (\S+)$")
+for line in rows[:-1].split("\n"):
+    m = rx.match(line)
+    if not m:
+        sys.exit("jiq: row does not parse: %r" % line)
+    t, d, p, pid, cpu = (int(x) for x in m.groups()[:5])
+    cmd = m.group(6)
+    again = "%9d  %4d     %3d %5d %3d %s" % (t, d, p, pid, cpu, cmd)
+    if again != line:
+        sys.exit("jiq: row not in jiq.c format:\n%r\n%r" % (line, again))
+    print(t, d, p, pid, cpu, cmd)
+EOF
+}
+
+# bg_intr OUTFILE OP ARG [TEXT] - start in the background (see bg) a
+# blocking operation that a SIGINT interrupts without killing the caller,
+# as a shell user's Ctrl-C interrupts a syscall: OP is "write" (ARG a file,
+# TEXT written with one write(2)), "rmdir" (ARG a directory) or "read" (ARG
+# a file, read whole).  It writes "OK" or the errno name (EINTR, ...) to
+# OUTFILE.  Then kill -INT "$BG_PID".
+bg_intr() {
+	bg perl "$WQ_TMP/intr_op.pl" "$@"
+}

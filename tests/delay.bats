@@ -1,0 +1,198 @@
+#!/usr/bin/env bats
+# delay.bats - queue_delayed_work through QUEUE/delay, DELAY units.
+
+load bats/common
+
+# due_minus_queued QUEUE WORK - due_at - queued_at of a delayed work, jiffies
+due_minus_queued() {
+	local q d
+	q=$(w_get "$1" "$2" queued_at)
+	d=$(w_get "$1" "$2" due_at)
+	[[ "$q" =~ ^[0-9]+$ && "$d" =~ ^[0-9]+$ ]] || {
+		echo "queued_at='$q' due_at='$d'"
+		return 1
+	}
+	echo $((d - q))
+}
+
+# assert_jiffies QUEUE WORK N - the delay is N jiffies (one jiffy of
+# rounding between the two timestamps allowed)
+assert_jiffies() {
+	local got
+	got=$(due_minus_queued "$1" "$2") || fail "$got"
+	((got >= $3 - 1 && got <= $3 + 1)) ||
+		fail "$2: due_at - queued_at = $got jiffies, expected $3"
+}
+
+@test "every unit: ns us ms s m h, and bare jiffies (hz 250)" {
+	mkdir "$MNT/q"
+	{
+		echo "j: 7 true"
+		echo "ns: 4000000ns true"
+		echo "us: 8000us true"
+		echo "ms: 12ms true"
+		echo "s: 3s true"
+		echo "m: 2m true"
+		echo "h: 1h true"
+	} >"$MNT/q/delay"
+	for w in j ns us ms s m h; do
+		[ -d "$MNT/q/works/$w" ] || fail "works/$w missing"
+	done
+	run w_get q h state
+	assert_output delayed
+	assert_jiffies q m 30000
+	assert_jiffies q h 900000
+	assert_jiffies q s 750
+}
+
+@test "short delays in every unit give the right jiffies" {
+	mkdir "$MNT/q"
+	echo 1 >"$MNT/q/frozen"
+	{
+		echo "j: 7 true"
+		echo "ns: 40000000ns true"
+		echo "us: 80000us true"
+		echo "ms: 120ms true"
+	} >"$MNT/q/delay"
+	assert_jiffies q j 7
+	assert_jiffies q ns 10
+	assert_jiffies q us 20
+	assert_jiffies q ms 30
+}
+
+@test "decimals: 1.5s, 0.5m, .5h, 2.5s" {
+	mkdir "$MNT/q"
+	{
+		echo "a: 1.5s true"
+		echo "b: 0.5m true"
+		echo "c: .5h true"
+		echo "d: 2.5s true"
+	} >"$MNT/q/delay"
+	assert_jiffies q a 375
+	assert_jiffies q b 7500
+	assert_jiffies q c 450000
+	assert_jiffies q d 625
+}
+
+@test "bare jiffies follow -o hz" {
+	wqfs_remount -o hz=100
+	mkdir "$MNT/q"
+	local t0 t1
+	echo "j: 50 true" >"$MNT/q/delay"
+	echo "s: 2s true" >"$MNT/q/delay"
+	assert_jiffies q j 50
+	assert_jiffies q s 200
+	t0=$(date +%s%N)
+	echo "x: 100 date +%s%N > '$T/x'" >"$MNT/q/delay"
+	wait_for 15 test -s "$T/x"
+	t1=$(cat "$T/x")
+	# 100 jiffies at hz=100 is one second
+	((t1 - t0 >= 1000000000 - 10000000)) || fail "ran after $(((t1 - t0) / 1000000)) ms"
+	((t1 - t0 < 6000000000)) || fail "ran after $(((t1 - t0) / 1000000)) ms"
+}
+
+@test "a delayed work runs after at least its delay, not before" {
+	mkdir "$MNT/q"
+	local t0 t1
+	t0=$(date +%s%N)
+	echo "d: 1500ms date +%s%N > '$T/d'" >"$MNT/q/delay"
+	run w_get q d state
+	assert_output delayed
+	sleep 1
+	[ ! -e "$T/d" ] || fail "ran before its delay"
+	run w_get q d state
+	assert_output delayed
+	wait_for 15 test -s "$T/d"
+	t1=$(cat "$T/d")
+	# one jiffy (4 ms at hz 250) of timer granularity allowed
+	((t1 - t0 >= 1500000000 - 4000000)) || fail "ran after $(((t1 - t0) / 1000000)) ms"
+	((t1 - t0 < 6500000000)) || fail "ran after $(((t1 - t0) / 1000000)) ms"
+	wait_for 5 w_state_is q d idle
+	run w_get q d runs
+	assert_output 1
+}
+
+@test "an anonymous delayed work runs and reads back its id" {
+	mkdir "$MNT/q"
+	run submit_id "$MNT/q" "200ms echo anon > '$T/a'" delay
+	assert_output w1
+	wait_for 10 file_has "$T/a" anon
+}
+
+@test "a delay of 0 runs at once" {
+	mkdir "$MNT/q"
+	echo "z: 0 echo zero > '$T/z'" >"$MNT/q/delay"
+	wait_for 5 file_has "$T/z" zero
+}
+
+@test "NAME: DELAY queues a declared work again after DELAY" {
+	mkdir "$MNT/q"
+	echo "d: echo run >> '$T/d'" >"$MNT/q/submit"
+	flushq q
+	run write_errno "$MNT/q/delay" "d: 300ms"
+	assert_output OK
+	run w_get q d state
+	assert_output delayed
+	run cat "$T/d"
+	assert_output run
+	wait_for 10 w_state_is q d idle
+	run cat "$T/d"
+	assert_output $'run\nrun'
+	run w_get q d runs
+	assert_output 2
+}
+
+@test "NAME: DELAY COMMAND declares the work with that command" {
+	mkdir "$MNT/q"
+	echo "nd: 10ms echo declared > '$T/nd'" >"$MNT/q/delay"
+	wait_for 10 file_has "$T/nd" declared
+	run w_get q nd command
+	assert_output "echo declared > '$T/nd'"
+}
+
+@test "NAME: DELAY of an undeclared work is ENOENT" {
+	mkdir "$MNT/q"
+	run write_errno "$MNT/q/delay" "ghost: 1s"
+	assert_output ENOENT
+	[ ! -e "$MNT/q/works/ghost" ]
+}
+
+@test "queueing a delayed work again is EALREADY and keeps its due time" {
+	mkdir "$MNT/q"
+	echo "d: 10s true" >"$MNT/q/delay"
+	local due
+	due=$(w_get q d due_at)
+	run write_errno "$MNT/q/delay" "d: 1s true"
+	assert_output EALREADY
+	run write_errno "$MNT/q/delay" "d: 1s"
+	assert_output EALREADY
+	run write_errno "$MNT/q/submit" "d:"
+	assert_output EALREADY
+	run w_get q d due_at
+	assert_output "$due"
+	echo d >"$MNT/q/cancel"
+}
+
+@test "DELAY out of range is ERANGE" {
+	mkdir "$MNT/q"
+	run write_errno "$MNT/q/delay" "10000000000h true"
+	assert_output ERANGE
+	run write_errno "$MNT/q/delay" "99999999999999999999999999 true"
+	assert_output ERANGE
+	run write_errno "$MNT/q/delay" "r: 99999999999999999999999999s true"
+	assert_output ERANGE
+	[ ! -e "$MNT/q/works/r" ]
+	daemon_alive
+}
+
+@test "a garbage DELAY is EINVAL" {
+	mkdir "$MNT/q"
+	local bad
+	for bad in "abc true" "5xs true" "1.2.3s true" "s true" "ms true" \
+		"g: 5q true" "g: . true" "5ms" "g:" $'\n'; do
+		run write_errno "$MNT/q/delay" "$bad"
+		assert_output EINVAL
+	done
+	[ ! -e "$MNT/q/works/g" ]
+	daemon_alive
+}
