@@ -91,7 +91,6 @@ struct wctx *wctx_capture(fuse_req_t req)
 	c->uid = fc->uid;
 	c->gid = fc->gid;
 	c->pid = fc->pid;
-	c->cpu = -1;
 
 	gid_t small[64];
 	int n = fuse_req_getgroups(req, 64, small);
@@ -128,9 +127,50 @@ struct wctx *wctx_capture(fuse_req_t req)
 	}
 	g_ptr_array_add(a, NULL);
 	c->env = (char **)g_ptr_array_free(a, FALSE);
-
-	stat_fields(c->pid, NULL, &c->cpu);
 	return c;
+}
+
+/* The CPU field of a /proc/PID/stat text. */
+static int stat_cpu(char *s)
+{
+	char *p = strrchr(s, ')');
+	if (!p)
+		return -1;
+	int idx = -1;	/* the blank before field 3 (state) makes it index 0 */
+	for (p++; *p; p++) {
+		if (*p != ' ')
+			continue;
+		if (++idx == 36)
+			return (int)strtol(p + 1, NULL, 10);
+	}
+	return -1;
+}
+
+int caller_cpu(pid_t pid, int *fd, pid_t *fdpid)
+{
+	char buf[2048];
+
+	if (*fd >= 0 && *fdpid != pid) {
+		close(*fd);
+		*fd = -1;
+	}
+	if (*fd < 0) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		*fdpid = pid;
+		if (*fd < 0)
+			return -1;
+	}
+	/* a seq_file: a read at offset 0 generates the text afresh */
+	ssize_t n = pread(*fd, buf, sizeof buf - 1, 0);
+	if (n <= 0) {
+		close(*fd);
+		*fd = -1;
+		return -1;
+	}
+	buf[n] = '\0';
+	return stat_cpu(buf);
 }
 
 struct wctx *wctx_ref(struct wctx *c)

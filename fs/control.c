@@ -467,12 +467,13 @@ struct wctl {
 	struct fsq *q;			/* fh->q */
 	enum wqfs_ctl ctl;
 	struct wctx *ctx;		/* the writer */
+	int cpu;			/* the writer's CPU (per-CPU queue), or -1 */
 	GString *ids;			/* names queued by this write */
 };
 
 static int queue_cpu(const struct wctl *c)
 {
-	return c->ctx && c->ctx->cpu >= 0 ? c->ctx->cpu : WORK_CPU_UNBOUND;
+	return c->cpu >= 0 ? c->cpu : WORK_CPU_UNBOUND;
 }
 
 /* The work a submit/delay line names, created if it must be; fs_lock
@@ -663,6 +664,11 @@ static int wait_line(struct wctl *c, const struct wqfs_line *l)
 	return r;
 }
 
+static bool queues_works(enum wqfs_ctl ctl)
+{
+	return ctl == WQFS_CTL_SUBMIT || ctl == WQFS_CTL_DELAY || ctl == WQFS_CTL_MODIFY;
+}
+
 static int apply_line(struct wctl *c, const char *line, size_t len)
 {
 	struct wqfs_line l;
@@ -696,12 +702,42 @@ static int apply_lines(struct wctl *c, const char *data, size_t len, size_t *fai
 	return 0;
 }
 
+/* The writer's context: the one fh keeps while the same pid, uid and gid
+ * write on it, else captured now (and kept). */
+static struct wctx *writer_ctx(fuse_req_t req, struct fh *fh)
+{
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+
+	pthread_mutex_lock(&fh->mu);
+	struct wctx *x = fh->ctx;
+	if (x && x->pid == fc->pid && x->uid == fc->uid && x->gid == fc->gid) {
+		wctx_ref(x);
+		pthread_mutex_unlock(&fh->mu);
+		return x;
+	}
+	pthread_mutex_unlock(&fh->mu);
+	x = wctx_capture(req);
+	pthread_mutex_lock(&fh->mu);
+	struct wctx *old = fh->ctx;
+	fh->ctx = wctx_ref(x);
+	pthread_mutex_unlock(&fh->mu);
+	wctx_unref(old);
+	return x;
+}
+
 static void wctl_init(struct wctl *c, fuse_req_t req, struct fh *fh)
 {
 	c->fh = fh;
 	c->q = fh->q;
 	c->ctl = (enum wqfs_ctl)nodes[fh->kind].arg;
-	c->ctx = wctx_capture(req);
+	c->ctx = writer_ctx(req, fh);
+	c->cpu = -1;
+	/* only a per-CPU queue needs the submitter's CPU */
+	if (queues_works(c->ctl) && !(wq_flags(c->q->wq) & WQ_UNBOUND)) {
+		pthread_mutex_lock(&fh->mu);
+		c->cpu = caller_cpu(c->ctx->pid, &fh->statfd, &fh->statpid);
+		pthread_mutex_unlock(&fh->mu);
+	}
 	c->ids = g_string_new(NULL);
 }
 
@@ -713,12 +749,13 @@ static void wctl_done(struct wctl *c)
 		pthread_mutex_lock(&fh->mu);
 		g_free(fh->rb);
 		fh->rblen = c->ids->len;
-		fh->rb = g_strndup(c->ids->str, c->ids->len);
+		fh->rb = g_string_free(c->ids, FALSE);
 		fh->rbpos = 0;
 		pthread_mutex_unlock(&fh->mu);
+	} else {
+		g_string_free(c->ids, TRUE);
 	}
 	wctx_unref(c->ctx);
-	g_string_free(c->ids, TRUE);
 }
 
 /*

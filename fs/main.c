@@ -204,10 +204,64 @@ void wqfs_drain(void)
 
 /* ---- main ------------------------------------------------------------------ */
 
+/* Undo wqfs_start(), in reverse, once the queues are drained (or
+ * after wqfs_start() failed: `events` may not exist yet). */
+static void wqfs_stop(void)
+{
+	wq_set_observer(NULL, NULL);
+	wqfs_trace_free(trace_hub);
+	pthread_mutex_lock(&fs_lock);
+	if (events_q && !events_q->dead)
+		fsq_unref(events_q);
+	pthread_mutex_unlock(&fs_lock);
+	wq_exit();
+	fs_fini();
+}
+
+/* Start the engine, the trace hub, the resumer and `events`: after the
+ * fork of fuse_daemonize(), since threads do not survive a fork. */
+static int wqfs_start(void)
+{
+	int err;
+
+	if (wq_init(opts.hz) < 0) {
+		fprintf(stderr, "wqfs: cannot start the engine\n");
+		return -1;
+	}
+	fs_init();
+	trace_hub = wqfs_trace_new();
+	wq_set_observer(wqfs_observer, trace_hub);
+	if (resumer_start() < 0) {
+		fprintf(stderr, "wqfs: cannot start a thread\n");
+		wqfs_stop();
+		return -1;
+	}
+	pthread_mutex_lock(&fs_lock);
+	fsq_create("events", getuid(), getgid(), &err);
+	pthread_mutex_unlock(&fs_lock);
+	return 0;
+}
+
+static int session_loop(const struct fuse_cmdline_opts *fopts)
+{
+	struct fuse_loop_config *cfg;
+	int ret;
+
+	if (fopts->singlethread)
+		return fuse_session_loop(wqfs_se);
+	cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(cfg, fopts->clone_fd);
+	fuse_loop_cfg_set_max_threads(cfg, fopts->max_threads ? fopts->max_threads : 64);
+	ret = fuse_session_loop_mt(wqfs_se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return ret;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts fopts;
+	bool started = false;
 	int ret = 1;
 
 	memset(&fopts, 0, sizeof fopts);
@@ -241,58 +295,32 @@ int main(int argc, char *argv[])
 	wqfs_root = g_strdup(realpath(fopts.mountpoint, real) ? real : fopts.mountpoint);
 	wqfs_mount_time = time(NULL);
 
-	if (wq_init(opts.hz) < 0) {
-		fprintf(stderr, "wqfs: cannot start the engine\n");
-		goto out_opts;
-	}
-	fs_init();
-	trace_hub = wqfs_trace_new();
-	wq_set_observer(wqfs_observer, trace_hub);
-	resumer_start();
-	int err;
-	pthread_mutex_lock(&fs_lock);
-	fsq_create("events", getuid(), getgid(), &err);
-	pthread_mutex_unlock(&fs_lock);
-
 	wqfs_se = fuse_session_new(&args, &wqfs_ops, sizeof wqfs_ops, NULL);
 	if (!wqfs_se)
-		goto out_engine;
+		goto out_opts;
 	if (fuse_set_signal_handlers(wqfs_se) != 0)
 		goto out_session;
 	if (fuse_session_mount(wqfs_se, fopts.mountpoint) != 0)
 		goto out_signals;
-	fuse_daemonize(fopts.foreground);
-
-	if (fopts.singlethread) {
-		ret = fuse_session_loop(wqfs_se);
-	} else {
-		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(cfg, fopts.clone_fd);
-		fuse_loop_cfg_set_max_threads(cfg, fopts.max_threads ? fopts.max_threads : 64);
-		ret = fuse_session_loop_mt(wqfs_se, cfg);
-		fuse_loop_cfg_destroy(cfg);
-	}
-	ret = ret < 0 ? 1 : 0;
+	/* Fork before any thread starts: a fork keeps only its own thread. */
+	if (fuse_daemonize(fopts.foreground) != 0)
+		goto out_unmount;
+	if (wqfs_start() != 0)
+		goto out_unmount;
+	started = true;
+	ret = session_loop(&fopts) < 0 ? 1 : 0;
+out_unmount:
 	fuse_session_unmount(wqfs_se);
-	wqfs_drain();
-	fh_shutdown_all();
+	if (started) {
+		wqfs_drain();
+		fh_shutdown_all();
+	}
 out_signals:
 	fuse_remove_signal_handlers(wqfs_se);
 out_session:
 	fuse_session_destroy(wqfs_se);
-out_engine:
-	if (!wqfs_exiting) {
-		wqfs_drain();
-		fh_shutdown_all();
-	}
-	wq_set_observer(NULL, NULL);
-	wqfs_trace_free(trace_hub);
-	pthread_mutex_lock(&fs_lock);
-	if (events_q && !events_q->dead)
-		fsq_unref(events_q);
-	pthread_mutex_unlock(&fs_lock);
-	wq_exit();
-	fs_fini();
+	if (started)
+		wqfs_stop();
 out_opts:
 	free(fopts.mountpoint);
 	g_free(wqfs_root);

@@ -182,6 +182,7 @@ static struct fh *fh_new(enum kind k)
 	struct fh *fh = g_new0(struct fh, 1);
 	fh->kind = k;
 	fh->refs = 1;
+	fh->statfd = -1;
 	pthread_mutex_init(&fh->mu, NULL);
 	return fh;
 }
@@ -203,6 +204,9 @@ static void fh_free(struct fh *fh)
 	}
 	g_free(fh->text);
 	g_free(fh->rb);
+	wctx_unref(fh->ctx);
+	if (fh->statfd >= 0)
+		close(fh->statfd);
 	if (fh->part)
 		g_string_free(fh->part, TRUE);
 	pthread_mutex_destroy(&fh->mu);

@@ -349,10 +349,17 @@ static gpointer resumer_main(gpointer unused)
 	}
 }
 
-void resumer_start(void)
+int resumer_start(void)
 {
 	tasks = g_async_queue_new();
-	resumer = g_thread_new("wqfs-resume", resumer_main, NULL);
+	/* g_thread_try_new, not g_thread_new: out of threads is an error to
+	 * report, not an abort. */
+	resumer = g_thread_try_new("wqfs-resume", resumer_main, NULL, NULL);
+	if (!resumer) {
+		g_async_queue_unref(tasks);
+		return -EAGAIN;
+	}
+	return 0;
 }
 
 void resumer_push(void (*fn)(void *arg, int result), void *arg, int result)

@@ -125,7 +125,6 @@ struct wctx {
 	size_t ngroups;
 	char *cwd;
 	char **env;			/* NULL-terminated, WQ_* removed */
-	int cpu;			/* the CPU the submitter was on, or -1 */
 	pid_t pid;
 };
 
@@ -191,6 +190,9 @@ unsigned long next_anon_id(void);	/* fs_lock */
 /* ---- callers (caller.c) -------------------------------------------------- */
 
 struct wctx *wctx_capture(fuse_req_t req);
+/* The CPU pid was last on (/proc/PID/stat), or -1.  *fd caches that file
+ * open for *fdpid (-1: none); reopened when pid differs. */
+int caller_cpu(pid_t pid, int *fd, pid_t *fdpid);
 struct wctx *wctx_ref(struct wctx *c);
 void wctx_unref(struct wctx *c);
 /* If pid descends from a work's command (a child of this daemon), copy
@@ -200,7 +202,7 @@ bool caller_work(pid_t pid, char *queue, size_t qlen, char *work, size_t wlen);
 /* ---- deferred tasks (queue.c) -------------------------------------------- */
 
 /* One thread runs tasks that must not run on a worker or in a callback. */
-void resumer_start(void);
+int resumer_start(void);		/* 0 or -EAGAIN */
 void resumer_stop(void);
 void resumer_push(void (*fn)(void *arg, int result), void *arg, int result);
 
@@ -235,6 +237,13 @@ struct fh {
 	GQueue waits;			/* mu: struct fwait, armed by writes */
 	GSList *flushes;		/* mu: parked FUSE_FLUSH requests */
 	GList *link;			/* fs_lock: in open_files */
+	/* Control files: the writer's context, captured at a write and
+	 * reused while the writing pid, uid and gid stay the same (as the
+	 * kernel binds credentials to an open file); the writer's
+	 * /proc/PID/stat kept open for its CPU.  mu. */
+	struct wctx *ctx;
+	int statfd;
+	pid_t statpid;
 };
 
 extern GList *open_files;		/* fs_lock */
