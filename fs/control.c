@@ -496,8 +496,10 @@ static int line_work(struct wctl *c, const struct wqfs_line *l, struct fsw **wp,
 			return l->name[0] ? -ENOENT : -EINVAL;
 		if (c->ctl == WQFS_CTL_DELAY && !l->has_delay)
 			return -EINVAL;
-		if (q->nworks >= opts.max_works)
-			fsq_gc_anon(q);
+		/* At the limit, a finished anonymous work kept for works/ gives
+		 * way: only pending, running and named works fill a queue. */
+		if (q->nworks >= opts.max_works && q->anon_done.length)
+			fsq_gc_anon(q, q->anon_done.length - 1);
 		if (q->nworks >= opts.max_works)
 			return -ENOSPC;
 		const char *name = l->name;

@@ -128,6 +128,37 @@ static void wait_idle(GPtrArray *a, uint64_t deadline_ns)
 	}
 }
 
+/* Call fn on every work of every queue of a; fs_lock held. */
+static void for_each_work(GPtrArray *a, void (*fn)(struct fsq *q, struct fsw *w))
+{
+	for (guint i = 0; i < a->len; i++) {
+		struct fsq *q = a->pdata[i];
+		GHashTableIter it;
+		gpointer k, v;
+
+		g_hash_table_iter_init(&it, q->works);
+		while (g_hash_table_iter_next(&it, &k, &v))
+			fn(q, v);
+	}
+}
+
+static void drop_delayed(struct fsq *q, struct fsw *w)
+{
+	if (delayed_work_pending(&w->dwork) && strcmp(fsw_state(w), "delayed") == 0 &&
+	    cancel_delayed_work(&w->dwork))
+		report(q, w, "delayed work not yet due at unmount");
+}
+
+static void kill_or_drop(struct fsq *q, struct fsw *w)
+{
+	if (w->running) {
+		wq_command_kill(&w->cmd);
+		report(q, w, "killed after drain_timeout");
+	}
+	if (cancel_delayed_work(&w->dwork))
+		report(q, w, "not started before drain_timeout");
+}
+
 void wqfs_drain(void)
 {
 	pthread_mutex_lock(&fs_lock);
@@ -141,17 +172,10 @@ void wqfs_drain(void)
 
 	/* Delayed works not yet due are dropped. */
 	pthread_mutex_lock(&fs_lock);
+	for_each_work(a, drop_delayed);
 	for (guint i = 0; i < a->len; i++) {
 		struct fsq *q = a->pdata[i];
-		GHashTableIter it;
-		gpointer k, v;
-		g_hash_table_iter_init(&it, q->works);
-		while (g_hash_table_iter_next(&it, &k, &v)) {
-			struct fsw *w = v;
-			if (delayed_work_pending(&w->dwork) && strcmp(fsw_state(w), "delayed") == 0 &&
-			    cancel_delayed_work(&w->dwork))
-				report(q, w, "delayed work not yet due at unmount");
-		}
+
 		if (!q->is_events)
 			wq_shutdown(q->wq);
 	}
@@ -162,21 +186,7 @@ void wqfs_drain(void)
 
 	/* The rest is killed (running) or dropped (not started). */
 	pthread_mutex_lock(&fs_lock);
-	for (guint i = 0; i < a->len; i++) {
-		struct fsq *q = a->pdata[i];
-		GHashTableIter it;
-		gpointer k, v;
-		g_hash_table_iter_init(&it, q->works);
-		while (g_hash_table_iter_next(&it, &k, &v)) {
-			struct fsw *w = v;
-			if (w->running) {
-				wq_command_kill(&w->cmd);
-				report(q, w, "killed after drain_timeout");
-			}
-			if (cancel_delayed_work(&w->dwork))
-				report(q, w, "not started before drain_timeout");
-		}
-	}
+	for_each_work(a, kill_or_drop);
 	pthread_mutex_unlock(&fs_lock);
 	wait_idle(a, UINT64_MAX);
 

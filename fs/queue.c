@@ -192,10 +192,12 @@ bool fsw_removable(struct fsw *w)
 	return w->holds == 0 && !w->running && work_busy(&w->dwork.work) == 0;
 }
 
-void fsq_gc_anon(struct fsq *q)
+/* Forget the oldest finished anonymous works until at most keep remain
+ * (those a request still holds stay). */
+void fsq_gc_anon(struct fsq *q, unsigned int keep)
 {
 	GList *l = q->anon_done.head;
-	while (l && q->anon_done.length > opts.keep_anon) {
+	while (l && q->anon_done.length > keep) {
 		GList *next = l->next;
 		struct fsw *w = l->data;
 		if (fsw_removable(w)) {
@@ -294,7 +296,7 @@ static void fsw_func(struct work_struct *work)
 			w->done_link = g_list_alloc();
 		w->done_link->data = w;
 		g_queue_push_tail_link(&q->anon_done, w->done_link);
-		fsq_gc_anon(q);
+		fsq_gc_anon(q, opts.keep_anon);
 	}
 	pthread_mutex_unlock(&fs_lock);
 

@@ -180,7 +180,7 @@ struct fsw *fsw_new(struct fsq *q, const char *name, bool anon);	/* fs_lock */
 void fsw_free(struct fsw *w);		/* fs_lock; idle, unlisted */
 bool fsw_removable(struct fsw *w);	/* fs_lock */
 void fsw_unlist(struct fsw *w);		/* fs_lock: remove from its queue */
-void fsq_gc_anon(struct fsq *q);	/* fs_lock */
+void fsq_gc_anon(struct fsq *q, unsigned int keep);	/* fs_lock */
 const char *fsw_state(struct fsw *w);	/* fs_lock */
 struct fsq *fsq_lookup_id(uint64_t id);	/* fs_lock; live */
 struct fsw *fsw_lookup_id(uint64_t id);	/* fs_lock; listed, queue live */

@@ -72,6 +72,26 @@ long_line() { "$PY" -c 'import sys; sys.stdout.write(": " + "a" * (int(sys.argv[
 	assert_output OK
 }
 
+@test "ENOSPC: finished anonymous works kept in works/ give way to new ones" {
+	wqfs_remount -o max_works=3,keep_anon=64
+	mkdir "$MNT/q"
+	printf 'true\ntrue\ntrue\n' >"$MNT/q/submit"
+	flushq q
+	run ls "$MNT/q/works"
+	assert_output $'w1\nw2\nw3'
+	# full of finished works only: the oldest is forgotten for the new one
+	run write_errno "$MNT/q/submit" "true"
+	assert_output OK
+	flushq q
+	run ls "$MNT/q/works"
+	assert_output $'w2\nw3\nw4'
+	# pending works are never forgotten: a frozen queue still fills up
+	echo 1 >"$MNT/q/frozen"
+	printf 'true\ntrue\ntrue\n' >"$MNT/q/submit"
+	run write_errno "$MNT/q/submit" "true"
+	assert_output ENOSPC
+}
+
 @test "ENOENT: an undeclared NAME in every control file" {
 	mkdir "$MNT/q"
 	run write_errno "$MNT/q/submit" "ghost:"
