@@ -27,25 +27,11 @@ import argparse
 import json
 import sys
 
-EVENTS = ("queued", "delayed", "start", "end", "cancel")
+from wqtrace import parse_row
+
 # Queues are drawn as processes with made-up pids above any real pid
 # (pid_max is at most 2^22), so they never collide with a worker's tid.
 QUEUE_PID_BASE = 10_000_000
-
-
-def parse_row(line):
-    """One trace row as a dict, or None for a header or malformed line."""
-    f = line.split()
-    if len(f) < 10 or f[0] == "time":
-        return None
-    try:
-        t, delta, preempt, pid, cpu = (int(x) for x in f[:5])
-    except ValueError:
-        return None
-    if f[-2] not in EVENTS:
-        return None
-    return {"time": t, "pid": pid, "cpu": cpu, "command": " ".join(f[5:-4]),
-            "queue": f[-4], "work": f[-3], "event": f[-2], "exit": f[-1]}
 
 
 def convert(lines, hz):

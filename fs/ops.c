@@ -225,19 +225,36 @@ static void dir_add(GArray *a, const char *name, fuse_ino_t ino, mode_t mode)
 	g_array_append_val(a, it);
 }
 
+/*
+ * The start of opendir and open: take fs_lock and check that ino exists
+ * and is a directory (want_dir) or is not.  Returns true with fs_lock
+ * held, or replies the error (ENOENT, ENOTDIR, EISDIR) and returns false
+ * with fs_lock released.
+ */
+static bool lock_node(fuse_req_t req, fuse_ino_t ino, bool want_dir)
+{
+	struct stat st;
+	int err;
+
+	pthread_mutex_lock(&fs_lock);
+	err = stat_ino(ino, &st);
+	if (!err && S_ISDIR(st.st_mode) != want_dir)
+		err = want_dir ? -ENOTDIR : -EISDIR;
+	if (err) {
+		pthread_mutex_unlock(&fs_lock);
+		fuse_reply_err(req, -err);
+		return false;
+	}
+	return true;
+}
+
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	enum kind k = ino_kind(ino);
 	uint64_t id = ino_id(ino);
-	struct stat st;
 
-	pthread_mutex_lock(&fs_lock);
-	int r = stat_ino(ino, &st);
-	if (r < 0 || !S_ISDIR(st.st_mode)) {
-		pthread_mutex_unlock(&fs_lock);
-		fuse_reply_err(req, r < 0 ? -r : ENOTDIR);
+	if (!lock_node(req, ino, true))
 		return;
-	}
 	struct fh *fh = fh_new(k);
 	GArray *a = g_array_new(FALSE, FALSE, sizeof(struct dirent_item));
 	dir_add(a, ".", ino, S_IFDIR);
@@ -625,20 +642,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	enum kind k = ino_kind(ino);
 	uint64_t id = ino_id(ino);
-	struct stat st;
 
-	pthread_mutex_lock(&fs_lock);
-	int r = stat_ino(ino, &st);
-	if (r < 0) {
-		pthread_mutex_unlock(&fs_lock);
-		fuse_reply_err(req, -r);
+	if (!lock_node(req, ino, false))
 		return;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		pthread_mutex_unlock(&fs_lock);
-		fuse_reply_err(req, EISDIR);
-		return;
-	}
 	struct fh *fh = fh_new(k);
 	if (is_queue_kind(k)) {
 		fh->q = fsq_lookup_id(id);
