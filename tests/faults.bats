@@ -4,17 +4,6 @@
 
 load bats/common
 
-healthy() {
-	daemon_alive
-	run write_errno "$MNT/$1/submit" "final: echo still-alive"
-	assert_output OK
-	flushq "$1"
-	assert_equal "$(cat "$MNT/$1/works/final/output")" still-alive
-	assert_equal "$(q_get "$1" pending)" 0
-	assert_equal "$(q_get "$1" running)" 0
-	assert_equal "$(q_get "$1" started)" "$(q_get "$1" completed)"
-}
-
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$WQFS_PID/status"; }
 
 # stop_daemon SIGNAL - send SIGNAL to the daemon and wait (bounded) for it

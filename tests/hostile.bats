@@ -35,24 +35,6 @@ print("\n".join(out))
 EOF
 }
 
-# healthy QUEUE - a final submit + flush works and the status adds up:
-# nothing pending, delayed or running; started == completed + running.
-healthy() {
-	local q=$1 before
-	daemon_alive
-	before=$(q_get "$q" completed)
-	run write_errno "$MNT/$q/submit" "final: echo still-alive"
-	assert_output OK
-	flushq "$q"
-	assert_equal "$(cat "$MNT/$q/works/final/output")" still-alive
-	assert_equal "$(w_get "$q" final last_exit)" 0
-	assert_equal "$(q_get "$q" completed)" $((before + 1))
-	assert_equal "$(q_get "$q" pending)" 0
-	assert_equal "$(q_get "$q" delayed)" 0
-	assert_equal "$(q_get "$q" running)" 0
-	assert_equal "$(q_get "$q" started)" "$(q_get "$q" completed)"
-}
-
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$WQFS_PID/status"; }
 # queue_threads - the daemon's worker threads of queues other than events
 # (named QUEUE/CPU); FUSE's own threads (wqfs, at most max_threads) and

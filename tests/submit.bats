@@ -116,7 +116,15 @@ load bats/common
 
 @test "the lines of one write are applied in order" {
 	mkdir "$MNT/q"
-	printf "a: echo 1 >> '%s/f'\nb: echo 2 >> '%s/f'\nc: echo 3 >> '%s/f'\n" "$T" "$T" "$T" >"$MNT/q/submit"
+	# one write(2): bash's builtin printf would write line by line, and
+	# separate writes may come from different CPUs of a per-CPU queue
+	run "$PY" -c 'import os, sys
+t = sys.argv[2]
+data = "a: echo 1 >> %s/f\nb: echo 2 >> %s/f\nc: echo 3 >> %s/f\n" % (t, t, t)
+fd = os.open(sys.argv[1], os.O_WRONLY)
+print(os.write(fd, data.encode()) == len(data))
+os.close(fd)' "$MNT/q/submit" "$T"
+	assert_output True
 	flushq q
 	run cat "$T/f"
 	assert_output $'1\n2\n3'

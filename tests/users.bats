@@ -19,16 +19,6 @@ except OSError as e:
     print(errno.errorcode[e.errno])' "$@"
 }
 
-healthy() {
-	daemon_alive
-	run write_errno "$MNT/$1/submit" "final: echo still-alive"
-	assert_output OK
-	flushq "$1"
-	assert_equal "$(cat "$MNT/$1/works/final/output")" still-alive
-	assert_equal "$(q_get "$1" pending)" 0
-	assert_equal "$(q_get "$1" running)" 0
-}
-
 @test "nobody cannot submit to, rmdir, or (after chmod 0700) list root's queue" {
 	mkdir "$MNT/q"
 	run as_nobody "$PY" -c "$_WRITE_PY" "$MNT/q/submit" "echo x"

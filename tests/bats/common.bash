@@ -358,6 +358,24 @@ daemon_alive() {
 		timeout 10 cat "$MNT/status" >/dev/null
 }
 
+# healthy QUEUE - a final submit + flush works and the status adds up:
+# nothing pending, delayed or running; started == completed + running.
+healthy() {
+	local q=$1 before
+	daemon_alive
+	before=$(q_get "$q" completed)
+	run write_errno "$MNT/$q/submit" "final: echo still-alive"
+	assert_output OK
+	flushq "$q"
+	assert_equal "$(cat "$MNT/$q/works/final/output")" still-alive
+	assert_equal "$(w_get "$q" final last_exit)" 0
+	assert_equal "$(q_get "$q" completed)" $((before + 1))
+	assert_equal "$(q_get "$q" pending)" 0
+	assert_equal "$(q_get "$q" delayed)" 0
+	assert_equal "$(q_get "$q" running)" 0
+	assert_equal "$(q_get "$q" started)" "$(q_get "$q" completed)"
+}
+
 # jiq_parse FILE - check the jiq text in FILE byte-exactly against jiq.c's
 # header and row format and print each row as
 # "time delta preempt pid cpu command"; fails with a message otherwise.
