@@ -4,8 +4,6 @@
 
 load bats/common
 
-rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$WQFS_PID/status"; }
-
 # stop_daemon SIGNAL - send SIGNAL to the daemon and wait (bounded) for it
 # to exit; sets DAEMON_STATUS.  Teardown then has nothing to unmount.
 stop_daemon() {

@@ -35,7 +35,6 @@ print("\n".join(out))
 EOF
 }
 
-rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$WQFS_PID/status"; }
 # queue_threads - the daemon's worker threads of queues other than events
 # (named QUEUE/CPU); FUSE's own threads (wqfs, at most max_threads) and
 # wq/timer, wqfs-resume are not counted.

@@ -352,6 +352,9 @@ flushq() {
 }
 
 # daemon_alive - the daemon runs and answers (a stat and a read)
+# rss_kb - the daemon's resident memory in KiB
+rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$WQFS_PID/status"; }
+
 daemon_alive() {
 	kill -0 "$WQFS_PID" 2>/dev/null &&
 		mountpoint -q "$MNT" &&
