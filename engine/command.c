@@ -9,6 +9,13 @@
  * (glibc's setuid() family would broadcast to the daemon's threads) and
  * reports a failure to start through one shared int.
  *
+ * Before vfork() the parent does all that is not async-signal-safe: it
+ * looks the user up when the groups are to be current (NSS may take locks
+ * and allocate) and converts the resource limits to the kernel's layout.
+ * The child then, in this order: resets signals, sets up stdio, starts a
+ * session of its own, sets the limits (while still root: hard limits may
+ * go up), changes identity, changes directory, and execs.
+ *
  * The runner thread then waits for its own child only: poll() on the
  * output pipe, a pidfd of the child and an eventfd that wq_command_kill()
  * uses to wake it.  Once the child exited it is reaped with wait4() on its
@@ -19,8 +26,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -54,6 +65,14 @@
 #define WQ_COMMAND_CHUNK	(64 * 1024)	/* bytes per read() of output */
 #define WQ_COMMAND_BURST	16		/* read()s between two poll()s */
 #define WQ_COMMAND_GRACE_MS	2000u
+#define WQ_COMMAND_PW_BUF_MAX	(1024 * 1024)	/* getpwuid_r() buffer cap */
+#define WQ_COMMAND_GROUPS_MAX	65536		/* the kernel's NGROUPS_MAX */
+
+/* The kernel's struct rlimit64, as SYS_prlimit64 takes it. */
+struct wq_command_rlimit64 {
+	uint64_t cur;
+	uint64_t max;
+};
 
 /* What the vfork child reads; filled in before vfork(). */
 struct wq_command_child {
@@ -61,6 +80,8 @@ struct wq_command_child {
 	char *const *envp;
 	const char *cwd;		/* NULL: stay in the daemon's */
 	const struct wq_cred *cred;	/* NULL: keep the daemon's identity */
+	bool set_limits;		/* else keep the daemon's limits */
+	struct wq_command_rlimit64 limits[RLIM_NLIMITS];
 	int nullfd;			/* becomes stdin */
 	int outfd;			/* becomes stdout and stderr */
 	volatile int err;		/* set by the child: errno of a failure */
@@ -140,6 +161,45 @@ static int wq_command_child_fds(struct wq_command_child *c)
 	return 0;
 }
 
+/* Give the child its own session: no controlling terminal, own group. */
+static void wq_command_child_session(struct wq_command_child *c)
+{
+	if (setsid() < 0)
+		wq_command_child_fail(c, "setsid", errno);
+}
+
+/*
+ * Set one limit with raw prlimit64 (glibc's setrlimit() is not on the
+ * async-signal-safe list).  A hard limit we may not raise (no
+ * CAP_SYS_RESOURCE, or past fs.nr_open) is cut to ours: the run may get
+ * less than asked, never more.
+ */
+static int wq_command_child_limit(int res,
+				  const struct wq_command_rlimit64 *want)
+{
+	struct wq_command_rlimit64 lim = *want, own;
+
+	if (!syscall(SYS_prlimit64, 0, res, &lim, NULL))
+		return 0;
+	if (errno != EPERM || syscall(SYS_prlimit64, 0, res, NULL, &own))
+		return -1;
+	if (lim.max <= own.max)
+		return -1;			/* not a raise: errno is EPERM */
+	lim.max = own.max;
+	if (lim.cur > lim.max)
+		lim.cur = lim.max;
+	return syscall(SYS_prlimit64, 0, res, &lim, NULL) ? -1 : 0;
+}
+
+static void wq_command_child_limits(struct wq_command_child *c)
+{
+	int res;
+
+	for (res = 0; res < RLIM_NLIMITS; res++)
+		if (wq_command_child_limit(res, &c->limits[res]))
+			wq_command_child_fail(c, "setrlimit", errno);
+}
+
 static void wq_command_child_identity(struct wq_command_child *c)
 {
 	const struct wq_cred *cred = c->cred;
@@ -157,9 +217,13 @@ static _Noreturn void wq_command_child(struct wq_command_child *c)
 	sigset_t none;
 
 	wq_command_child_signals();
-	setpgid(0, 0);
 	if (wq_command_child_fds(c))
 		wq_command_child_fail(c, "stdio", errno);
+	/* From here on failures are told through the pipe. */
+	wq_command_child_session(c);
+	/* Before the identity change: raising a hard limit needs privilege. */
+	if (c->set_limits)
+		wq_command_child_limits(c);
 	if (c->cred)
 		wq_command_child_identity(c);
 	/* After the identity change: cd is checked as the user. */
@@ -231,6 +295,150 @@ static int wq_command_ring_reset(struct wq_command *cmd)
 	pthread_mutex_unlock(&cmd->lock);
 	free(old);
 	return 0;
+}
+
+/* Put one line, "wqfs: " and fmt, into the kept output. */
+static __attribute__((format(printf, 2, 3))) void
+wq_command_say(struct wq_command *cmd, const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;		/* cut, without the newline */
+	pthread_mutex_lock(&cmd->lock);
+	wq_command_ring_put(cmd, "wqfs: ", 6);
+	wq_command_ring_put(cmd, line, (size_t)n);
+	pthread_mutex_unlock(&cmd->lock);
+}
+
+static const char *wq_command_strerror(int err)
+{
+	const char *msg = strerrordesc_np(err);
+
+	return msg ? msg : "Unknown error";
+}
+
+/* ---- the user, looked up in the parent when the run starts ----------- */
+
+/*
+ * Look uid up in passwd: 0 with *pw filled (its strings in *buf, to be
+ * freed), -ENOENT when uid has no entry, else -errno of the lookup.
+ */
+static int wq_command_getpw(uid_t uid, struct passwd *pw, char **buf)
+{
+	struct passwd *found = NULL;
+	size_t size = 1024;
+	int err;
+
+	for (;;) {
+		*buf = malloc(size);
+		if (!*buf)
+			return -ENOMEM;
+		err = getpwuid_r(uid, pw, *buf, size, &found);
+		if (found || err != ERANGE || size >= WQ_COMMAND_PW_BUF_MAX)
+			break;
+		free(*buf);
+		size *= 2;
+	}
+	if (found)
+		return 0;
+	free(*buf);
+	*buf = NULL;
+	/* Not found is 0; some NSS modules say ENOENT or ESRCH. */
+	if (!err || err == ENOENT || err == ESRCH)
+		return -ENOENT;
+	return -err;
+}
+
+/* The groups of user name now, its primary gid included; malloc()ed. */
+static int wq_command_getgroups(const char *name, gid_t gid, gid_t **groups,
+				size_t *ngroups)
+{
+	gid_t *list = NULL, *grown;
+	int size = 32, n;
+
+	for (;;) {
+		grown = realloc(list, (size_t)size * sizeof(*list));
+		if (!grown) {
+			free(list);
+			return -ENOMEM;
+		}
+		list = grown;
+		n = size;
+		if (getgrouplist(name, gid, list, &n) >= 0)
+			break;
+		if (size >= WQ_COMMAND_GROUPS_MAX) {
+			free(list);
+			return -EINVAL;		/* what setgroups() would say */
+		}
+		/* n is the size it asks for; grow anyway if it did not. */
+		size = n > size ? n : size * 2;
+		if (size > WQ_COMMAND_GROUPS_MAX)
+			size = WQ_COMMAND_GROUPS_MAX;
+	}
+	*groups = list;
+	*ngroups = (size_t)n;
+	return 0;
+}
+
+/* cred->gid while the user is still in it, else their primary group. */
+static gid_t wq_command_pick_gid(const struct wq_cred *cred, gid_t pw_gid,
+				 const gid_t *groups, size_t ngroups)
+{
+	size_t i;
+
+	for (i = 0; i < ngroups; i++)
+		if (groups[i] == cred->gid)
+			return cred->gid;
+	return pw_gid;
+}
+
+/*
+ * *now = cmd->cred as its user is now: current groups and a gid they still
+ * have.  *groups is the array now points to, to be freed after the run.
+ * A user who is gone, or who cannot be looked up, does not run: -errno,
+ * and a line in the output says why.
+ */
+static int wq_command_current_cred(struct wq_command *cmd,
+				   struct wq_cred *now, gid_t **groups)
+{
+	const struct wq_cred *cred = cmd->cred;
+	unsigned int uid = cred->uid;
+	struct passwd pw;
+	char *buf;
+	size_t n;
+	int err;
+
+	err = wq_command_getpw(cred->uid, &pw, &buf);
+	if (err == -ENOENT) {
+		wq_command_say(cmd, "user %u no longer exists; "
+			       "the work does not run\n", uid);
+		return err;
+	}
+	if (err) {
+		wq_command_say(cmd, "looking up user %u: %s; the work does not "
+			       "run\n", uid, wq_command_strerror(-err));
+		return err;
+	}
+	err = wq_command_getgroups(pw.pw_name, pw.pw_gid, groups, &n);
+	if (err) {
+		wq_command_say(cmd, "groups of user %u: %s; the work does not "
+			       "run\n", uid, wq_command_strerror(-err));
+	} else {
+		*now = *cred;
+		now->gid = wq_command_pick_gid(cred, pw.pw_gid, *groups, n);
+		now->groups = *groups;
+		now->ngroups = n;
+	}
+	free(buf);
+	return err;
 }
 
 /* ---- descriptors of a run -------------------------------------------- */
@@ -347,6 +555,51 @@ static int wq_command_check_cred(const struct wq_cred *cred, bool *change)
 	return 0;
 }
 
+/*
+ * The identity for the child: *cred NULL to keep the daemon's, else
+ * cmd->cred or, when its groups are to be current, *now (its groups in
+ * *groups, freed by the caller).  -EPERM if we may not switch.
+ */
+static int wq_command_identity(struct wq_command *cmd, struct wq_cred *now,
+			       gid_t **groups, const struct wq_cred **cred)
+{
+	bool change;
+	int err = wq_command_check_cred(cmd->cred, &change);
+
+	*cred = NULL;
+	if (err || !change)
+		return err;
+	if (!cmd->cred->current_groups) {
+		*cred = cmd->cred;
+		return 0;
+	}
+	err = wq_command_current_cred(cmd, now, groups);
+	if (!err)
+		*cred = now;
+	return err;
+}
+
+/* RLIM_INFINITY is all ones in any width; the kernel's is 64 bits wide. */
+static uint64_t wq_command_rlim64(rlim_t v)
+{
+	return v == RLIM_INFINITY ? UINT64_MAX : (uint64_t)v;
+}
+
+/* Hand rlimits (NULL: none) to the child in the kernel's layout. */
+static void wq_command_set_limits(struct wq_command_child *c,
+				  const struct rlimit *rlimits)
+{
+	int res;
+
+	if (!rlimits)
+		return;
+	c->set_limits = true;
+	for (res = 0; res < RLIM_NLIMITS; res++) {
+		c->limits[res].cur = wq_command_rlim64(rlimits[res].rlim_cur);
+		c->limits[res].max = wq_command_rlim64(rlimits[res].rlim_max);
+	}
+}
+
 /* Reap a child that failed before exec (it has exited or is exiting). */
 static void wq_command_reap_failed(pid_t pid)
 {
@@ -366,20 +619,23 @@ static void wq_command_publish(struct wq_command *cmd, struct wq_command_io *io)
 	pthread_mutex_unlock(&cmd->lock);
 }
 
+/* Start the child as cred (NULL: as the daemon); -errno if it did not. */
 static int wq_command_start(struct wq_command *cmd, struct wq_command_io *io,
-			    bool change_id)
+			    const struct wq_cred *cred)
 {
 	struct wq_command_child c = {
 		.argv = { WQ_COMMAND_SHELL, "-c", cmd->cmdline, NULL },
 		.envp = cmd->envp ? cmd->envp : wq_command_empty_env,
 		.cwd = cmd->cwd,
-		.cred = change_id ? cmd->cred : NULL,
+		.cred = cred,
 		.nullfd = io->nullfd,
 		.outfd = io->wfd,
 	};
 	sigset_t all, old;
 	int err = 0;
 
+	/* Given limits apply even when the identity stays: the run's own. */
+	wq_command_set_limits(&c, cmd->cred ? cmd->cred->rlimits : NULL);
 	/* No handler may run in the child while it shares our memory. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -532,20 +788,22 @@ void wq_command_destroy(struct wq_command *cmd)
 
 int wq_command_run(struct wq_command *cmd)
 {
+	const struct wq_cred *cred = NULL;
 	struct wq_command_io io;
-	bool change_id;
+	gid_t *groups = NULL;
+	struct wq_cred now;
 	int err;
 
 	if (!cmd->cmdline)
 		return -EINVAL;
 	err = wq_command_ring_reset(cmd);
 	if (!err)
-		err = wq_command_check_cred(cmd->cred, &change_id);
+		err = wq_command_identity(cmd, &now, &groups, &cred);
 	if (!err)
 		err = wq_command_io_open(&io);
 	if (err)
 		goto out;
-	err = wq_command_start(cmd, &io, change_id);
+	err = wq_command_start(cmd, &io, cred);
 	if (!err) {
 		wq_command_wait_exit(cmd, &io);
 		err = wq_command_reap(cmd, &io);
@@ -559,6 +817,7 @@ out:
 	pthread_mutex_lock(&cmd->lock);
 	cmd->kill_requested = false;
 	pthread_mutex_unlock(&cmd->lock);
+	free(groups);
 	return err;
 }
 
@@ -605,6 +864,16 @@ size_t wq_command_output(struct wq_command *cmd, char *buf, size_t len,
 		*total = cmd->output_total;
 	pthread_mutex_unlock(&cmd->lock);
 	return kept;
+}
+
+int wq_command_read_limits(pid_t pid, struct rlimit out[RLIM_NLIMITS])
+{
+	int res;
+
+	for (res = 0; res < RLIM_NLIMITS; res++)
+		if (prlimit(pid, res, NULL, &out[res]))
+			return -errno;
+	return 0;
 }
 
 bool wq_command_can_switch_user(void)

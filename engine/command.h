@@ -3,13 +3,32 @@
  * command.h - run one work's command line as its submitter.
  *
  * This module owns the child process of one run: it starts `/bin/sh -c
- * CMDLINE` with vfork+exec (never fork of the daemon), in its own process
- * group, with the given environment, working directory and, when the
- * daemon is root, the submitter's uid, gid and supplementary groups
- * (dropped in the child with raw per-process syscalls before exec).
- * stdout and stderr share one pipe whose last output_limit bytes are kept.
- * The caller's thread waits for its own child only (a pidfd; no SIGCHLD
- * handler, no waitpid(-1)), so it can run inside any worker.
+ * CMDLINE` with vfork+exec (never fork of the daemon), with the given
+ * environment, working directory and, when the daemon is root, the
+ * submitter's uid, gid and supplementary groups (dropped in the child with
+ * raw per-process syscalls before exec).  stdout and stderr share one pipe
+ * whose last output_limit bytes are kept.  The caller's thread waits for
+ * its own child only (a pidfd; no SIGCHLD handler, no waitpid(-1)), so it
+ * can run inside any worker.
+ *
+ * Session: every run leads a session of its own (setsid()), hence also its
+ * own process group (kill(-pid) reaches all it started), and has no
+ * controlling terminal: a work can never reach the daemon's terminal
+ * (TIOCSTI, /dev/tty), nor do that terminal's signals reach the work.
+ * Its process group is orphaned (its parent is in another session), so
+ * the kernel ignores SIGTSTP, SIGTTIN and SIGTTOU for it; SIGSTOP works.
+ *
+ * Limits: with cred->rlimits the run gets those resource limits (typically
+ * the submitter's, from wq_command_read_limits()), set in the child before
+ * the identity change, so that a root daemon may also raise hard limits
+ * above its own.  A hard limit it may not raise (no CAP_SYS_RESOURCE, or
+ * past fs.nr_open) is cut to the daemon's: less than asked, never more.
+ * Without rlimits the run inherits the daemon's limits.
+ *
+ * Groups: with cred->current_groups the supplementary groups are looked up
+ * when the run starts, not taken from cred->groups, as at(1) does: a
+ * delayed work runs with the groups its user has now, and not at all once
+ * the user was deleted.
  *
  * Thread safety: wq_command_run() is called by one thread (the worker);
  * wq_command_kill() and wq_command_output() may be called from any other
@@ -22,13 +41,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
+/*
+ * Who a run runs as.  Fields left zero/NULL keep the old behaviour: groups
+ * as given, the daemon's resource limits.
+ */
 struct wq_cred {
 	uid_t uid;
-	gid_t gid;
-	const gid_t *groups;
+	gid_t gid;			/* kept if the user is still in it */
+	const gid_t *groups;		/* used unless current_groups */
 	size_t ngroups;
+	/*
+	 * When the identity changes, look uid up at run time: groups are
+	 * the user's groups now (getgrouplist()), gid falls back to the
+	 * user's primary group when the user left it, and a uid without a
+	 * passwd entry does not run (-ENOENT).
+	 */
+	bool current_groups;
+	/* NULL: the daemon's limits; else RLIM_NLIMITS entries to apply */
+	const struct rlimit *rlimits;
 };
 
 struct wq_command {
@@ -67,7 +100,10 @@ void wq_command_destroy(struct wq_command *cmd);
  * grandchildren that keep the pipe open).  Output from an earlier run is
  * discarded at start.  Returns 0 when the child ran (its fate is in
  * exit_code), or -errno when it could not be started; -EPERM when cred
- * names another user and the daemon may not switch to it.
+ * names another user and the daemon may not switch to it; -ENOENT when
+ * cred->current_groups and the user no longer exists.  When the user
+ * lookup or the child refused the start, the reason is in the kept output
+ * as one "wqfs: ..." line.
  */
 int wq_command_run(struct wq_command *cmd);
 
@@ -92,6 +128,14 @@ size_t wq_command_output(struct wq_command *cmd, char *buf, size_t len,
  * when none runs (not started yet, or exited and reaped).  Thread-safe.
  */
 pid_t wq_command_pid(struct wq_command *cmd);
+
+/*
+ * wq_command_read_limits - read the resource limits of process pid (for
+ * struct wq_cred.rlimits), indexed by RLIMIT_*.  Returns 0 or -errno
+ * (-ESRCH: gone, -EPERM: another user's and the daemon is not root).  The
+ * caller makes sure pid is still the process it means (pids are reused).
+ */
+int wq_command_read_limits(pid_t pid, struct rlimit out[RLIM_NLIMITS]);
 
 /* True when the daemon can run works as other users (it is root). */
 bool wq_command_can_switch_user(void);

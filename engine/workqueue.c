@@ -5,8 +5,16 @@
  * Locking: every shared field below is guarded by the one engine lock,
  * wq_lock (internal.h), unless its comment says otherwise.  Funcs,
  * observer and barrier callbacks run with it released.  Lock order:
- * event_deliver_lock -> wq_lock; worker and timer threads are joined only
- * with wq_lock released.
+ * event_deliver_lock -> wq_lock; the timer thread is joined only with
+ * wq_lock released.
+ *
+ * Life of a worker: an idle pool has no thread.  pwq_kick() creates a
+ * worker when a work may start and no idle worker is there, up to
+ * max_active.  A worker idle for idle_timeout_ns leaves: under wq_lock,
+ * off the idle list (so pwq_kick() cannot pick it) and after finding no
+ * work it may start, it unlinks and frees itself, and its detached thread
+ * returns without touching engine state again.  pwqs_free() stops the
+ * workers of a pool and waits on worker_exited until none is left.
  *
  * Life of a work instance:
  *   idle --queue--> pending on a worklist (PENDING, work->pwq, on
@@ -43,6 +51,11 @@ enum barrier_kind {
 	BARRIER_CANCEL,		/* cancel_*_sync: waits for the running one */
 };
 
+/*
+ * A worker lives while it is on pwq->workers: it unlinks and frees itself
+ * under wq_lock just before its detached thread returns, so its thread
+ * handle may be used, under wq_lock, only while it is on that list.
+ */
 struct worker {
 	struct pool_workqueue *pwq;	/* immutable */
 	pthread_t thread;		/* immutable once created */
@@ -50,10 +63,14 @@ struct worker {
 	char name[16];			/* immutable: "NAME/CPU" or "NAME/u" */
 	struct wq_node node;		/* wq_lock: on pwq->workers */
 	struct wq_node idle_node;	/* wq_lock: on pwq->idle while idle */
-	bool idle;			/* wq_lock: waiting to be woken */
+	bool idle;			/* wq_lock: on pwq->idle, waiting to be
+					 * woken; never set on a worker that
+					 * decided to exit */
 	bool stop;			/* wq_lock: exit the loop */
 	bool active;			/* wq_lock: holds a max_active slot */
-	pthread_cond_t wake;		/* signalled when idle or stop clears */
+	pthread_cond_t wake;		/* CLOCK_MONOTONIC; signalled when idle
+					 * clears, stop is set or the idle
+					 * timeout changes */
 
 	/* The running instance, all wq_lock: */
 	struct work_struct *current_work; /* busy_hash key, never dereferenced */
@@ -74,8 +91,9 @@ struct pool_workqueue {
 	struct wq_node worklist;	/* wq_lock: pending works, FIFO */
 	struct wq_node workers;		/* wq_lock: every worker */
 	struct wq_node idle;		/* wq_lock: idle workers */
-	unsigned int nr_workers;	/* wq_lock */
+	unsigned int nr_workers;	/* wq_lock: on workers: live threads */
 	unsigned int nr_active;		/* wq_lock: workers holding a slot */
+	struct wq_node starved_node;	/* wq_lock: on starved_pools, or NULLs */
 };
 
 struct workqueue_struct {
@@ -115,6 +133,15 @@ static int nr_cpu_ids;			/* set by wq_init only */
 
 static struct wq_node all_workqueues = { &all_workqueues, &all_workqueues };
 static GHashTable *busy_hash;		/* wq_lock: work -> worker chain */
+
+#define WQ_DFL_IDLE_TIMEOUT_MS	5000U
+/* wq_lock: how long a worker stays idle before it exits */
+static uint64_t idle_timeout_ns = WQ_DFL_IDLE_TIMEOUT_MS * 1000000ULL;
+/* Broadcast, under wq_lock, each time a worker leaves its pool. */
+static pthread_cond_t worker_exited = PTHREAD_COND_INITIALIZER;
+/* wq_lock: pools with a work they may start and no worker, because none
+ * could be created; the idle path of every worker retries them. */
+static struct wq_node starved_pools = { &starved_pools, &starved_pools };
 
 static wq_observer_fn observer_fn;	/* atomic; written under wq_lock */
 static void *observer_data;		/* wq_lock */
@@ -502,16 +529,41 @@ static void *worker_thread(void *arg);
 
 /*
  * Workers run short C functions or wait for a child process; 512 KiB of
- * stack is plenty and lets thousands of queues keep one worker per CPU
- * (the old kernels' model) without gigabytes of reserved stacks.
+ * stack is plenty and keeps the reserved stacks small when many queues
+ * are busy at once.
  */
 #define WORKER_STACK_SIZE	(512 * 1024)
+
+static int worker_cond_init(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+	int err;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	err = pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+	return err;
+}
+
+static int worker_thread_create(struct worker *worker)
+{
+	pthread_attr_t attr;
+	int err;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
+	/* Nobody joins a worker: pwqs_free() waits for nr_workers == 0. */
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&worker->thread, &attr, worker_thread, worker);
+	pthread_attr_destroy(&attr);
+	return err;
+}
 
 /* Start one more worker for pwq; wq_lock held.  Returns 0 or -errno. */
 static int worker_create(struct pool_workqueue *pwq)
 {
 	struct worker *worker = g_new0(struct worker, 1);
-	pthread_attr_t attr;
 	int err;
 
 	worker->pwq = pwq;
@@ -521,30 +573,51 @@ static int worker_create(struct pool_workqueue *pwq)
 		snprintf(worker->name, sizeof(worker->name), "%s/%d",
 			 pwq->wq->name, pwq->cpu);
 	list_init(&worker->scheduled);
-	pthread_cond_init(&worker->wake, NULL);
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
-	err = pthread_create(&worker->thread, &attr, worker_thread, worker);
-	pthread_attr_destroy(&attr);
+	err = worker_cond_init(&worker->wake);
+	if (err) {
+		g_free(worker);
+		return -err;
+	}
+	err = worker_thread_create(worker);
 	if (err) {
 		pthread_cond_destroy(&worker->wake);
 		g_free(worker);
 		return -err;
 	}
-	/* Named here, so the name is there when alloc_workqueue() returns. */
+	/* The thread needs wq_lock to exit, so it is still alive here. */
 	pthread_setname_np(worker->thread, worker->name);
 	list_add_tail(&worker->node, &pwq->workers);
 	pwq->nr_workers++;
 	return 0;
 }
 
+/* pwq has a work it may start and no worker could be created for it. */
+static void pwq_starve(struct pool_workqueue *pwq, int err)
+{
+	if (pwq->starved_node.next)
+		return;		/* logged when it first starved */
+	g_warning("wq %s: no worker can be started (%s); the work waits",
+		  pwq->wq->name, g_strerror(err));
+	list_add_tail(&pwq->starved_node, &starved_pools);
+}
+
+static void pwq_unstarve(struct pool_workqueue *pwq)
+{
+	if (pwq->starved_node.next)
+		list_del(&pwq->starved_node);
+}
+
 /*
  * Get a worker going if pwq has work it may start: wake an idle one, or
  * create one while fewer than max_active exist.  A worker that takes a
- * work kicks again, so one kick per queued work is enough.
+ * work kicks again, so one kick per queued work is enough.  An idle
+ * worker is on pwq->idle and no exiting worker is, so the one woken here
+ * runs the work.
  */
 static void pwq_kick(struct pool_workqueue *pwq)
 {
+	int err;
+
 	if (!pwq_may_start(pwq))
 		return;
 	if (!list_empty(&pwq->idle)) {
@@ -554,10 +627,35 @@ static void pwq_kick(struct pool_workqueue *pwq)
 		list_del(&worker->idle_node);
 		worker->idle = false;
 		pthread_cond_signal(&worker->wake);
-	} else if (pwq->nr_workers < (unsigned int)pwq->wq->max_active) {
-		/* On failure the work waits for a worker that exists. */
-		if (worker_create(pwq) && !pwq->nr_workers)
-			g_warning("wq %s: no worker can be started", pwq->wq->name);
+		return;
+	}
+	if (pwq->nr_workers >= (unsigned int)pwq->wq->max_active)
+		return;
+	/* On failure the work waits for a worker that exists, or, if there
+	 * is none, for the next kick or the idle path of any worker. */
+	err = worker_create(pwq);
+	if (!err)
+		pwq_unstarve(pwq);
+	else if (!pwq->nr_workers)
+		pwq_starve(pwq, -err);
+}
+
+/*
+ * Give pools starved of workers another try; wq_lock held.  Called on the
+ * idle path, when a worker goes idle or exits; stops at the first failure
+ * (threads are still short) and leaves that pool first in line.
+ */
+static void starved_pools_retry(void)
+{
+	while (!list_empty(&starved_pools)) {
+		struct pool_workqueue *pwq = container_of(starved_pools.next,
+							  struct pool_workqueue,
+							  starved_node);
+
+		if (pwq_may_start(pwq) && !pwq->nr_workers &&
+		    worker_create(pwq))
+			return;
+		pwq_unstarve(pwq);
 	}
 }
 
@@ -568,16 +666,63 @@ static void wq_kick_all(struct workqueue_struct *wq)
 			pwq_kick(wq->pwqs[i]);
 }
 
-static void worker_sleep(struct worker *worker)
+/*
+ * Wait on worker->wake, at most until since + idle_timeout_ns; wq_lock
+ * held.  Returns true, without waiting, once that time has passed; the
+ * timeout is read again after every wake-up, so a new one takes effect.
+ */
+static bool worker_idle_wait(struct worker *worker, uint64_t since)
 {
+	uint64_t deadline = since + idle_timeout_ns;
+	struct timespec ts;
+
+	if (wq_now_ns() >= deadline)
+		return true;
+	ts.tv_sec = (time_t)(deadline / NSEC_PER_SEC);
+	ts.tv_nsec = (long)(deadline % NSEC_PER_SEC);
+	pthread_cond_timedwait(&worker->wake, &wq_lock, &ts);
+	return false;
+}
+
+/*
+ * Sleep on pwq->idle until pwq_kick() wakes the worker, it is stopped, or
+ * the idle timeout passes; wq_lock held.  Returns true in the last case:
+ * the worker is then off the idle list, so no kick can pick it, and the
+ * caller, without releasing wq_lock, looks for work once more before it
+ * exits.
+ */
+static bool worker_sleep(struct worker *worker)
+{
+	uint64_t since = wq_now_ns();
+	bool expired = false;
+
+	starved_pools_retry();
 	worker->idle = true;
 	list_add_tail(&worker->idle_node, &worker->pwq->idle);
-	while (worker->idle && !worker->stop)
-		pthread_cond_wait(&worker->wake, &wq_lock);
-	if (worker->idle) {
-		list_del(&worker->idle_node);
-		worker->idle = false;
-	}
+	while (worker->idle && !worker->stop && !expired)
+		expired = worker_idle_wait(worker, since);
+	if (!worker->idle)
+		return false;	/* woken by pwq_kick(): there is work */
+	list_del(&worker->idle_node);
+	worker->idle = false;
+	return expired;
+}
+
+/*
+ * The worker leaves its pool and is freed; wq_lock held.  Its thread
+ * returns right after releasing wq_lock and touches nothing shared.
+ */
+static void worker_exit(struct worker *worker)
+{
+	struct pool_workqueue *pwq = worker->pwq;
+
+	list_del(&worker->node);
+	pwq->nr_workers--;
+	pthread_cond_broadcast(&worker_exited);
+	pthread_cond_destroy(&worker->wake);
+	g_free(worker);
+	current_worker = NULL;
+	starved_pools_retry();
 }
 
 /*
@@ -699,9 +844,15 @@ static void process_one_work(struct worker *worker, struct work_struct *work)
 	pthread_mutex_lock(&wq_lock);
 }
 
+/*
+ * A worker exits when stopped, or when it stayed idle for the idle
+ * timeout and then, with wq_lock held all along since the timeout, found
+ * no work it may start: a work queued meanwhile is run, not lost.
+ */
 static void *worker_thread(void *arg)
 {
 	struct worker *worker = arg;
+	bool expired = false;
 
 	current_worker = worker;
 
@@ -712,12 +863,16 @@ static void *worker_thread(void *arg)
 		struct work_struct *work = worker_next_work(worker);
 
 		if (!work) {
-			worker_sleep(worker);
+			if (expired)
+				break;
+			expired = worker_sleep(worker);
 			continue;
 		}
+		expired = false;
 		process_one_work(worker, work);
 		worker_release_slot(worker);
 	}
+	worker_exit(worker);
 	pthread_mutex_unlock(&wq_lock);
 	return NULL;
 }
@@ -725,84 +880,72 @@ static void *worker_thread(void *arg)
 /* ---- pool_workqueues ---------------------------------------------------- */
 
 /*
- * A pool starts with one worker, as create_workqueue() gave one thread per
- * CPU ("events/1"); more are created on demand up to max_active.  wq_lock
- * held: the new worker finds its worklist under the lock before it sleeps.
- * *err gets -errno when the worker could not be started.
+ * A pool starts with no worker: the first is created by pwq_kick() when
+ * its first work is queued, more on demand up to max_active, and idle
+ * ones exit after the idle timeout.  So an idle queue holds no thread.
  */
-static struct pool_workqueue *pwq_alloc(struct workqueue_struct *wq, int cpu,
-					int *err)
+static struct pool_workqueue *pwq_alloc(struct workqueue_struct *wq, int cpu)
 {
 	struct pool_workqueue *pwq = g_new0(struct pool_workqueue, 1);
-	int ret;
 
 	pwq->wq = wq;
 	pwq->cpu = cpu;
 	list_init(&pwq->worklist);
 	list_init(&pwq->workers);
 	list_init(&pwq->idle);
-	ret = worker_create(pwq);
-	if (ret)
-		*err = ret;
 	return pwq;
 }
 
-/* Allocate wq's pools, each with its first worker; wq_lock held.  Returns
- * 0, or -errno if a worker could not be started (the pools stay
- * allocated: the caller frees them with pwqs_free()). */
-static int pwqs_alloc(struct workqueue_struct *wq)
+/* Allocate wq's pools, by its WQ_UNBOUND flag; wq_lock held. */
+static void pwqs_alloc(struct workqueue_struct *wq)
 {
-	int err = 0;
-
 	if (wq_unbound(wq)) {
 		wq->nr_pwqs = 1;
 		wq->pwqs = g_new0(struct pool_workqueue *, 1);
-		wq->pwqs[0] = pwq_alloc(wq, WORK_CPU_UNBOUND, &err);
-		return err;
+		wq->pwqs[0] = pwq_alloc(wq, WORK_CPU_UNBOUND);
+		return;
 	}
 	wq->nr_pwqs = (unsigned int)nr_cpu_ids;
 	wq->pwqs = g_new0(struct pool_workqueue *, wq->nr_pwqs);
 	for (int cpu = 0; cpu < nr_cpu_ids; cpu++)
 		if (CPU_ISSET(cpu, &online_mask))
-			wq->pwqs[cpu] = pwq_alloc(wq, cpu, &err);
-	return err;
+			wq->pwqs[cpu] = pwq_alloc(wq, cpu);
 }
 
-/* Stop, join and free the workers and pools; wq_lock NOT held.  The pools
- * are detached from their queue and idle. */
+/* Tell every worker of pwq to exit; wq_lock held. */
+static void pwq_stop_workers(struct pool_workqueue *pwq)
+{
+	struct wq_node *node;
+
+	for (node = pwq->workers.next; node != &pwq->workers; node = node->next) {
+		struct worker *worker = container_of(node, struct worker, node);
+
+		worker->stop = true;
+		pthread_cond_signal(&worker->wake);
+	}
+}
+
+/*
+ * Stop the workers, wait until each has left, and free the pools; wq_lock
+ * NOT held.  The pools are detached from their queue and idle, so nothing
+ * creates a worker for them any more (they are off starved_pools too); a
+ * worker still finishing its last run exits when it is done.
+ */
 static void pwqs_free(struct pool_workqueue **pwqs, unsigned int nr_pwqs)
 {
 	pthread_mutex_lock(&wq_lock);
 	for (unsigned int i = 0; i < nr_pwqs; i++) {
-		struct wq_node *node;
-
 		if (!pwqs[i])
 			continue;
-		for (node = pwqs[i]->workers.next; node != &pwqs[i]->workers;
-		     node = node->next) {
-			struct worker *worker = container_of(node, struct worker, node);
-
-			worker->stop = true;
-			pthread_cond_signal(&worker->wake);
-		}
+		pwq_unstarve(pwqs[i]);
+		pwq_stop_workers(pwqs[i]);
+		while (pwqs[i]->nr_workers)
+			pthread_cond_wait(&worker_exited, &wq_lock);
 	}
 	pthread_mutex_unlock(&wq_lock);
 
-	/* Stopped workers no longer touch the lists: walk them unlocked. */
-	for (unsigned int i = 0; i < nr_pwqs; i++) {
-		if (!pwqs[i])
-			continue;
-		while (!list_empty(&pwqs[i]->workers)) {
-			struct worker *worker = container_of(pwqs[i]->workers.next,
-							     struct worker, node);
-
-			list_del(&worker->node);
-			pthread_join(worker->thread, NULL);
-			pthread_cond_destroy(&worker->wake);
-			g_free(worker);
-		}
+	for (unsigned int i = 0; i < nr_pwqs; i++)
 		g_free(pwqs[i]);
-	}
 	g_free(pwqs);
 }
 
@@ -820,7 +963,6 @@ struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags,
 {
 	struct workqueue_struct *wq;
 	va_list ap;
-	int err;
 
 	if (!nr_cpu_ids) {
 		errno = EAGAIN;		/* wq_init() not called */
@@ -841,17 +983,9 @@ struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags,
 	list_init(&wq->inflight);
 
 	pthread_mutex_lock(&wq_lock);
-	err = pwqs_alloc(wq);
-	if (!err)
-		list_add_tail(&wq->node, &all_workqueues);
+	pwqs_alloc(wq);
+	list_add_tail(&wq->node, &all_workqueues);
 	pthread_mutex_unlock(&wq_lock);
-	if (err) {
-		pwqs_free(wq->pwqs, wq->nr_pwqs);
-		g_free(wq->name);
-		g_free(wq);
-		errno = -err;
-		return NULL;
-	}
 	return wq;
 }
 
@@ -1470,11 +1604,12 @@ void wq_get_attrs(const struct workqueue_struct *wq, struct workqueue_attrs *att
 	pthread_mutex_unlock(&wq_lock);
 }
 
+/* The new pools start without workers, like a new queue's: a change
+ * while no worker exists, or to an idle queue, starts no thread. */
 int wq_set_unbound(struct workqueue_struct *wq, bool unbound)
 {
 	struct pool_workqueue **old;
 	unsigned int nr_old;
-	int err;
 
 	pthread_mutex_lock(&wq_lock);
 	if (wq_unbound(wq) == unbound) {
@@ -1488,21 +1623,11 @@ int wq_set_unbound(struct workqueue_struct *wq, bool unbound)
 	old = wq->pwqs;
 	nr_old = wq->nr_pwqs;
 	wq->flags ^= WQ_UNBOUND;
-	err = pwqs_alloc(wq);
-	if (err) {		/* keep the pools that work */
-		struct pool_workqueue **fresh = wq->pwqs;
-		unsigned int nr_fresh = wq->nr_pwqs;
-
-		wq->flags ^= WQ_UNBOUND;
-		wq->pwqs = old;
-		wq->nr_pwqs = nr_old;
-		old = fresh;
-		nr_old = nr_fresh;
-	}
+	pwqs_alloc(wq);
 	pthread_mutex_unlock(&wq_lock);
 
 	pwqs_free(old, nr_old);
-	return err;
+	return 0;
 }
 
 void wq_freeze(struct workqueue_struct *wq, bool frozen)
@@ -1549,6 +1674,35 @@ void freeze_workqueues_begin(void)
 void thaw_workqueues(void)
 {
 	freeze_all(false);
+}
+
+/* ---- worker idle timeout ------------------------------------------------- */
+
+/* Wake the idle workers of wq without handing them work; wq_lock held. */
+static void wq_wake_idle(struct workqueue_struct *wq)
+{
+	for (unsigned int i = 0; i < wq->nr_pwqs; i++) {
+		struct pool_workqueue *pwq = wq->pwqs[i];
+		struct wq_node *node;
+
+		if (!pwq)
+			continue;
+		for (node = pwq->idle.next; node != &pwq->idle; node = node->next)
+			pthread_cond_signal(&container_of(node, struct worker,
+							  idle_node)->wake);
+	}
+}
+
+void wq_set_worker_idle_timeout_ms(unsigned int ms)
+{
+	struct wq_node *node;
+
+	pthread_mutex_lock(&wq_lock);
+	idle_timeout_ns = (uint64_t)(ms ? ms : WQ_DFL_IDLE_TIMEOUT_MS) * 1000000ULL;
+	/* Idle workers stay idle but measure their wait again. */
+	for (node = all_workqueues.next; node != &all_workqueues; node = node->next)
+		wq_wake_idle(container_of(node, struct workqueue_struct, node));
+	pthread_mutex_unlock(&wq_lock);
 }
 
 /* ---- introspection ---------------------------------------------------------- */

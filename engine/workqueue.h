@@ -120,6 +120,14 @@ void wq_exit(void);
 
 extern struct workqueue_struct *system_wq;
 
+/*
+ * wq_set_worker_idle_timeout_ms - how long a worker of any queue stays
+ * idle before its thread exits; 0 restores the default, 5000 ms.  Takes
+ * effect at once, for sleeping workers too.  May be called before
+ * wq_init().
+ */
+void wq_set_worker_idle_timeout_ms(unsigned int ms);
+
 /* ---- time ------------------------------------------------------------ */
 
 unsigned int wq_hz(void);
@@ -137,11 +145,17 @@ unsigned long msecs_to_jiffies(unsigned int ms);
  * named "NAME/CPU" (cut to 15 characters); an unbound one has a single
  * pool whose workers are named "NAME/u" and float over the cpumask.
  * max_active bounds how many works run at once per pool: 0 means
- * WQ_DFL_ACTIVE, other values are clamped to 1..WQ_MAX_ACTIVE.  Each pool
- * starts with one worker (so a per-CPU queue has one thread per CPU at
- * once, as the old kernels had); more start on demand up to max_active.
- * Returns NULL with errno set on failure: EAGAIN when the workers cannot
- * be started (out of threads).
+ * WQ_DFL_ACTIVE, other values are clamped to 1..WQ_MAX_ACTIVE.
+ *
+ * An idle queue holds no thread: a pool starts its first worker when its
+ * first work is queued, more on demand up to max_active, and a worker
+ * that stays idle for the idle timeout (wq_set_worker_idle_timeout_ms())
+ * exits.  If no worker can be started for a queued work (out of threads),
+ * queueing still succeeds: the work stays pending, a warning is logged,
+ * and the pool tries again on its next queued work and whenever any
+ * worker goes idle or exits.
+ *
+ * Returns NULL with errno set on failure: EAGAIN before wq_init().
  */
 struct workqueue_struct *alloc_workqueue(const char *fmt, unsigned int flags,
 					 int max_active, ...)
@@ -354,8 +368,8 @@ int apply_workqueue_attrs(struct workqueue_struct *wq,
 void wq_get_attrs(const struct workqueue_struct *wq, struct workqueue_attrs *attrs);
 
 /* wq_set_unbound - switch between per-CPU and unbound.  -EBUSY unless the
- * queue is idle (nothing pending, delayed or running); -EAGAIN, with the
- * queue unchanged, when the new workers cannot be started. */
+ * queue is idle (nothing pending, delayed or running).  The new pools
+ * start without workers, as a new queue's do; the old workers exit. */
 int wq_set_unbound(struct workqueue_struct *wq, bool unbound);
 
 /* Freezing: a frozen queue starts no new work until thawed; running works
@@ -371,7 +385,8 @@ const char *wq_name(const struct workqueue_struct *wq);
 unsigned int wq_flags(const struct workqueue_struct *wq);
 
 struct wq_stats {
-	unsigned int workers;		/* threads alive */
+	unsigned int workers;		/* threads alive (0 when idle long
+					 * enough: see alloc_workqueue()) */
 	unsigned int pending;		/* queued, not started */
 	unsigned int delayed;		/* timer armed, not yet due */
 	unsigned int running;		/* started, not finished */

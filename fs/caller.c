@@ -83,7 +83,7 @@ static bool is_wq_var(const char *s)
 	       g_str_has_prefix(s, "WQ_CPU=") || g_str_has_prefix(s, "WQ_ROOT=");
 }
 
-struct wctx *wctx_capture(fuse_req_t req)
+struct wctx *wctx_capture_creds(fuse_req_t req)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
 	struct wctx *c = g_new0(struct wctx, 1);
@@ -102,6 +102,67 @@ struct wctx *wctx_capture(fuse_req_t req)
 		c->groups = g_memdup2(small, sizeof(gid_t) * (size_t)n);
 		c->ngroups = (size_t)n;
 	}
+	return c;
+}
+
+bool wctx_in_group(const struct wctx *c, gid_t gid)
+{
+	if (c->gid == gid)
+		return true;
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == gid)
+			return true;
+	return false;
+}
+
+bool wctx_may_read(const struct wctx *c, mode_t mode, uid_t uid, gid_t gid)
+{
+	if (!c || c->uid == 0)
+		return true;
+	if (c->uid == uid)
+		return mode & S_IRUSR;
+	if (wctx_in_group(c, gid))
+		return mode & S_IRGRP;
+	return mode & S_IROTH;
+}
+
+/* One limit of a /proc/PID/limits column: a number or "unlimited". */
+static rlim_t limit_value(const char *s)
+{
+	return strncmp(s, "unlimited", 9) == 0 ? RLIM_INFINITY :
+						 (rlim_t)strtoull(s, NULL, 10);
+}
+
+/*
+ * The resource limits of pid.  prlimit(2) of another user's process needs
+ * CAP_SYS_RESOURCE, which a root daemon in a container may lack;
+ * /proc/PID/limits is readable by all, one line per RLIMIT_* in order,
+ * "%-25s %-20s %-20s %-10s".
+ */
+static int read_limits(pid_t pid, struct rlimit out[RLIM_NLIMITS])
+{
+	if (wq_command_read_limits(pid, out) == 0)
+		return 0;
+	size_t len;
+	char *text = read_proc(pid, "limits", 8192, &len);
+	if (!text)
+		return -ESRCH;
+	char *save = NULL, *line = strtok_r(text, "\n", &save);
+	int n = 0;
+	while (n < RLIM_NLIMITS && (line = strtok_r(NULL, "\n", &save))) {
+		if (strlen(line) < 47)
+			break;
+		out[n].rlim_cur = limit_value(line + 26);
+		out[n].rlim_max = limit_value(line + 47);
+		n++;
+	}
+	g_free(text);
+	return n == RLIM_NLIMITS ? 0 : -EIO;
+}
+
+struct wctx *wctx_capture(fuse_req_t req)
+{
+	struct wctx *c = wctx_capture_creds(req);
 
 	char path[64], cwd[PATH_MAX];
 	snprintf(path, sizeof path, "/proc/%ld/cwd", (long)c->pid);
@@ -127,6 +188,12 @@ struct wctx *wctx_capture(fuse_req_t req)
 	}
 	g_ptr_array_add(a, NULL);
 	c->env = (char **)g_ptr_array_free(a, FALSE);
+
+	/* the limits its works run under (a non-root daemon may not read
+	 * another user's: they keep the daemon's, as they run as it) */
+	c->limits = g_new(struct rlimit, RLIM_NLIMITS);
+	if (read_limits(c->pid, c->limits) < 0)
+		g_clear_pointer(&c->limits, g_free);
 	return c;
 }
 
@@ -184,6 +251,7 @@ void wctx_unref(struct wctx *c)
 	if (!c || __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	g_free(c->groups);
+	g_free(c->limits);
 	g_free(c->cwd);
 	g_strfreev(c->env);
 	g_free(c);

@@ -1,26 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * control.c - writes to the control files (submit, delay, modify, cancel,
- * flush), the waits they leave on their open file, writes to the
- * attribute files, and rmdir of a queue.
+ * control.c - the lines written to a queue's control files (submit,
+ * delay, modify, cancel, flush, drain), applied in order at write(2).
  *
- * A write is a set of whole lines applied at once, in order; it never
- * waits.  A flush or cancel line that must wait (flush of the queue, flush
- * NAME, cancel of a running instance) arms an engine barrier and records
- * it on the open file (struct fwait in fh->waits); the write returns.  The
- * FUSE_FLUSH of a close(2) on that file (control_flush) waits for every
- * barrier recorded there: it is parked, holding no thread and no kernel
- * inode lock, and answered when the last barrier fires.  An interrupt
- * withdraws the barriers left (wq_barrier_abort) and answers EINTR.
+ * Who a line acts for is fixed when the file is opened (fh->ctx, as the
+ * kernel binds f_cred at open): whoever writes or closes the descriptor
+ * later, a setuid program among them, acts for the opener.
  *
- * A barrier's callback runs on whatever thread ended the wait, possibly
- * with fs_lock held, so it only hands the wait to the resumer thread.
- * References: an fwait holds its fh and a hold on its work.
+ * Ownership: a work belongs to the user whose line declared it (w->owner).
+ * Only that user may redeclare, re-queue, delay or modify it (EPERM for
+ * anyone else, root included: a work always runs as its owner); its
+ * owner, the queue's owner and root may cancel it.
  *
- * rmdir still waits in its request (struct rop): the barrier flushes the
- * queue until it is idle, and an interrupt takes the queue back.  The rop's
- * mutex guards req, phase, gen and interrupted; everything else is touched
- * by one thread at a time.
+ * A line that must wait (flush, cancel of a running work, drain) leaves a
+ * wait on the open file (wait.c), answered at close(2).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,445 +22,16 @@
 
 #include "wqfs.h"
 
-static int n_armed;			/* atomic: barriers armed or resuming */
-
-void control_wait_unarmed(void)
-{
-	for (int i = 0; i < 5000 && __atomic_load_n(&n_armed, __ATOMIC_ACQUIRE); i++)
-		g_usleep(1000);
-}
-
-static void hold_work(struct fsw *w, int delta)
-{
-	if (!w)
-		return;
-	pthread_mutex_lock(&fs_lock);
-	w->holds += delta;
-	pthread_mutex_unlock(&fs_lock);
-}
-
-/* ---- waits recorded on an open file --------------------------------------- */
-
-enum wait_kind { WAIT_FLUSH_QUEUE, WAIT_FLUSH_WORK, WAIT_CANCEL };
-
-struct fwait {
-	struct wq_barrier bar;
-	struct fh *fh;			/* ref */
-	struct fsw *w;			/* a hold; NULL for the queue's flush */
-	GList link;			/* fh->mu: in fh->waits while listed */
-	bool listed;			/* fh->mu */
-};
-
-static void fwait_free(struct fwait *fw)
-{
-	hold_work(fw->w, -1);
-	fh_unref(fw->fh);
-	g_free(fw);
-	__atomic_sub_fetch(&n_armed, 1, __ATOMIC_ACQ_REL);
-}
-
-/* The parked FUSE_FLUSH requests, taken; fh->mu held. */
-static GSList *take_flushes(struct fh *fh)
-{
-	GSList *l = fh->flushes;
-	fh->flushes = NULL;
-	return l;
-}
-
-/* Answer parked FUSE_FLUSH requests; no lock held, not from their own
- * interrupt callback. */
-static void answer_flushes(GSList *reqs, int err)
-{
-	for (GSList *l = reqs; l; l = l->next) {
-		fuse_req_t req = l->data;
-		fuse_req_interrupt_func(req, NULL, NULL);
-		fuse_reply_err(req, err);
-	}
-	g_slist_free(reqs);
-}
-
-static void free_waits(GSList *waits)
-{
-	g_slist_free_full(waits, (GDestroyNotify)fwait_free);
-}
-
-/* Unlist fw; if it was the last wait, answer the parked flushes. */
-static void fwait_unlist(struct fwait *fw)
-{
-	struct fh *fh = fw->fh;
-	GSList *done = NULL;
-
-	pthread_mutex_lock(&fh->mu);
-	if (fw->listed) {
-		g_queue_unlink(&fh->waits, &fw->link);
-		fw->listed = false;
-	}
-	if (g_queue_is_empty(&fh->waits))
-		done = take_flushes(fh);
-	pthread_mutex_unlock(&fh->mu);
-	answer_flushes(done, 0);
-}
-
-static void fwait_resume(void *arg, int result)
-{
-	struct fwait *fw = arg;
-	fwait_unlist(fw);
-	fwait_free(fw);
-}
-
-static void fwait_fired(struct wq_barrier *b, int result, void *data)
-{
-	resumer_push(fwait_resume, data, result);
-}
-
-/* Withdraw every wait of fh that has not fired; returns them, unlisted.
- * fh->mu held (the engine never takes it). */
-static GSList *abort_waits(struct fh *fh)
-{
-	GSList *aborted = NULL;
-	GList *l = fh->waits.head;
-	while (l) {
-		GList *next = l->next;
-		struct fwait *fw = l->data;
-		if (wq_barrier_abort(&fw->bar)) {
-			g_queue_unlink(&fh->waits, &fw->link);
-			fw->listed = false;
-			aborted = g_slist_prepend(aborted, fw);
-		}
-		l = next;
-	}
-	return aborted;
-}
-
-/*
- * Record a wait of kind on fh and arm its barrier.  Returns 0 (recorded,
- * or nothing to wait for) or -errno.
- */
-static int fwait_arm(struct fh *fh, struct fsw *w, enum wait_kind kind)
-{
-	struct fwait *fw = g_new0(struct fwait, 1);
-	__atomic_add_fetch(&fh->refs, 1, __ATOMIC_ACQ_REL);
-	__atomic_add_fetch(&n_armed, 1, __ATOMIC_ACQ_REL);
-	fw->fh = fh;
-	fw->w = w;
-	fw->link.data = fw;
-	hold_work(w, 1);
-
-	pthread_mutex_lock(&fh->mu);
-	g_queue_push_tail_link(&fh->waits, &fw->link);
-	fw->listed = true;
-	pthread_mutex_unlock(&fh->mu);
-
-	int r;
-	switch (kind) {
-	case WAIT_FLUSH_QUEUE:
-		r = wq_flush_workqueue_async(fh->q->wq, &fw->bar, fwait_fired, fw);
-		break;
-	case WAIT_FLUSH_WORK:
-		r = wq_flush_delayed_work_async(&w->dwork, &fw->bar, fwait_fired, fw);
-		break;
-	default:
-		r = wq_cancel_delayed_work_async(&w->dwork, &fw->bar, fwait_fired, fw);
-		break;
-	}
-	if (r == 0)
-		return 0;	/* fwait_fired was or will be called */
-	fwait_unlist(fw);
-	fwait_free(fw);
-	return r < 0 ? (r == -ECANCELED ? -EBUSY : r) : 0;
-}
-
-static int apply_part(fuse_req_t req, struct fh *fh);
-
-static void flush_intr(fuse_req_t req, void *data)
-{
-	struct fh *fh = data;
-
-	pthread_mutex_lock(&fh->mu);
-	GSList *l = g_slist_find(fh->flushes, req);
-	if (!l) {
-		/* not parked yet (control_flush checks), or answered */
-		pthread_mutex_unlock(&fh->mu);
-		return;
-	}
-	fh->flushes = g_slist_delete_link(fh->flushes, l);
-	GSList *aborted = abort_waits(fh);
-	GSList *others = g_queue_is_empty(&fh->waits) ? take_flushes(fh) : NULL;
-	pthread_mutex_unlock(&fh->mu);
-	fuse_reply_err(req, EINTR);
-	answer_flushes(others, 0);
-	free_waits(aborted);
-}
-
-/* FUSE_FLUSH, sent at every close(2): wait for the waits writes on this
- * open file recorded. */
-void control_flush(fuse_req_t req, struct fh *fh)
-{
-	int perr = nodes[fh->kind].cls == NC_CTL ? apply_part(req, fh) : 0;
-	if (perr < 0) {
-		fuse_reply_err(req, -perr);
-		return;
-	}
-	pthread_mutex_lock(&fh->mu);
-	bool none = g_queue_is_empty(&fh->waits);
-	pthread_mutex_unlock(&fh->mu);
-	if (none) {
-		fuse_reply_err(req, 0);
-		return;
-	}
-	/* An interrupt before the request is parked calls flush_intr, which
-	 * finds nothing: fuse_req_interrupted() below catches it. */
-	fuse_req_interrupt_func(req, flush_intr, fh);
-	GSList *aborted = NULL, *others = NULL;
-	int err = 0;
-	pthread_mutex_lock(&fh->mu);
-	if (g_queue_is_empty(&fh->waits)) {
-		err = 0;
-	} else if (fuse_req_interrupted(req)) {
-		err = EINTR;
-		aborted = abort_waits(fh);
-		if (g_queue_is_empty(&fh->waits))
-			others = take_flushes(fh);
-	} else {
-		fh->flushes = g_slist_prepend(fh->flushes, req);
-		pthread_mutex_unlock(&fh->mu);
-		return;
-	}
-	pthread_mutex_unlock(&fh->mu);
-	fuse_req_interrupt_func(req, NULL, NULL);
-	fuse_reply_err(req, err);
-	answer_flushes(others, 0);
-	free_waits(aborted);
-}
-
-/* The file is closed (release) or the daemon exits: withdraw its waits
- * and answer flushes still parked. */
-void control_close(struct fh *fh)
-{
-	pthread_mutex_lock(&fh->mu);
-	GSList *aborted = abort_waits(fh);
-	GSList *reqs = take_flushes(fh);
-	pthread_mutex_unlock(&fh->mu);
-	answer_flushes(reqs, EINTR);
-	free_waits(aborted);
-}
-
-/* ---- rmdir ---------------------------------------------------------------- */
-
-enum phase { PH_RUNNING, PH_ARMING, PH_ARMED, PH_ABORTING };
-
-struct rop {
-	pthread_mutex_t mu;
-	fuse_req_t req;			/* mu: NULL once answered */
-	unsigned int gen;		/* mu: barrier generation */
-	enum phase phase;		/* mu */
-	bool interrupted;		/* mu */
-	int refs;			/* atomic: the running thread, the barrier */
-	struct wq_barrier bar;
-	struct fsq *q;			/* ref */
-	unsigned int spins;
-};
-
-#define PARKED 1000		/* rop_arm: the callback will resume */
-
-static void rmdir_step(struct rop *op);
-
-static void rop_unref(struct rop *op)
-{
-	if (__atomic_sub_fetch(&op->refs, 1, __ATOMIC_ACQ_REL) != 0)
-		return;
-	pthread_mutex_lock(&fs_lock);
-	fsq_unref(op->q);
-	pthread_mutex_unlock(&fs_lock);
-	pthread_mutex_destroy(&op->mu);
-	g_free(op);
-}
-
-/* Answer the rmdir.  in_intr: called from the interrupt callback. */
-static void rop_reply(struct rop *op, int res, bool in_intr)
-{
-	pthread_mutex_lock(&op->mu);
-	fuse_req_t req = op->req;
-	op->req = NULL;
-	pthread_mutex_unlock(&op->mu);
-	if (!req)
-		return;
-	if (!in_intr)
-		fuse_req_interrupt_func(req, NULL, NULL);
-	fuse_reply_err(req, -res);
-}
-
-/* The wait is abandoned: take the queue back into service. */
-static void rmdir_undo(struct rop *op, int res, bool in_intr)
-{
-	pthread_mutex_lock(&fs_lock);
-	wq_unshutdown(op->q->wq);
-	op->q->removing = false;
-	pthread_mutex_unlock(&fs_lock);
-	rop_reply(op, res, in_intr);
-}
-
-/* Withdraw an armed barrier; on success answer EINTR and drop the
- * barrier's reference. */
-static void try_abort(struct rop *op, bool in_intr)
-{
-	pthread_mutex_lock(&op->mu);
-	if (op->phase != PH_ARMED) {
-		pthread_mutex_unlock(&op->mu);
-		return;
-	}
-	op->phase = PH_ABORTING;
-	pthread_mutex_unlock(&op->mu);
-	if (!wq_barrier_abort(&op->bar))
-		return;		/* the callback is coming: the resumer answers */
-	pthread_mutex_lock(&op->mu);
-	op->phase = PH_RUNNING;
-	pthread_mutex_unlock(&op->mu);
-	rmdir_undo(op, -EINTR, in_intr);
-	rop_unref(op);
-	__atomic_sub_fetch(&n_armed, 1, __ATOMIC_ACQ_REL);
-}
-
-static void rop_intr(fuse_req_t req, void *data)
-{
-	struct rop *op = data;
-	pthread_mutex_lock(&op->mu);
-	op->interrupted = true;
-	bool armed = op->phase == PH_ARMED && op->req;
-	pthread_mutex_unlock(&op->mu);
-	if (armed)
-		try_abort(op, true);
-}
-
-static bool rop_interrupted(struct rop *op)
-{
-	pthread_mutex_lock(&op->mu);
-	bool i = op->interrupted;
-	pthread_mutex_unlock(&op->mu);
-	return i;
-}
-
-static void rop_resumed(void *arg, int result)
-{
-	struct rop *op = arg;
-	pthread_mutex_lock(&op->mu);
-	op->phase = PH_RUNNING;
-	pthread_mutex_unlock(&op->mu);
-	rmdir_step(op);
-	rop_unref(op);
-	__atomic_sub_fetch(&n_armed, 1, __ATOMIC_ACQ_REL);
-}
-
-static void rop_fired(struct wq_barrier *b, int result, void *data)
-{
-	resumer_push(rop_resumed, data, result);
-}
-
-/* Arm the queue's flush.  Returns PARKED (the callback will resume op),
- * or the immediate result (1) or -errno. */
-static int rop_arm(struct rop *op)
-{
-	pthread_mutex_lock(&op->mu);
-	unsigned int gen = ++op->gen;
-	op->phase = PH_ARMING;
-	pthread_mutex_unlock(&op->mu);
-	__atomic_add_fetch(&op->refs, 1, __ATOMIC_ACQ_REL);
-	__atomic_add_fetch(&n_armed, 1, __ATOMIC_ACQ_REL);
-	int r = wq_flush_workqueue_async(op->q->wq, &op->bar, rop_fired, op);
-	if (r != 0) {
-		/* known at once: the callback will not be called */
-		__atomic_sub_fetch(&n_armed, 1, __ATOMIC_ACQ_REL);
-		__atomic_sub_fetch(&op->refs, 1, __ATOMIC_ACQ_REL);
-		pthread_mutex_lock(&op->mu);
-		op->phase = PH_RUNNING;
-		pthread_mutex_unlock(&op->mu);
-		return r;
-	}
-	bool intr = false;
-	pthread_mutex_lock(&op->mu);
-	if (op->gen == gen && op->phase == PH_ARMING) {
-		op->phase = PH_ARMED;
-		intr = op->interrupted;
-	}
-	pthread_mutex_unlock(&op->mu);
-	if (intr)
-		try_abort(op, false);
-	return PARKED;
-}
-
-/* Remove the queue if it is idle; fs_lock held. */
-static bool rmdir_finish(struct fsq *q)
-{
-	struct wq_stats st;
-	wq_get_stats(q->wq, &st);
-	if (st.pending + st.running + st.delayed)
-		return false;
-	g_hash_table_remove(queues_by_name, q->name);
-	g_hash_table_remove(queues_by_id, GSIZE_TO_POINTER(q->id));
-	q->dead = true;
-	q->removing = false;
-	fsq_unref(q);	/* the tree's reference */
-	return true;
-}
-
-static void rmdir_step(struct rop *op)
-{
-	for (;;) {
-		pthread_mutex_lock(&fs_lock);
-		bool done = rmdir_finish(op->q);
-		pthread_mutex_unlock(&fs_lock);
-		if (done) {
-			rop_reply(op, 0, false);
-			return;
-		}
-		if (rop_interrupted(op)) {
-			rmdir_undo(op, -EINTR, false);
-			return;
-		}
-		int r = rop_arm(op);
-		if (r == PARKED)
-			return;
-		if (r < 0) {
-			rmdir_undo(op, r, false);
-			return;
-		}
-		/* flushed at once but not idle yet (a work is finishing) */
-		if (++op->spins > 10)
-			g_usleep(1000);
-	}
-}
-
-void queue_rmdir(fuse_req_t req, struct fsq *q)
-{
-	struct rop *op = g_new0(struct rop, 1);
-	pthread_mutex_init(&op->mu, NULL);
-	op->req = req;
-	op->refs = 1;
-	op->q = q;
-	fuse_req_interrupt_func(req, rop_intr, op);
-	pthread_mutex_lock(&fs_lock);
-	int r = 0;
-	if (q->removing || q->dead)
-		r = q->dead ? -ENOENT : -EBUSY;
-	else if ((r = wq_shutdown(q->wq)) == 0)
-		q->removing = true;
-	pthread_mutex_unlock(&fs_lock);
-	if (r < 0)
-		rop_reply(op, r, false);
-	else
-		rmdir_step(op);
-	rop_unref(op);
-}
-
-/* ---- control lines -------------------------------------------------------- */
-
 /* One write to a control file. */
 struct wctl {
 	struct fh *fh;
 	struct fsq *q;			/* fh->q */
 	enum wqfs_ctl ctl;
-	struct wctx *ctx;		/* the writer */
+	struct wctx *ctx;		/* the opener: every line acts for it */
+	pid_t pid;			/* the process writing (or closing) now */
 	int cpu;			/* the writer's CPU (per-CPU queue), or -1 */
+	int own;			/* the writer descends from a work of q:
+					 * -1 not known yet, 0 no, 1 yes */
 	GString *ids;			/* names queued by this write */
 };
 
@@ -476,44 +40,71 @@ static int queue_cpu(const struct wctl *c)
 	return c->cpu >= 0 ? c->cpu : WORK_CPU_UNBOUND;
 }
 
-/* The work a submit/delay line names, created if it must be; fs_lock
- * held.  Sets *created. */
+/* The writer is a work of this queue (or descends from one).  No lock
+ * held; asked once per write, and only where it matters. */
+static bool from_own_work(struct wctl *c, char *work, size_t wlen)
+{
+	char qn[WQFS_NAME_MAX + 1], wn[WQFS_NAME_MAX + 1];
+
+	if (!c->pid || !caller_work(c->pid, qn, sizeof qn, wn, sizeof wn) ||
+	    strcmp(qn, c->q->name) != 0)
+		return false;
+	if (work)
+		g_strlcpy(work, wn, wlen);
+	return true;
+}
+
+/* A new work for a submit/delay line, charged to its owner; fs_lock
+ * held.  At the limits, finished anonymous works kept for works/ give
+ * way: only pending, running and named works fill a queue. */
+static int new_work(struct wctl *c, const struct wqfs_line *l, struct fsw **wp)
+{
+	struct fsq *q = c->q;
+	uid_t uid = c->ctx->uid;
+	char anon[32];
+
+	if (q->nworks >= opts.max_works && q->anon_done.length)
+		fsq_gc_anon(q, q->anon_done.length - 1);
+	if (q->nworks >= opts.max_works)
+		return -ENOSPC;
+	if (quota_charge(uid, QUOTA_WORKS, 1) < 0) {
+		fsq_gc_anon_of(q, uid);
+		if (quota_charge(uid, QUOTA_WORKS, 1) < 0)
+			return -EDQUOT;
+	}
+	const char *name = l->name;
+	if (!name[0]) {
+		do
+			snprintf(anon, sizeof anon, "w%lu", next_anon_id());
+		while (g_hash_table_lookup(q->works, anon));
+		name = anon;
+	}
+	*wp = fsw_new(q, name, !l->name[0], uid);
+	return 0;
+}
+
+/* The work a submit/delay/modify line names, created if it must be;
+ * fs_lock held.  Sets *created. */
 static int line_work(struct wctl *c, const struct wqfs_line *l, struct fsw **wp,
 		     bool *created)
 {
-	struct fsq *q = c->q;
-	struct fsw *w = l->name[0] ? g_hash_table_lookup(q->works, l->name) : NULL;
-	char anon[32];
+	struct fsw *w = l->name[0] ? g_hash_table_lookup(c->q->works, l->name) : NULL;
 
 	*created = false;
-	if (c->ctl == WQFS_CTL_MODIFY) {
-		if (!l->name[0] || !l->has_delay)
-			return -EINVAL;
-		if (!w)
-			return -ENOENT;
-	} else if (!w) {
-		if (!l->command)
-			return l->name[0] ? -ENOENT : -EINVAL;
-		if (c->ctl == WQFS_CTL_DELAY && !l->has_delay)
-			return -EINVAL;
-		/* At the limit, a finished anonymous work kept for works/ gives
-		 * way: only pending, running and named works fill a queue. */
-		if (q->nworks >= opts.max_works && q->anon_done.length)
-			fsq_gc_anon(q, q->anon_done.length - 1);
-		if (q->nworks >= opts.max_works)
-			return -ENOSPC;
-		const char *name = l->name;
-		if (!name[0]) {
-			do
-				snprintf(anon, sizeof anon, "w%lu", next_anon_id());
-			while (g_hash_table_lookup(q->works, anon));
-			name = anon;
-		}
-		w = fsw_new(q, name, !l->name[0]);
-		*created = true;
+	if (c->ctl == WQFS_CTL_MODIFY && (!l->name[0] || !l->has_delay))
+		return -EINVAL;
+	if (w) {
+		*wp = w;
+		return w->owner == c->ctx->uid ? 0 : -EPERM;
 	}
-	*wp = w;
-	return 0;
+	if (c->ctl == WQFS_CTL_MODIFY)
+		return -ENOENT;
+	if (!l->command)
+		return l->name[0] ? -ENOENT : -EINVAL;
+	if (c->ctl == WQFS_CTL_DELAY && !l->has_delay)
+		return -EINVAL;
+	*created = true;
+	return new_work(c, l, wp);
 }
 
 static int queue_engine(struct wctl *c, struct fsw *w, const struct wqfs_line *l)
@@ -531,6 +122,18 @@ static int queue_engine(struct wctl *c, struct fsw *w, const struct wqfs_line *l
 	}
 }
 
+/* Undo what queue_line set on w when the engine refused it. */
+static void unset_line(struct fsw *w, bool created, char *old_cmd, struct wctx *old_ctx)
+{
+	fsw_set_command(w, old_cmd);
+	wctx_unref(w->ctx);
+	w->ctx = old_ctx;
+	if (created) {
+		fsw_unlist(w);
+		fsw_free(w);
+	}
+}
+
 /* submit, delay, modify: fs_lock held. */
 static int queue_line(struct wctl *c, const struct wqfs_line *l)
 {
@@ -538,7 +141,7 @@ static int queue_line(struct wctl *c, const struct wqfs_line *l)
 	struct fsw *w = NULL;
 	bool created;
 
-	if (q->dead || q->removing || wqfs_exiting)
+	if (q->dead || q->removing || wqfs_exiting || (q->draining && c->own != 1))
 		return -ESHUTDOWN;
 	if (c->ctx->uid != getuid() && !wq_command_can_switch_user())
 		return -EPERM;
@@ -548,21 +151,22 @@ static int queue_line(struct wctl *c, const struct wqfs_line *l)
 
 	/* Set the new command and creds first: the work may start as soon as
 	 * it is queued (its func waits for fs_lock, which we hold). */
-	char *old_cmd = w->command;
+	char *old_cmd = w->command ? g_strdup(w->command) : NULL;
 	struct wctx *old_ctx = w->ctx;
-	w->command = l->command ? g_strndup(l->command, l->command_len) : g_strdup(old_cmd);
-	w->ctx = wctx_ref(c->ctx);
-
-	r = queue_engine(c, w, l);
-	if (r < 0) {
-		g_free(w->command);
-		wctx_unref(w->ctx);
-		w->command = old_cmd;
-		w->ctx = old_ctx;
+	if (l->command && fsw_set_command_len(w, l->command, l->command_len) < 0) {
+		g_free(old_cmd);
 		if (created) {
 			fsw_unlist(w);
 			fsw_free(w);
 		}
+		return -EDQUOT;
+	}
+	w->ctx = wctx_ref(c->ctx);
+
+	r = queue_engine(c, w, l);
+	if (r < 0) {
+		unset_line(w, created, old_cmd, old_ctx);
+		g_free(old_cmd);
 		return r == -ECANCELED ? -EBUSY : r;
 	}
 	g_free(old_cmd);
@@ -581,10 +185,9 @@ static int queue_line(struct wctl *c, const struct wqfs_line *l)
  * for itself).  No lock held. */
 static bool would_deadlock(struct wctl *c)
 {
-	char qn[WQFS_NAME_MAX + 1], wn[WQFS_NAME_MAX + 1];
+	char wn[WQFS_NAME_MAX + 1];
 
-	if (!c->ctx || !caller_work(c->ctx->pid, qn, sizeof qn, wn, sizeof wn) ||
-	    strcmp(qn, c->q->name) != 0)
+	if (!from_own_work(c, wn, sizeof wn))
 		return false;
 	pthread_mutex_lock(&fs_lock);
 	struct fsw *self = g_hash_table_lookup(c->q->works, wn);
@@ -598,13 +201,19 @@ static bool work_runs(struct fsw *w)
 	return w->running || (work_busy(&w->dwork.work) & WORK_BUSY_RUNNING);
 }
 
+/* Its owner, the queue's owner and root may cancel a work; fs_lock. */
+static bool may_cancel(struct wctl *c, struct fsw *w)
+{
+	uid_t uid = c->ctx->uid;
+	return uid == 0 || uid == w->owner || uid == c->q->attr[K_QDIR].uid;
+}
+
 /*
- * cancel NAME: cancel_delayed_work_sync.  The pending instance is grabbed
- * now (the line's result: ENOENT if there was none); a running instance
- * is stopped and the close waits for it, the work kept from being queued
- * again meanwhile.  w is held.
+ * cancel_delayed_work_sync of w (held): the pending instance is grabbed
+ * now; a running instance is stopped and the close waits for it.  Returns
+ * 1 if there was something to cancel, 0 if not, or -errno.
  */
-static int cancel_line(struct wctl *c, struct fsw *w)
+static int cancel_work(struct wctl *c, struct fsw *w)
 {
 	bool pending = cancel_delayed_work(&w->dwork);
 	pthread_mutex_lock(&fs_lock);
@@ -619,12 +228,39 @@ static int cancel_line(struct wctl *c, struct fsw *w)
 			wq_command_kill(&w->cmd);
 		pthread_mutex_unlock(&fs_lock);
 	}
-	return pending ? 0 : -ENOENT;
+	return pending || running;
+}
+
+/* cancel *: every work of the queue the writer may cancel. */
+static int cancel_all(struct wctl *c)
+{
+	GPtrArray *a = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer key, val;
+	int r = 0;
+
+	pthread_mutex_lock(&fs_lock);
+	g_hash_table_iter_init(&it, c->q->works);
+	while (g_hash_table_iter_next(&it, &key, &val)) {
+		struct fsw *w = val;
+		if ((work_busy(&w->dwork.work) || w->running) && may_cancel(c, w)) {
+			w->holds++;
+			g_ptr_array_add(a, w);
+		}
+	}
+	pthread_mutex_unlock(&fs_lock);
+	for (guint i = 0; i < a->len; i++) {
+		if (r >= 0)
+			r = cancel_work(c, a->pdata[i]);
+		fsw_hold(a->pdata[i], -1);
+	}
+	g_ptr_array_free(a, TRUE);
+	return r < 0 ? r : 0;
 }
 
 /* Look NAME up for cancel or flush and hold it; fs_lock held.  Returns
- * 1 when there is nothing to do (an idle work: *res is the line's
- * result), 0 with *wp held, or -errno. */
+ * 1 when there is nothing to do (an idle work), 0 with *wp held (NULL for
+ * the whole queue), or -errno. */
 static int wait_target(struct wctl *c, const struct wqfs_line *l, struct fsw **wp)
 {
 	bool cancel = c->ctl == WQFS_CTL_CANCEL;
@@ -637,6 +273,8 @@ static int wait_target(struct wctl *c, const struct wqfs_line *l, struct fsw **w
 	struct fsw *w = g_hash_table_lookup(c->q->works, l->name);
 	if (!w)
 		return -ENOENT;
+	if (cancel && !may_cancel(c, w))
+		return -EPERM;
 	if (!work_busy(&w->dwork.work) && !w->running)
 		return cancel ? -ENOENT : 1;
 	w->holds++;
@@ -644,7 +282,8 @@ static int wait_target(struct wctl *c, const struct wqfs_line *l, struct fsw **w
 	return 0;
 }
 
-/* cancel, flush: applied now; a wait is left on the file for its close. */
+/* cancel NAME, flush: applied now; a wait is left on the file for its
+ * close.  cancel NAME with nothing to cancel is ENOENT. */
 static int wait_line(struct wctl *c, const struct wqfs_line *l)
 {
 	bool cancel = c->ctl == WQFS_CTL_CANCEL;
@@ -659,11 +298,25 @@ static int wait_line(struct wctl *c, const struct wqfs_line *l)
 	if (check && would_deadlock(c))
 		r = -EDEADLK;
 	else if (cancel)
-		r = cancel_line(c, w);
+		r = (r = cancel_work(c, w)) < 0 ? r : r ? 0 : -ENOENT;
 	else
 		r = fwait_arm(c->fh, w, w ? WAIT_FLUSH_WORK : WAIT_FLUSH_QUEUE);
-	hold_work(w, -1);
+	fsw_hold(w, -1);
 	return r;
+}
+
+/* drain: drain_workqueue, waiting at close; from a work of the queue it
+ * would wait for itself. */
+static int drain_line(struct wctl *c)
+{
+	pthread_mutex_lock(&fs_lock);
+	bool dead = c->q->dead || c->q->removing;
+	pthread_mutex_unlock(&fs_lock);
+	if (dead)
+		return -ESHUTDOWN;
+	if (from_own_work(c, NULL, 0))
+		return -EDEADLK;
+	return fwait_arm(c->fh, NULL, WAIT_DRAIN);
 }
 
 static bool queues_works(enum wqfs_ctl ctl)
@@ -677,8 +330,19 @@ static int apply_line(struct wctl *c, const char *line, size_t len)
 	int r = wqfs_parse_line(c->ctl, line, len, opts.hz, &l);
 	if (r < 0)
 		return r;
-	if (c->ctl == WQFS_CTL_CANCEL || c->ctl == WQFS_CTL_FLUSH)
+	switch (c->ctl) {
+	case WQFS_CTL_CANCEL:
+		return l.all ? cancel_all(c) : wait_line(c, &l);
+	case WQFS_CTL_FLUSH:
 		return wait_line(c, &l);
+	case WQFS_CTL_DRAIN:
+		return drain_line(c);
+	default:
+		break;
+	}
+	/* while the queue drains, only its own works may queue work */
+	if (c->own < 0 && __atomic_load_n(&c->q->draining, __ATOMIC_RELAXED))
+		c->own = from_own_work(c, NULL, 0);
 	pthread_mutex_lock(&fs_lock);
 	r = queue_line(c, &l);
 	pthread_mutex_unlock(&fs_lock);
@@ -704,40 +368,25 @@ static int apply_lines(struct wctl *c, const char *data, size_t len, size_t *fai
 	return 0;
 }
 
-/* The writer's context: the one fh keeps while the same pid, uid and gid
- * write on it, else captured now (and kept). */
-static struct wctx *writer_ctx(fuse_req_t req, struct fh *fh)
-{
-	const struct fuse_ctx *fc = fuse_req_ctx(req);
-
-	pthread_mutex_lock(&fh->mu);
-	struct wctx *x = fh->ctx;
-	if (x && x->pid == fc->pid && x->uid == fc->uid && x->gid == fc->gid) {
-		wctx_ref(x);
-		pthread_mutex_unlock(&fh->mu);
-		return x;
-	}
-	pthread_mutex_unlock(&fh->mu);
-	x = wctx_capture(req);
-	pthread_mutex_lock(&fh->mu);
-	struct wctx *old = fh->ctx;
-	fh->ctx = wctx_ref(x);
-	pthread_mutex_unlock(&fh->mu);
-	wctx_unref(old);
-	return x;
-}
-
-static void wctl_init(struct wctl *c, fuse_req_t req, struct fh *fh)
+/*
+ * at_close: the lines a close applies read nothing of the closer's /proc:
+ * a close inside execve(2) (an O_CLOEXEC descriptor) comes from a process
+ * whose /proc files wait for its exec to end, which waits for this close.
+ * Its works run on the daemon's CPU, and it counts as no work of ours.
+ */
+static void wctl_init(struct wctl *c, fuse_req_t req, struct fh *fh, bool at_close)
 {
 	c->fh = fh;
 	c->q = fh->q;
 	c->ctl = (enum wqfs_ctl)nodes[fh->kind].arg;
-	c->ctx = writer_ctx(req, fh);
+	c->ctx = wctx_ref(fh->ctx);
+	c->pid = at_close ? 0 : fuse_req_ctx(req)->pid;
 	c->cpu = -1;
+	c->own = at_close ? 0 : -1;
 	/* only a per-CPU queue needs the submitter's CPU */
-	if (queues_works(c->ctl) && !(wq_flags(c->q->wq) & WQ_UNBOUND)) {
+	if (c->pid && queues_works(c->ctl) && !(wq_flags(c->q->wq) & WQ_UNBOUND)) {
 		pthread_mutex_lock(&fh->mu);
-		c->cpu = caller_cpu(c->ctx->pid, &fh->statfd, &fh->statpid);
+		c->cpu = caller_cpu(c->pid, &fh->statfd, &fh->statpid);
 		pthread_mutex_unlock(&fh->mu);
 	}
 	c->ids = g_string_new(NULL);
@@ -811,7 +460,7 @@ void control_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size)
 	size_t len = off + size, end = lines_end(data, len, size), fail = 0;
 	struct wctl c;
 
-	wctl_init(&c, req, fh);
+	wctl_init(&c, req, fh, false);
 	int err = apply_lines(&c, data, end, &fail);
 	if (!err && len - end > WQFS_LINE_MAX) {
 		err = -E2BIG;
@@ -830,14 +479,14 @@ void control_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size)
 }
 
 /* At close: apply the line a stdio flush left.  Returns 0 or -errno. */
-static int apply_part(fuse_req_t req, struct fh *fh)
+int control_apply_part(fuse_req_t req, struct fh *fh)
 {
 	GString *part = take_part(fh);
 	if (!part)
 		return 0;
 	struct wctl c;
 	size_t fail;
-	wctl_init(&c, req, fh);
+	wctl_init(&c, req, fh, true);
 	int err = part->len > WQFS_LINE_MAX ? -E2BIG :
 		  apply_lines(&c, part->str, part->len, &fail);
 	wctl_done(&c);
@@ -845,68 +494,3 @@ static int apply_part(fuse_req_t req, struct fh *fh)
 	return err;
 }
 
-/* ---- attributes ------------------------------------------------------------- */
-
-void attr_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size)
-{
-	struct fsq *q = fh->q;
-	int r = 0;
-
-	pthread_mutex_lock(&fs_lock);
-	bool dead = q->dead;
-	pthread_mutex_unlock(&fs_lock);
-	if (dead) {
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	switch (fh->kind) {
-	case K_PER_CPU: {
-		bool v;
-		r = wqfs_parse_bool(buf, size, &v);
-		if (r == 0)
-			r = wq_set_unbound(q->wq, !v);
-		break;
-	}
-	case K_MAX_ACTIVE: {
-		int v;
-		r = wqfs_parse_max_active(buf, size, &v);
-		if (r == 0)
-			workqueue_set_max_active(q->wq, v);
-		break;
-	}
-	case K_CPUMASK: {
-		struct workqueue_attrs at;
-		long n = sysconf(_SC_NPROCESSORS_CONF);
-		wq_get_attrs(q->wq, &at);
-		r = wqfs_parse_cpumask(buf, size, n > 0 && n <= CPU_SETSIZE ? (int)n : 1,
-				       &at.cpumask);
-		if (r == 0)
-			r = apply_workqueue_attrs(q->wq, &at);
-		break;
-	}
-	case K_NICE: {
-		struct workqueue_attrs at;
-		int v;
-		r = wqfs_parse_nice(buf, size, &v);
-		if (r == 0) {
-			wq_get_attrs(q->wq, &at);
-			at.nice = v;
-			r = apply_workqueue_attrs(q->wq, &at);
-		}
-		break;
-	}
-	case K_FROZEN: {
-		bool v;
-		r = wqfs_parse_bool(buf, size, &v);
-		if (r == 0)
-			wq_freeze(q->wq, v);
-		break;
-	}
-	default:
-		r = -EINVAL;
-	}
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_write(req, size);
-}

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -24,6 +25,12 @@ struct wqfs_opts opts = {
 	.keep_anon = 64,
 	.trace_buffer = 65536,
 	.drain_timeout = 10,
+	.user_queues = 64,
+	.user_works = 10000,
+	.user_bytes = 16 * 1024 * 1024,
+	.user_readers = 32,
+	.user_files = 256,
+	.worker_idle_ms = 5000,
 };
 char *wqfs_root;
 struct wqfs_trace *trace_hub;
@@ -40,6 +47,12 @@ static const struct fuse_opt option_spec[] = {
 	OPTION("keep_anon=%u", keep_anon),
 	OPTION("trace_buffer=%zu", trace_buffer),
 	OPTION("drain_timeout=%u", drain_timeout),
+	OPTION("user_queues=%lu", user_queues),
+	OPTION("user_works=%lu", user_works),
+	OPTION("user_bytes=%zu", user_bytes),
+	OPTION("user_readers=%lu", user_readers),
+	OPTION("user_files=%lu", user_files),
+	OPTION("worker_idle_ms=%u", worker_idle_ms),
 	OPTION("-h", show_help),
 	OPTION("--help", show_help),
 	OPTION("-V", show_version),
@@ -75,8 +88,13 @@ static void usage(const char *prog)
 	       "    -o keep_anon=N         finished anonymous works listed (default 64)\n"
 	       "    -o trace_buffer=BYTES  buffer per trace reader (default 65536)\n"
 	       "    -o drain_timeout=SECS  wait for running works at unmount (default 10)\n"
-	       "    -h, --help             this help\n"
-	       "    -V, --version          the version\n\n",
+	       "    -o worker_idle_ms=MS   an idle worker thread exits after (default 5000)\n"
+	       "per-user limits (root is not limited; past one: EDQUOT):\n"
+	       "    -o user_queues=N       queues a user owns (default 64)\n"
+	       "    -o user_works=N        works a user has in all queues (default 10000)\n"
+	       "    -o user_bytes=BYTES    bytes of a user's command lines (default 16777216)\n"
+	       "    -o user_readers=N      open trace and jiqwq files (default 32)\n"
+	       "    -o user_files=N        open control files (default 256)\n\n",
 	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -193,17 +211,13 @@ void wqfs_drain(void)
 	pthread_mutex_lock(&fs_lock);
 	for (guint i = 0; i < a->len; i++) {
 		struct fsq *q = a->pdata[i];
-		if (!q->dead) {
-			g_hash_table_remove(queues_by_name, q->name);
-			g_hash_table_remove(queues_by_id, GSIZE_TO_POINTER(q->id));
-			q->dead = true;
-			fsq_unref(q);	/* the tree's reference */
-		}
+		if (!q->dead)
+			fsq_remove(q);
 	}
 	pthread_mutex_unlock(&fs_lock);
 	/* Parked writes were answered by their barriers; let the resumer
 	 * finish them before the queues go. */
-	control_wait_unarmed();
+	waits_wait_unarmed();
 	resumer_stop();
 	pthread_mutex_lock(&fs_lock);
 	for (guint i = 0; i < a->len; i++)
@@ -225,7 +239,26 @@ static void wqfs_stop(void)
 		fsq_unref(events_q);
 	pthread_mutex_unlock(&fs_lock);
 	wq_exit();
+	quota_fini();
 	fs_fini();
+}
+
+/*
+ * Memory and descriptors no user can take from the others: buffers of 64
+ * KiB and more (trace rings, output rings) are mmap()ed whatever glibc's
+ * dynamic threshold learnt, so closing a reader returns its ring to the
+ * system; and the descriptor limit is raised to its hard limit, which
+ * per-user limits keep anyone from filling.
+ */
+static void wqfs_limits(void)
+{
+	struct rlimit rl;
+
+	mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 /* Start the engine, the trace hub, the resumer and `events`: after the
@@ -234,6 +267,8 @@ static int wqfs_start(void)
 {
 	int err;
 
+	wqfs_limits();
+	wq_set_worker_idle_timeout_ms(opts.worker_idle_ms);
 	if (wq_init(opts.hz) < 0) {
 		fprintf(stderr, "wqfs: cannot start the engine\n");
 		return -1;

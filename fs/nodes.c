@@ -21,6 +21,7 @@ const struct node nodes[K_COUNT] = {
 	[K_MODIFY]	  = { "modify",		K_QDIR,  R(0200),  NC_CTL,   WQFS_CTL_MODIFY },
 	[K_CANCEL]	  = { "cancel",		K_QDIR,  R(0200),  NC_CTL,   WQFS_CTL_CANCEL },
 	[K_FLUSH]	  = { "flush",		K_QDIR,  R(0200),  NC_CTL,   WQFS_CTL_FLUSH },
+	[K_DRAIN]	  = { "drain",		K_QDIR,  R(0200),  NC_CTL,   WQFS_CTL_DRAIN },
 	[K_QSTATUS]	  = { "status",		K_QDIR,  R(0444),  NC_TEXT,  0 },
 	[K_QTRACE]	  = { "trace",		K_QDIR,  R(0444),  NC_TRACE, 0 },
 	[K_QJIQWQ]	  = { "jiqwq",		K_QDIR,  R(0444),  NC_JIQ,   0 },

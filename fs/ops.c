@@ -59,11 +59,15 @@ static int stat_ino(fuse_ino_t ino, struct stat *st)
 		st->st_gid = q->attr[k].gid;
 		t = q->ctime;
 	} else if (is_work_kind(k)) {
+		/* A work's files are its owner's; its status shows the command
+		 * line, so others read them only through the queue's group. */
 		struct fsw *w = fsw_lookup_id(id);
 		if (!w)
 			return -ENOENT;
-		st->st_uid = w->q->attr[K_WORKS].uid;
-		st->st_gid = w->q->attr[K_WORKS].gid;
+		st->st_uid = w->owner;
+		st->st_gid = w->q->attr[K_QDIR].gid;
+		if (k != K_WDIR)
+			st->st_mode = S_IFREG | 0400 | (w->q->attr[K_QDIR].mode & 0040);
 		t = w->ctime;
 	} else if (id != 0) {
 		return -ENOENT;
@@ -164,6 +168,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 				q->attr[k].uid = attr->st_uid;
 			if (to_set & FUSE_SET_ATTR_GID)
 				q->attr[k].gid = attr->st_gid;
+			if (k == K_QDIR)
+				fsq_publish(q);
 		}
 	}
 	if (r == 0)
@@ -182,8 +188,10 @@ static struct fh *fh_new(enum kind k)
 	struct fh *fh = g_new0(struct fh, 1);
 	fh->kind = k;
 	fh->refs = 1;
+	fh->quota = -1;
 	fh->statfd = -1;
 	pthread_mutex_init(&fh->mu, NULL);
+	pthread_mutex_init(&fh->jiq_mu, NULL);
 	return fh;
 }
 
@@ -197,11 +205,12 @@ static void fh_free(struct fh *fh)
 	}
 	if (fh->ph)
 		fuse_pollhandle_destroy(fh->ph);
-	if (fh->q) {
-		pthread_mutex_lock(&fs_lock);
+	pthread_mutex_lock(&fs_lock);
+	if (fh->q)
 		fsq_unref(fh->q);
-		pthread_mutex_unlock(&fs_lock);
-	}
+	if (fh->quota >= 0)
+		quota_uncharge(fh->uid, fh->quota, 1);
+	pthread_mutex_unlock(&fs_lock);
 	g_free(fh->text);
 	g_free(fh->rb);
 	wctx_unref(fh->ctx);
@@ -209,6 +218,7 @@ static void fh_free(struct fh *fh)
 		close(fh->statfd);
 	if (fh->part)
 		g_string_free(fh->part, TRUE);
+	jiqfile_free(fh);
 	pthread_mutex_destroy(&fh->mu);
 	g_free(fh);
 }
@@ -362,7 +372,11 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		}
 		fsq_ref(q);
 		pthread_mutex_unlock(&fs_lock);
-		queue_rmdir(req, q);	/* takes the reference */
+		err = -queue_rmdir(q);
+		pthread_mutex_lock(&fs_lock);
+		fsq_unref(q);
+		pthread_mutex_unlock(&fs_lock);
+		fuse_reply_err(req, err);
 		return;
 	}
 	int err = EPERM;
@@ -402,7 +416,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_err(req, EPERM);
 }
 
-/* ---- trace and jiq: parked reads --------------------------------------------- */
+/* ---- trace: parked reads --------------------------------------------- */
 
 static void park_intr(fuse_req_t req, void *data);
 
@@ -450,65 +464,19 @@ static void trace_notify(void *data)
 	resumer_push(trace_wake, fh, 0);
 }
 
-static void jiq_done(const char *text, size_t len, void *data)
-{
-	struct fh *fh = data;
-	pthread_mutex_lock(&fh->mu);
-	g_free(fh->text);
-	fh->text = g_memdup2(text, len);
-	fh->len = len;
-	fh->jiq_state = 2;
-	fuse_req_t req = take_rreq(fh);
-	size_t n = fh->rsize < len ? fh->rsize : len;
-	char *copy = req ? g_memdup2(text, n) : NULL;
-	pthread_mutex_unlock(&fh->mu);
-	/* Not fuse_req_interrupt_func(req, NULL): the interrupt callback may
-	 * be waiting in wqfs_jiq_cancel() for this very call to return. */
-	if (req)
-		fuse_reply_buf(req, copy, n);
-	g_free(copy);
-}
-
 static void park_intr(fuse_req_t req, void *data)
 {
 	struct fh *fh = data;
 	pthread_mutex_lock(&fh->mu);
-	if (fh->rreq != req ||
-	    (nodes[fh->kind].cls == NC_JIQ && !fh->jiq)) {
-		/* not parked yet (or the run is starting): the reader
-		 * answers EINTR itself */
+	if (fh->rreq != req) {
+		/* not parked yet: the reader answers EINTR itself */
 		fh->intr_req = req;
 		pthread_mutex_unlock(&fh->mu);
 		return;
 	}
-	if (nodes[fh->kind].cls == NC_JIQ) {
-		struct wqfs_jiq *jiq = fh->jiq;
-		pthread_mutex_unlock(&fh->mu);
-		if (!wqfs_jiq_cancel(jiq))
-			return;		/* done answers */
-		pthread_mutex_lock(&fh->mu);
-		wqfs_jiq_free(jiq);
-		fh->jiq = NULL;
-		fh->jiq_state = 0;
-	}
-	fuse_req_t r = fh->rreq == req ? take_rreq(fh) : NULL;
+	fuse_req_t r = take_rreq(fh);
 	pthread_mutex_unlock(&fh->mu);
-	if (r)
-		fuse_reply_err(r, EINTR);
-}
-
-/* Stop a jiq run and free it; no lock held (it may wait for a step). */
-static void jiq_stop(struct fh *fh)
-{
-	pthread_mutex_lock(&fh->mu);
-	struct wqfs_jiq *jiq = fh->jiq;
-	fh->jiq = NULL;
-	fh->jiq_state = 0;
-	pthread_mutex_unlock(&fh->mu);
-	if (jiq) {
-		wqfs_jiq_cancel(jiq);
-		wqfs_jiq_free(jiq);
-	}
+	fuse_reply_err(r, EINTR);
 }
 
 static void read_trace(fuse_req_t req, struct fh *fh, size_t size)
@@ -552,100 +520,71 @@ static void read_trace(fuse_req_t req, struct fh *fh, size_t size)
 	g_free(buf);
 }
 
-static void read_jiq(fuse_req_t req, struct fh *fh, size_t size, off_t off)
+/* ---- open files -------------------------------------------------------------- */
+
+/* What an open file of class cls counts against its opener's limits. */
+static int open_quota(enum node_class cls)
 {
-	if (off > 0) {
-		pthread_mutex_lock(&fh->mu);
-		size_t n = 0;
-		const char *p = NULL;
-		if (fh->jiq_state == 2 && (size_t)off < fh->len) {
-			p = fh->text + off;
-			n = fh->len - (size_t)off < size ? fh->len - (size_t)off : size;
-		}
-		char *copy = n ? g_memdup2(p, n) : NULL;
-		pthread_mutex_unlock(&fh->mu);
-		fuse_reply_buf(req, copy, n);
-		g_free(copy);
-		return;
-	}
-	pthread_mutex_lock(&fh->mu);
-	int state = fh->jiq_state;
-	pthread_mutex_unlock(&fh->mu);
-	if (state == 1) {
-		fuse_reply_err(req, EBUSY);
-		return;
-	}
-	jiq_stop(fh);
-
-	struct workqueue_struct *wq;
-	pthread_mutex_lock(&fs_lock);
-	wq = fh->q ? (fh->q->dead ? NULL : fh->q->wq) : system_wq;
-	bool exiting = wqfs_exiting;
-	pthread_mutex_unlock(&fs_lock);
-	if (!wq || exiting) {
-		fuse_reply_err(req, ESHUTDOWN);
-		return;
-	}
-
-	pthread_mutex_lock(&fh->mu);
-	fh->intr_req = NULL;
-	pthread_mutex_unlock(&fh->mu);
-	fuse_req_interrupt_func(req, park_intr, fh);
-	pthread_mutex_lock(&fh->mu);
-	if (fh->intr_req == req) {
-		pthread_mutex_unlock(&fh->mu);
-		fuse_req_interrupt_func(req, NULL, NULL);
-		fuse_reply_err(req, EINTR);
-		return;
-	}
-	fh->rreq = req;
-	fh->rsize = size;
-	fh->jiq_state = 1;
-	pthread_mutex_unlock(&fh->mu);
-
-	errno = 0;
-	struct wqfs_jiq *jiq = wqfs_jiq_start(wq, (unsigned long)nodes[fh->kind].arg,
-					      jiq_done, fh);
-	int err = errno ? errno : ENOMEM;
-	pthread_mutex_lock(&fh->mu);
-	if (!jiq) {
-		fuse_req_t r = take_rreq(fh);
-		fh->jiq_state = 0;
-		pthread_mutex_unlock(&fh->mu);
-		if (r) {
-			fuse_req_interrupt_func(r, NULL, NULL);
-			fuse_reply_err(r, err);
-		}
-		return;
-	}
-	fh->jiq = jiq;
-	/* interrupted while the run was starting: stop it now */
-	bool intr = fh->intr_req == req && fh->rreq == req;
-	pthread_mutex_unlock(&fh->mu);
-	if (intr && wqfs_jiq_cancel(jiq)) {
-		pthread_mutex_lock(&fh->mu);
-		wqfs_jiq_free(jiq);
-		fh->jiq = NULL;
-		fh->jiq_state = 0;
-		fuse_req_t r = fh->rreq == req ? take_rreq(fh) : NULL;
-		pthread_mutex_unlock(&fh->mu);
-		if (r) {
-			fuse_req_interrupt_func(r, NULL, NULL);
-			fuse_reply_err(r, EINTR);
-		}
+	switch (cls) {
+	case NC_CTL:	return QUOTA_FILES;
+	case NC_TRACE:
+	case NC_JIQ:	return QUOTA_READERS;
+	default:	return -1;
 	}
 }
 
-/* ---- open files -------------------------------------------------------------- */
+/*
+ * The opener, as the kernel binds f_cred at open: of a file whose writes
+ * act for it (everything its works need), or of a view of every queue
+ * (its credentials, to show it only the queues it may read).
+ */
+static struct wctx *opener_ctx(fuse_req_t req, enum kind k, int flags)
+{
+	enum node_class cls = nodes[k].cls;
+	if ((cls == NC_CTL || cls == NC_ATTR) && (flags & O_ACCMODE) != O_RDONLY)
+		return wctx_capture(req);
+	if (k == K_STATUS || k == K_STATUS_JSON || k == K_TRACE)
+		return wctx_capture_creds(req);
+	return NULL;
+}
+
+/* Trace rows a reader gets: of the queue it opened (by identity, not by
+ * name, so a new queue of the same name is not it), or of every queue
+ * the reader may read. */
+static bool trace_filter(const struct wqfs_trace_event *e, void *data)
+{
+	const struct fh *fh = data;
+	const struct qview *v = e->tag;
+
+	if (!v)
+		return false;
+	if (fh->q)
+		return v->qid == fh->q->id;
+	return wctx_may_read(fh->ctx, v->mode, v->uid, v->gid);
+}
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	enum kind k = ino_kind(ino);
 	uint64_t id = ino_id(ino);
+	uid_t uid = fuse_req_ctx(req)->uid;
+	struct wctx *ctx = opener_ctx(req, k, fi->flags);
 
-	if (!lock_node(req, ino, false))
+	if (!lock_node(req, ino, false)) {
+		wctx_unref(ctx);
 		return;
+	}
+	int quota = open_quota(nodes[k].cls);
+	if (quota >= 0 && quota_charge(uid, quota, 1) < 0) {
+		pthread_mutex_unlock(&fs_lock);
+		wctx_unref(ctx);
+		fuse_reply_err(req, EDQUOT);
+		return;
+	}
 	struct fh *fh = fh_new(k);
+	fh->ctx = ctx;
+	fh->uid = uid;
+	fh->quota = quota;
 	if (is_queue_kind(k)) {
 		fh->q = fsq_lookup_id(id);
 		fsq_ref(fh->q);
@@ -658,11 +597,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	case NC_TEXT:
 	case NC_ATTR:
 		if (acc != O_WRONLY)
-			fh->text = gen_text(k, fh->q, fh->wid, &fh->len);
+			fh->text = gen_text(k, fh->q, fh->wid, fh->ctx, &fh->len);
 		break;
 	case NC_TRACE:
-		fh->tr = wqfs_trace_open(trace_hub, fh->q ? fh->q->name : NULL,
-					 opts.trace_buffer, trace_notify, fh);
+		fh->tr = wqfs_trace_open_filter(trace_hub, trace_filter, fh,
+						opts.trace_buffer, trace_notify, fh);
 		fi->nonseekable = 1;
 		break;
 	default:
@@ -711,7 +650,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		read_trace(req, fh, size);
 		return;
 	case NC_JIQ:
-		read_jiq(req, fh, size, off);
+		jiqfile_read(req, fh, size, off);
 		return;
 	default:
 		fuse_reply_err(req, EISDIR);
@@ -769,13 +708,18 @@ static void fh_close(struct fh *fh)
 	fh->tr = NULL;
 	pthread_mutex_unlock(&fh->mu);
 	wqfs_trace_close(tr);
-	jiq_stop(fh);
-	control_close(fh);
+	jiqfile_stop(fh, EINTR);
+	waits_close(fh);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	control_flush(req, (struct fh *)(uintptr_t)fi->fh);
+	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
+	int err = nodes[fh->kind].cls == NC_CTL ? control_apply_part(req, fh) : 0;
+	if (err < 0)
+		fuse_reply_err(req, -err);
+	else
+		waits_flush(req, fh);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -401,10 +401,14 @@ int wqfs_parse_line(enum wqfs_ctl ctl, const char *line, size_t len,
 	case WQFS_CTL_MODIFY:
 		return parse_modify(v, hz, out);
 	case WQFS_CTL_CANCEL:
-		return set_name(out, trim(v));
+		v = trim(v);
+		out->all = v.len == 1 && v.s[0] == '*';
+		return out->all ? 0 : set_name(out, v);
 	case WQFS_CTL_FLUSH:
 		v = trim(v);
 		return v.len ? set_name(out, v) : 0;
+	case WQFS_CTL_DRAIN:
+		return trim(v).len ? -EINVAL : 0;
 	}
 	return -EINVAL;
 }

@@ -35,11 +35,13 @@ enum wqfs_ctl {
 	WQFS_CTL_MODIFY,	/* NAME: DELAY                            */
 	WQFS_CTL_CANCEL,	/* NAME                                   */
 	WQFS_CTL_FLUSH,		/* (empty) | NAME                         */
+	WQFS_CTL_DRAIN,		/* (empty)                                */
 };
 
 /* One parsed line.  Pointers point into the caller's buffer. */
 struct wqfs_line {
 	char name[WQFS_NAME_MAX + 1];	/* "" when the line names no work */
+	bool all;			/* cancel: "*", every work of the queue */
 	bool has_delay;
 	uint64_t delay_ns;
 	const char *command;		/* NULL when the line has none */

@@ -25,6 +25,7 @@ struct fsq *events_q;
  * fs_lock: it runs inside engine calls made under fs_lock). */
 static pthread_rwlock_t registry_lock = PTHREAD_RWLOCK_INITIALIZER;
 static GHashTable *registry;
+static GHashTable *qviews;	/* registry_lock: wq -> struct qview */
 
 static uint64_t last_queue_id;
 static uint64_t last_work_id;
@@ -43,6 +44,7 @@ void fs_init(void)
 	queues_by_id = g_hash_table_new(g_direct_hash, g_direct_equal);
 	works_by_id = g_hash_table_new(g_direct_hash, g_direct_equal);
 	registry = g_hash_table_new(g_direct_hash, g_direct_equal);
+	qviews = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 }
 
 void fs_fini(void)
@@ -51,6 +53,28 @@ void fs_fini(void)
 	g_hash_table_destroy(queues_by_id);
 	g_hash_table_destroy(works_by_id);
 	g_hash_table_destroy(registry);
+	g_hash_table_destroy(qviews);
+}
+
+void fsq_publish(struct fsq *q)
+{
+	struct qview *v = g_new(struct qview, 1);
+	v->qid = q->id;
+	v->mode = q->attr[K_QDIR].mode;
+	v->uid = q->attr[K_QDIR].uid;
+	v->gid = q->attr[K_QDIR].gid;
+	pthread_rwlock_wrlock(&registry_lock);
+	g_hash_table_insert(qviews, q->wq, v);
+	pthread_rwlock_unlock(&registry_lock);
+}
+
+static void fsq_unpublish(struct fsq *q)
+{
+	pthread_rwlock_wrlock(&registry_lock);
+	struct qview *v = g_hash_table_lookup(qviews, q->wq);
+	if (v && v->qid == q->id)
+		g_hash_table_remove(qviews, q->wq);
+	pthread_rwlock_unlock(&registry_lock);
 }
 
 static void fsq_init_attrs(struct fsq *q, uid_t uid, gid_t gid)
@@ -67,12 +91,17 @@ struct fsq *fsq_create(const char *name, uid_t uid, gid_t gid, int *err)
 	struct workqueue_struct *wq;
 	bool events = strcmp(name, "events") == 0 && !events_q;
 
+	if (quota_charge(uid, QUOTA_QUEUES, 1) < 0) {
+		*err = -EDQUOT;
+		return NULL;
+	}
 	if (events) {
 		wq = system_wq;
 	} else {
 		wq = create_workqueue(name);
 		if (!wq) {
 			*err = errno ? -errno : -ENOMEM;
+			quota_uncharge(uid, QUOTA_QUEUES, 1);
 			return NULL;
 		}
 	}
@@ -82,6 +111,7 @@ struct fsq *fsq_create(const char *name, uid_t uid, gid_t gid, int *err)
 	q->wq = wq;
 	q->is_events = events;
 	q->refs = 1;			/* the tree's */
+	q->creator = uid;
 	q->works = g_hash_table_new(g_str_hash, g_str_equal);
 	q->ctime = time(NULL);
 	g_queue_init(&q->anon_done);
@@ -90,6 +120,7 @@ struct fsq *fsq_create(const char *name, uid_t uid, gid_t gid, int *err)
 	g_hash_table_insert(queues_by_id, GSIZE_TO_POINTER(q->id), q);
 	if (events)
 		events_q = q;
+	fsq_publish(q);
 	*err = 0;
 	return q;
 }
@@ -114,6 +145,7 @@ static void fsq_free(struct fsq *q)
 		fsw_free(w);
 	}
 	g_hash_table_destroy(q->works);
+	fsq_unpublish(q);
 	if (!q->is_events && q->wq)
 		wq_free(q->wq);
 	if (q == events_q)
@@ -126,6 +158,68 @@ void fsq_unref(struct fsq *q)
 {
 	if (--q->refs == 0)
 		fsq_free(q);
+}
+
+void fsq_remove(struct fsq *q)
+{
+	g_hash_table_remove(queues_by_name, q->name);
+	g_hash_table_remove(queues_by_id, GSIZE_TO_POINTER(q->id));
+	quota_uncharge(q->creator, QUOTA_QUEUES, 1);
+	q->dead = true;
+	q->removing = false;
+	fsq_unref(q);	/* the tree's reference */
+}
+
+/* A work of q is queued, delayed or running (jiq runs are not works). */
+static bool fsq_has_work(struct fsq *q)
+{
+	GHashTableIter it;
+	gpointer key, val;
+
+	g_hash_table_iter_init(&it, q->works);
+	while (g_hash_table_iter_next(&it, &key, &val)) {
+		struct fsw *w = val;
+		if (w->running || work_busy(&w->dwork.work))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * rmdir never waits for works: the kernel holds the root directory's lock
+ * for the whole rmdir(2), and a wait here would stall every other user's
+ * lookup and mkdir.  A queue with works is EBUSY (drain or cancel * first).
+ * Readers' jiq runs do not keep it: they are stopped (their reads get
+ * ENOENT) and the wait for the step that may be running is one step long.
+ */
+int queue_rmdir(struct fsq *q)
+{
+	pthread_mutex_lock(&fs_lock);
+	int r = 0;
+	if (q->dead)
+		r = -ENOENT;
+	else if (q->removing || q->draining || fsq_has_work(q))
+		r = -EBUSY;
+	else
+		q->removing = true;	/* no new work, no new jiq run */
+	pthread_mutex_unlock(&fs_lock);
+	if (r)
+		return r;
+
+	jiqfile_stop_queue(q);
+	flush_workqueue(q->wq);		/* a jiq step that was finishing */
+
+	pthread_mutex_lock(&fs_lock);
+	struct wq_stats st;
+	wq_get_stats(q->wq, &st);
+	if (st.pending + st.running + st.delayed || wq_shutdown(q->wq) < 0) {
+		q->removing = false;
+		r = -EBUSY;
+	} else {
+		fsq_remove(q);
+	}
+	pthread_mutex_unlock(&fs_lock);
+	return r;
 }
 
 struct fsq *fsq_lookup_id(uint64_t id)
@@ -141,13 +235,14 @@ struct fsw *fsw_lookup_id(uint64_t id)
 	return w;
 }
 
-struct fsw *fsw_new(struct fsq *q, const char *name, bool anon)
+struct fsw *fsw_new(struct fsq *q, const char *name, bool anon, uid_t owner)
 {
 	struct fsw *w = g_new0(struct fsw, 1);
 	init_delayed_work(&w->dwork, fsw_func);
 	w->id = ++last_work_id;
 	w->name = g_strdup(name);
 	w->anon = anon;
+	w->owner = owner;
 	w->q = q;
 	w->ctime = time(NULL);
 	w->last_cpu = -1;
@@ -182,9 +277,42 @@ void fsw_free(struct fsw *w)
 	g_hash_table_remove(works_by_id, GSIZE_TO_POINTER(w->id));
 	wq_command_destroy(&w->cmd);
 	wctx_unref(w->ctx);
-	g_free(w->command);
+	fsw_set_command(w, NULL);
+	quota_uncharge(w->owner, QUOTA_WORKS, 1);
 	g_free(w->name);
 	g_free(w);
+}
+
+int fsw_set_command_len(struct fsw *w, const char *cmd, size_t len)
+{
+	size_t old = w->command ? strlen(w->command) : 0;
+
+	if (len > old && quota_charge(w->owner, QUOTA_BYTES, len - old) < 0)
+		return -EDQUOT;
+	if (len < old)
+		quota_uncharge(w->owner, QUOTA_BYTES, old - len);
+	g_free(w->command);
+	w->command = cmd ? g_strndup(cmd, len) : NULL;
+	return 0;
+}
+
+void fsw_set_command(struct fsw *w, const char *cmd)
+{
+	size_t len = cmd ? strlen(cmd) : 0;
+	size_t old = w->command ? strlen(w->command) : 0;
+
+	if (len > old)
+		quota_force(w->owner, QUOTA_BYTES, len - old);
+	fsw_set_command_len(w, cmd, len);
+}
+
+void fsw_hold(struct fsw *w, int delta)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&fs_lock);
+	w->holds += delta;
+	pthread_mutex_unlock(&fs_lock);
 }
 
 bool fsw_removable(struct fsw *w)
@@ -201,6 +329,21 @@ void fsq_gc_anon(struct fsq *q, unsigned int keep)
 		GList *next = l->next;
 		struct fsw *w = l->data;
 		if (fsw_removable(w)) {
+			fsw_unlist(w);
+			fsw_free(w);
+		}
+		l = next;
+	}
+}
+
+/* Forget owner's finished anonymous works in q (its limit is reached). */
+void fsq_gc_anon_of(struct fsq *q, uid_t owner)
+{
+	GList *l = q->anon_done.head;
+	while (l) {
+		GList *next = l->next;
+		struct fsw *w = l->data;
+		if (w->owner == owner && fsw_removable(w)) {
 			fsw_unlist(w);
 			fsw_free(w);
 		}
@@ -258,12 +401,15 @@ static void fsw_func(struct work_struct *work)
 		g_ptr_array_add(env, extra[i]);
 	g_ptr_array_add(env, NULL);
 
-	struct wq_cred cred;
+	/* As at(1): the groups the owner has now; a deleted owner's work
+	 * does not run.  The limits are the submitter's. */
+	struct wq_cred cred = { .current_groups = true };
 	if (ctx) {
 		cred.uid = ctx->uid;
 		cred.gid = ctx->gid;
 		cred.groups = ctx->groups;
 		cred.ngroups = ctx->ngroups;
+		cred.rlimits = ctx->limits;
 	}
 	w->cmd.cmdline = cmdline;
 	w->cmd.envp = (char *const *)env->pdata;
@@ -318,12 +464,18 @@ void wqfs_observer(const struct wq_event *ev, void *data)
 	const char *qname = ev->wq ? wq_name(ev->wq) : "-";
 	char wname[WQFS_NAME_MAX + 1];
 
+	struct qview view = { 0 };
+
 	pthread_rwlock_rdlock(&registry_lock);
 	struct fsw *w = ev->work ? g_hash_table_lookup(registry, ev->work) : NULL;
 	g_strlcpy(wname, w ? w->name : ev->work ? "jiq" : "-", sizeof wname);
+	struct qview *v = ev->wq ? g_hash_table_lookup(qviews, ev->wq) : NULL;
+	if (v)
+		view = *v;
 	pthread_rwlock_unlock(&registry_lock);
 
-	struct wqfs_trace_event te = { .ev = ev, .queue = qname, .work = wname };
+	struct wqfs_trace_event te = { .ev = ev, .queue = qname, .work = wname,
+				       .tag = v ? &view : NULL };
 	wqfs_trace_emit(hub, &te);
 }
 

@@ -23,25 +23,28 @@ static gint by_name(gconstpointer a, gconstpointer b)
 	return strcmp(qa->name, qb->name);
 }
 
-/* Live queues sorted by name; fs_lock held. */
-static GPtrArray *sorted_queues(void)
+/* Live queues reader may read, sorted by name; fs_lock held. */
+static GPtrArray *sorted_queues(const struct wctx *reader)
 {
 	GPtrArray *a = g_ptr_array_new();
 	GHashTableIter it;
 	gpointer k, v;
 	g_hash_table_iter_init(&it, queues_by_name);
-	while (g_hash_table_iter_next(&it, &k, &v))
-		g_ptr_array_add(a, v);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const struct fattr *at = &((struct fsq *)v)->attr[K_QDIR];
+		if (wctx_may_read(reader, at->mode, at->uid, at->gid))
+			g_ptr_array_add(a, v);
+	}
 	g_ptr_array_sort(a, by_name);
 	return a;
 }
 
-static void root_status(GString *s)
+static void root_status(GString *s, const struct wctx *reader)
 {
 	g_string_append_printf(s, "%24s %8s %5s %8s %7s %7s %7s %7s %7s %7s\n", "",
 			       "total", "infl", "CPUtime", "CPUitsv", "CMW/RPR",
 			       "mayday", "rescued", "delayed", "failed");
-	GPtrArray *a = sorted_queues();
+	GPtrArray *a = sorted_queues(reader);
 	for (guint i = 0; i < a->len; i++) {
 		struct fsq *q = a->pdata[i];
 		struct wq_stats st;
@@ -57,12 +60,12 @@ static void root_status(GString *s)
 	g_ptr_array_free(a, TRUE);
 }
 
-static void root_json(GString *s)
+static void root_json(GString *s, const struct wctx *reader)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	GPtrArray *a = sorted_queues();
+	GPtrArray *a = sorted_queues(reader);
 	g_string_append(s, "[");
 	for (guint i = 0; i < a->len; i++) {
 		struct fsq *q = a->pdata[i];
@@ -155,7 +158,8 @@ static void work_status(GString *s, struct fsw *w)
 
 /* The text of file k, generated now; fs_lock held. NULL: the object is
  * gone. */
-char *gen_text(enum kind k, struct fsq *q, uint64_t wid, size_t *len)
+char *gen_text(enum kind k, struct fsq *q, uint64_t wid, const struct wctx *reader,
+	       size_t *len)
 {
 	GString *s = g_string_new(NULL);
 	struct fsw *w = NULL;
@@ -169,10 +173,10 @@ char *gen_text(enum kind k, struct fsq *q, uint64_t wid, size_t *len)
 	}
 	switch (k) {
 	case K_STATUS:
-		root_status(s);
+		root_status(s, reader);
 		break;
 	case K_STATUS_JSON:
-		root_json(s);
+		root_json(s, reader);
 		break;
 	case K_QSTATUS:
 		queue_status(s, q);

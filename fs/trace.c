@@ -51,6 +51,8 @@ struct wqfs_trace {
 struct wqfs_trace_reader {
 	struct wqfs_trace *hub;
 	char *queue;				/* filter, NULL: all; immutable */
+	wqfs_trace_filter_fn filter;		/* immutable, or NULL */
+	void *filter_data;			/* immutable */
 	void (*notify)(void *data);		/* immutable */
 	void *data;				/* immutable */
 
@@ -121,9 +123,12 @@ static void wqfs_trace_rec_fill(struct wqfs_trace_rec *rec,
 	g_strlcpy(rec->work, e->work ? e->work : "", sizeof(rec->work));
 }
 
-static bool wqfs_trace_wants(const struct wqfs_trace_reader *r, const char *queue)
+static bool wqfs_trace_wants(const struct wqfs_trace_reader *r,
+			     const struct wqfs_trace_event *e)
 {
-	return !r->queue || (queue && strcmp(r->queue, queue) == 0);
+	if (r->filter)
+		return r->filter(e, r->filter_data);
+	return !r->queue || (e->queue && strcmp(r->queue, e->queue) == 0);
 }
 
 static bool wqfs_trace_readable_locked(const struct wqfs_trace_reader *r)
@@ -170,7 +175,7 @@ void wqfs_trace_emit(struct wqfs_trace *hub, const struct wqfs_trace_event *e)
 	wqfs_trace_rec_fill(&rec, e);
 	pthread_mutex_lock(&hub->lock);
 	for (r = hub->readers; r; r = r->next) {
-		if (r->closing || !wqfs_trace_wants(r, e->queue))
+		if (r->closing || !wqfs_trace_wants(r, e))
 			continue;
 		if (wqfs_trace_push(r, &rec) && r->notify)
 			wqfs_trace_notify(hub, r);
@@ -184,12 +189,25 @@ struct wqfs_trace_reader *wqfs_trace_open(struct wqfs_trace *hub, const char *qu
 					  size_t capacity,
 					  void (*notify)(void *data), void *data)
 {
+	return wqfs_trace_open_filter(hub, NULL, (void *)queue, capacity, notify, data);
+}
+
+struct wqfs_trace_reader *wqfs_trace_open_filter(struct wqfs_trace *hub,
+						 wqfs_trace_filter_fn filter,
+						 void *filter_data, size_t capacity,
+						 void (*notify)(void *data), void *data)
+{
 	struct wqfs_trace_reader *r = g_new0(struct wqfs_trace_reader, 1);
 
 	if (!capacity)
 		capacity = WQFS_TRACE_DFL_CAPACITY;
 	r->hub = hub;
-	r->queue = g_strdup(queue);
+	if (filter) {
+		r->filter = filter;
+		r->filter_data = filter_data;
+	} else {
+		r->queue = g_strdup(filter_data);
+	}
 	r->notify = notify;
 	r->data = data;
 	r->nrecs = MAX(capacity / sizeof(struct wqfs_trace_rec), 1);

@@ -40,7 +40,12 @@ struct wqfs_trace_event {
 	const struct wq_event *ev;
 	const char *queue;		/* queue name */
 	const char *work;		/* work name ("w42", "jiq", ...) */
+	const void *tag;		/* the caller's, for filters */
 };
+
+/* Whether a reader gets the row of e; called under the hub's lock, so it
+ * must not call back into trace nor block. */
+typedef bool (*wqfs_trace_filter_fn)(const struct wqfs_trace_event *e, void *data);
 
 struct wqfs_trace *wqfs_trace_new(void);
 void wqfs_trace_free(struct wqfs_trace *hub);	/* no readers may remain */
@@ -56,6 +61,12 @@ void wqfs_trace_emit(struct wqfs_trace *hub, const struct wqfs_trace_event *e);
 struct wqfs_trace_reader *wqfs_trace_open(struct wqfs_trace *hub, const char *queue,
 					  size_t capacity,
 					  void (*notify)(void *data), void *data);
+/* The same, with rows chosen by filter(e, filter_data) instead of by
+ * queue name; filter_data must outlive the reader. */
+struct wqfs_trace_reader *wqfs_trace_open_filter(struct wqfs_trace *hub,
+						 wqfs_trace_filter_fn filter,
+						 void *filter_data, size_t capacity,
+						 void (*notify)(void *data), void *data);
 void wqfs_trace_close(struct wqfs_trace_reader *r);
 
 /*

@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "command.h"
@@ -48,6 +49,13 @@ struct wqfs_opts {
 	unsigned int keep_anon;		/* finished anonymous works listed */
 	size_t trace_buffer;		/* bytes per trace reader */
 	unsigned int drain_timeout;	/* seconds at unmount */
+	/* per-user limits (quota.c); root is not limited */
+	unsigned long user_queues;	/* queues a user owns */
+	unsigned long user_works;	/* works a user has in all queues */
+	size_t user_bytes;		/* bytes of their command lines */
+	unsigned long user_readers;	/* open trace and jiq files */
+	unsigned long user_files;	/* open control files */
+	unsigned int worker_idle_ms;	/* an idle worker exits after this */
 	int show_help;
 	int show_version;
 };
@@ -67,7 +75,7 @@ enum kind {
 	K_ROOT = 1,			/* must be 1: FUSE_ROOT_ID */
 	K_STATUS, K_STATUS_JSON, K_TRACE, K_JIQWQ, K_JIQWQDELAY,
 	K_QDIR,
-	K_SUBMIT, K_DELAY, K_MODIFY, K_CANCEL, K_FLUSH,
+	K_SUBMIT, K_DELAY, K_MODIFY, K_CANCEL, K_FLUSH, K_DRAIN,
 	K_QSTATUS, K_QTRACE, K_QJIQWQ, K_QJIQWQDELAY,
 	K_PER_CPU, K_MAX_ACTIVE, K_CPUMASK, K_NICE, K_FROZEN,
 	K_WORKS,
@@ -126,6 +134,7 @@ struct wctx {
 	char *cwd;
 	char **env;			/* NULL-terminated, WQ_* removed */
 	pid_t pid;
+	struct rlimit *limits;		/* RLIM_NLIMITS entries, or NULL */
 };
 
 struct fsq {
@@ -133,7 +142,9 @@ struct fsq {
 	char *name;
 	struct workqueue_struct *wq;
 	bool is_events;
-	bool removing;			/* rmdir waiting */
+	bool removing;			/* rmdir under way: no new work */
+	int draining;			/* drain waits recorded (wait.c) */
+	uid_t creator;			/* charged for the queue (quota.c) */
 	bool dead;			/* removed from the tree */
 	int refs;			/* the tree, open files, requests */
 	struct fattr attr[K_COUNT];	/* K_QDIR .. K_WORKS */
@@ -148,8 +159,9 @@ struct fsw {
 	uint64_t id;
 	char *name;
 	bool anon;
+	uid_t owner;			/* who declared it: it runs as owner */
 	struct fsq *q;
-	char *command;
+	char *command;			/* charged to owner (QUOTA_BYTES) */
 	struct wctx *ctx;		/* captured at the latest queueing line */
 	unsigned long runs;
 	bool running;
@@ -176,20 +188,58 @@ void fs_fini(void);
 struct fsq *fsq_create(const char *name, uid_t uid, gid_t gid, int *err);
 void fsq_ref(struct fsq *q);		/* under fs_lock */
 void fsq_unref(struct fsq *q);		/* under fs_lock */
-struct fsw *fsw_new(struct fsq *q, const char *name, bool anon);	/* fs_lock */
+/* fs_lock held.  The caller has charged owner for the work. */
+struct fsw *fsw_new(struct fsq *q, const char *name, bool anon, uid_t owner);
+/* Set w's command, charging its owner; -EDQUOT past the limit. */
+int fsw_set_command_len(struct fsw *w, const char *cmd, size_t len);
+void fsw_set_command(struct fsw *w, const char *cmd);	/* never refused */
+void fsw_hold(struct fsw *w, int delta);	/* takes fs_lock; w may be NULL */
 void fsw_free(struct fsw *w);		/* fs_lock; idle, unlisted */
 bool fsw_removable(struct fsw *w);	/* fs_lock */
 void fsw_unlist(struct fsw *w);		/* fs_lock: remove from its queue */
 void fsq_gc_anon(struct fsq *q, unsigned int keep);	/* fs_lock */
+void fsq_gc_anon_of(struct fsq *q, uid_t owner);	/* fs_lock */
+/* Take q out of the tree (rmdir, unmount); fs_lock held. */
+void fsq_remove(struct fsq *q);
+/* rmdir: destroy_workqueue of an idle queue, at once; else -EBUSY.  The
+ * caller holds a reference on q and no lock. */
+int queue_rmdir(struct fsq *q);
 const char *fsw_state(struct fsw *w);	/* fs_lock */
 struct fsq *fsq_lookup_id(uint64_t id);	/* fs_lock; live */
 struct fsw *fsw_lookup_id(uint64_t id);	/* fs_lock; listed, queue live */
 void wqfs_observer(const struct wq_event *ev, void *data);
+
+/* What trace filters know of a queue: its identity and who may read it
+ * (the tag of its trace events).  fsq_publish() (re)publishes q's after
+ * a chmod or chown of its directory; fs_lock held. */
+struct qview {
+	uint64_t qid;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+void fsq_publish(struct fsq *q);
 unsigned long next_anon_id(void);	/* fs_lock */
+
+/* ---- per-user limits (quota.c) ------------------------------------------ */
+
+enum quota_kind { QUOTA_QUEUES, QUOTA_WORKS, QUOTA_BYTES, QUOTA_READERS,
+		  QUOTA_FILES, QUOTA_COUNT };
+
+/* All with fs_lock held; uid 0 is never limited nor counted. */
+int quota_charge(uid_t uid, enum quota_kind k, uint64_t n);	/* 0, -EDQUOT */
+void quota_force(uid_t uid, enum quota_kind k, uint64_t n);	/* no limit */
+void quota_uncharge(uid_t uid, enum quota_kind k, uint64_t n);
+void quota_fini(void);
 
 /* ---- callers (caller.c) -------------------------------------------------- */
 
+/* Everything a submitter gives its works; or only its credentials. */
 struct wctx *wctx_capture(fuse_req_t req);
+struct wctx *wctx_capture_creds(fuse_req_t req);
+bool wctx_in_group(const struct wctx *c, gid_t gid);
+/* Whether c may read a file of this mode and owner (c NULL: yes). */
+bool wctx_may_read(const struct wctx *c, mode_t mode, uid_t uid, gid_t gid);
 /* The CPU pid was last on (/proc/PID/stat), or -1.  *fd caches that file
  * open for *fdpid (-1: none); reopened when pid differs. */
 int caller_cpu(pid_t pid, int *fd, pid_t *fdpid);
@@ -214,6 +264,8 @@ struct dirent_item {
 	mode_t mode;
 };
 
+enum jiq_state { JIQ_NONE, JIQ_RUNNING, JIQ_DONE };
+
 struct fh {
 	enum kind kind;
 	int refs;			/* atomic: release + queued tasks */
@@ -231,19 +283,22 @@ struct fh {
 	fuse_req_t rreq;		/* parked read */
 	fuse_req_t intr_req;		/* interrupted before it was parked */
 	size_t rsize;
-	struct wqfs_jiq *jiq;
-	int jiq_state;			/* 0 none, 1 running, 2 done */
+	struct wqfs_jiq *jiq;		/* mu, jiq_mu: the latest run (jiqfile.c) */
+	enum jiq_state jiq_state;	/* mu */
 	bool nonblock;
 	GQueue waits;			/* mu: struct fwait, armed by writes */
 	GSList *flushes;		/* mu: parked FUSE_FLUSH requests */
 	GList *link;			/* fs_lock: in open_files */
-	/* Control files: the writer's context, captured at a write and
-	 * reused while the writing pid, uid and gid stay the same (as the
-	 * kernel binds credentials to an open file); the writer's
-	 * /proc/PID/stat kept open for its CPU.  mu. */
+	pthread_mutex_t jiq_mu;		/* starts and cancels of jiq runs */
+	/* Control and attribute files opened for writing: the opener's
+	 * context, captured at open and immutable (the kernel's f_cred):
+	 * every line written on the file acts for it.  The writer's
+	 * /proc/PID/stat kept open for its CPU (statfd, statpid: mu). */
 	struct wctx *ctx;
 	int statfd;
 	pid_t statpid;
+	uid_t uid;			/* the opener */
+	int quota;			/* enum quota_kind charged at open, or -1 */
 };
 
 extern GList *open_files;		/* fs_lock */
@@ -251,21 +306,42 @@ extern const struct fuse_lowlevel_ops wqfs_ops;
 void fh_unref(struct fh *fh);
 void fh_shutdown_all(void);
 
-/* ---- control writes and rmdir (control.c) -------------------------------- */
+/* ---- jiqwq reads (jiqfile.c) ------------------------------------------ */
+
+void jiqfile_read(fuse_req_t req, struct fh *fh, size_t size, off_t off);
+/* Stop fh's running jiq run; its parked read gets err.  Holds a ref. */
+void jiqfile_stop(struct fh *fh, int err);
+/* Stop every reader's run on q (rmdir).  No lock held. */
+void jiqfile_stop_queue(struct fsq *q);
+void jiqfile_free(struct fh *fh);	/* from fh_free */
+
+/* ---- waits at close (wait.c) ------------------------------------------- */
+
+enum wait_kind { WAIT_FLUSH_QUEUE, WAIT_FLUSH_WORK, WAIT_CANCEL, WAIT_DRAIN };
+
+/* Record a wait on fh, answered at its close; 0 or -errno.  w is held by
+ * the caller (NULL for the queue's flush and drain). */
+int fwait_arm(struct fh *fh, struct fsw *w, enum wait_kind kind);
+/* FUSE_FLUSH (every close(2)): wait for the waits fh's writes recorded. */
+void waits_flush(fuse_req_t req, struct fh *fh);
+/* fh is released (or the daemon exits): withdraw its waits. */
+void waits_close(struct fh *fh);
+/* Wait until no barrier is armed and no resumption is queued. */
+void waits_wait_unarmed(void);
+
+/* ---- control lines (control.c) and attributes (attr.c) ------------------ */
 
 void control_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size);
-/* FUSE_FLUSH (every close(2)): wait for the waits fh's writes recorded. */
-void control_flush(fuse_req_t req, struct fh *fh);
-/* fh is released (or the daemon exits): withdraw its waits. */
-void control_close(struct fh *fh);
-void queue_rmdir(fuse_req_t req, struct fsq *q);
+/* At close: apply the line a stdio flush left.  0 or -errno. */
+int control_apply_part(fuse_req_t req, struct fh *fh);
 void attr_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size);
-/* Wait until no barrier is armed and no resumption is queued. */
-void control_wait_unarmed(void);
 
 /* ---- text (status.c) ----------------------------------------------------- */
 
-char *gen_text(enum kind k, struct fsq *q, uint64_t wid, size_t *len);
+/* The text of file k; the root views show reader only the queues it may
+ * read.  fs_lock held. */
+char *gen_text(enum kind k, struct fsq *q, uint64_t wid, const struct wctx *reader,
+	       size_t *len);
 
 /* ---- shutdown (main.c) --------------------------------------------------- */
 

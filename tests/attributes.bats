@@ -91,7 +91,7 @@ all_cpus_hex() { printf '%x\n' $(((1 << $(nproc)) - 1)); }
 	echo 0 >"$MNT/st/per_cpu"
 	echo 1 >"$MNT/st/max_active"
 	run q_get st workers
-	assert_output 1
+	assert_output 0
 	local i
 	for i in $(seq 1 20); do
 		# from alternating CPUs, with a little jitter in each work
@@ -140,10 +140,16 @@ all_cpus_hex() { printf '%x\n' $(((1 << $(nproc)) - 1)); }
 	mkdir "$MNT/q"
 	echo 0 >"$MNT/q/per_cpu"
 	run q_get q workers
+	assert_output 0
+	# workers start when work runs: one work, one unbound worker
+	echo true >"$MNT/q/submit"
+	flushq q
+	run q_get q workers
 	assert_output 1
+	# the new per-CPU pools start empty; the unbound worker is gone
 	echo 1 >"$MNT/q/per_cpu"
 	run q_get q workers
-	assert_output "$(nproc)"
+	assert_output 0
 }
 
 @test "cpumask takes a hex mask and a list" {
@@ -207,6 +213,9 @@ all_cpus_hex() { printf '%x\n' $(((1 << $(nproc)) - 1)); }
 
 @test "nice takes -20..19, applies it to the workers, else EINVAL" {
 	mkdir "$MNT/q"
+	# a worker exists only once a work ran
+	echo true >"$MNT/q/submit"
+	flushq q
 	run write_errno "$MNT/q/nice" 5
 	assert_output OK
 	run cat "$MNT/q/nice"

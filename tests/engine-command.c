@@ -9,11 +9,16 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -678,6 +683,371 @@ static void test_pid(void)
 	test_cmd_free(cmd);
 }
 
+/* ---- session ---------------------------------------------------------- */
+
+/*
+ * The work leads a session and a process group of its own and has no
+ * controlling terminal, whatever the daemon has.
+ */
+static void test_session_check(void)
+{
+	struct wq_command *cmd = test_cmd_new(
+		"set -- $(cat /proc/$$/stat); echo \"$$ $5 $6 $7\"; "
+		"if (exec 3</dev/tty) 2>/dev/null; then echo tty; "
+		"else echo no tty; fi");
+	int pid = 0, pgrp = 0, sid = 0, tty = -1, n = 0;
+	char *out;
+
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_assert_cmpint(cmd->exit_code, ==, 0);
+	out = test_output(cmd, NULL);
+	g_assert_cmpint(sscanf(out, "%d %d %d %d\n%n", &pid, &pgrp, &sid,
+			       &tty, &n), ==, 4);
+	g_assert_cmpint(pid, ==, cmd->pid);
+	g_assert_cmpint(pgrp, ==, pid);
+	g_assert_cmpint(sid, ==, pid);
+	g_assert_cmpint(tty, ==, 0);
+	g_assert_cmpstr(out + n, ==, "no tty\n");
+	g_free(out);
+	test_cmd_free(cmd);
+}
+
+/* In a child that has a terminal: the work must not get it (TIOCSTI). */
+static void test_session_child(void)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY), slave, tty;
+
+	g_assert_cmpint(master, >=, 0);
+	g_assert_cmpint(grantpt(master), ==, 0);
+	g_assert_cmpint(unlockpt(master), ==, 0);
+	g_assert_cmpint(setsid(), >, 0);
+	slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+	g_assert_cmpint(slave, >=, 0);
+	g_assert_cmpint(ioctl(slave, TIOCSCTTY, 0), ==, 0);
+	/* The "daemon" has a controlling terminal now. */
+	tty = open("/dev/tty", O_RDWR);
+	g_assert_cmpint(tty, >=, 0);
+	close(tty);
+	test_session_check();
+	/* Closing the master hangs the terminal up: SIGHUP for us. */
+	signal(SIGHUP, SIG_IGN);
+	close(slave);
+	close(master);
+}
+
+static void test_session(void)
+{
+	if (g_test_subprocess()) {
+		test_session_child();
+		return;
+	}
+	test_session_check();
+	g_test_trap_subprocess(NULL, 30 * G_USEC_PER_SEC,
+			       G_TEST_SUBPROCESS_INHERIT_STDERR);
+	g_test_trap_assert_passed();
+}
+
+/* ---- resource limits ---------------------------------------------------- */
+
+#define TEST_NPROC	4321
+
+static char *test_limit_str(rlim_t v)
+{
+	return v == RLIM_INFINITY ? g_strdup("unlimited") :
+				    g_strdup_printf("%llu", (unsigned long long)v);
+}
+
+/* Root is needed (the tests run as root); never a silent skip. */
+static bool test_need_root(void)
+{
+	if (wq_command_can_switch_user())
+		return true;
+	g_test_message("this test needs root: run the tests as root");
+	g_test_fail();
+	return false;
+}
+
+/* Run as cred: its nofile soft and hard and nproc soft must be want's. */
+static void test_assert_limits(const struct wq_cred *cred,
+			       const struct rlimit *want)
+{
+	struct wq_command *cmd = test_cmd_new(
+		"ulimit -n; ulimit -Hn; "
+		"awk '/^Max processes/ { print $3 }' /proc/$$/limits");
+	char *soft = test_limit_str(want[RLIMIT_NOFILE].rlim_cur);
+	char *hard = test_limit_str(want[RLIMIT_NOFILE].rlim_max);
+	char *nproc = test_limit_str(want[RLIMIT_NPROC].rlim_cur);
+	char *expect = g_strdup_printf("%s\n%s\n%s\n", soft, hard, nproc);
+	char *out;
+
+	cmd->cred = cred;
+	cmd->cwd = "/";
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, expect);
+	g_assert_cmpint(cmd->exit_code, ==, 0);
+	g_free(out);
+	g_free(expect);
+	g_free(nproc);
+	g_free(hard);
+	g_free(soft);
+	test_cmd_free(cmd);
+}
+
+static rlim_t test_nr_open(void)
+{
+	char *text = NULL;
+	rlim_t n;
+
+	g_assert_true(g_file_get_contents("/proc/sys/fs/nr_open", &text,
+					  NULL, NULL));
+	n = (rlim_t)g_ascii_strtoull(text, NULL, 10);
+	g_free(text);
+	return n;
+}
+
+/* Whether we may raise hard limits (root in a container may not). */
+static bool test_has_sys_resource(void)
+{
+	char *text = NULL, *line;
+	guint64 caps = 0;
+
+	g_assert_true(g_file_get_contents("/proc/self/status", &text, NULL,
+					  NULL));
+	line = strstr(text, "\nCapEff:\t");
+	g_assert_nonnull(line);
+	caps = g_ascii_strtoull(line + strlen("\nCapEff:\t"), NULL, 16);
+	g_free(text);
+	return caps & (1ull << CAP_SYS_RESOURCE);
+}
+
+static void test_limits(void)
+{
+	struct rlimit own[RLIM_NLIMITS], rl[RLIM_NLIMITS], want[RLIM_NLIMITS];
+	struct wq_cred cred = { .uid = geteuid(), .gid = getegid() };
+	int res;
+
+	/* No rlimits: the daemon's. */
+	for (res = 0; res < RLIM_NLIMITS; res++)
+		g_assert_cmpint(getrlimit(res, &own[res]), ==, 0);
+	test_assert_limits(&cred, own);
+
+	/* Given ones apply, even with the identity unchanged. */
+	memcpy(rl, own, sizeof(rl));
+	rl[RLIMIT_NOFILE] = (struct rlimit){ 50, 60 };
+	if (rl[RLIMIT_NPROC].rlim_max >= TEST_NPROC)
+		rl[RLIMIT_NPROC].rlim_cur = TEST_NPROC;
+	cred.rlimits = rl;
+	test_assert_limits(&cred, rl);
+
+	if (!test_need_root())
+		return;
+	/* As another user: set before the identity change, so a root daemon
+	 * may raise a hard limit above its own, if it has CAP_SYS_RESOURCE. */
+	rl[RLIMIT_NOFILE] = (struct rlimit){ 50, test_nr_open() };
+	rl[RLIMIT_NPROC] = (struct rlimit){ TEST_NPROC, RLIM_INFINITY };
+	cred = (struct wq_cred){ .uid = NOBODY, .gid = NOBODY, .rlimits = rl };
+	memcpy(want, rl, sizeof(want));
+	if (!test_has_sys_resource()) {
+		want[RLIMIT_NOFILE].rlim_max = own[RLIMIT_NOFILE].rlim_max;
+		want[RLIMIT_NPROC].rlim_max = own[RLIMIT_NPROC].rlim_max;
+	}
+	g_assert_cmpuint(own[RLIMIT_NOFILE].rlim_max, <, test_nr_open());
+	test_assert_limits(&cred, want);
+
+	/* Past fs.nr_open nobody may go: cut to the daemon's hard limit. */
+	rl[RLIMIT_NOFILE] = (struct rlimit){ 50, test_nr_open() + 1 };
+	want[RLIMIT_NOFILE] = (struct rlimit){ 50, own[RLIMIT_NOFILE].rlim_max };
+	test_assert_limits(&cred, want);
+}
+
+/* A limit the child cannot set: the command does not run. */
+static void test_limits_fail(void)
+{
+	struct rlimit rl[RLIM_NLIMITS];
+	struct wq_cred cred = {
+		.uid = geteuid(), .gid = getegid(), .rlimits = rl,
+	};
+	struct wq_command *cmd = test_cmd_new("echo should not run");
+	char *out;
+
+	g_assert_cmpint(wq_command_read_limits(getpid(), rl), ==, 0);
+	rl[RLIMIT_CORE] = (struct rlimit){ 2, 1 };	/* soft above hard */
+	cmd->cred = &cred;
+	g_assert_cmpint(wq_command_run(cmd), ==, -EINVAL);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, "wqfs: setrlimit: Invalid argument\n");
+	g_assert_cmpint(wq_command_pid(cmd), ==, 0);
+	g_free(out);
+	test_cmd_free(cmd);
+}
+
+static void test_assert_same_limits(const struct rlimit *a,
+				    const struct rlimit *b)
+{
+	g_assert_cmpuint(a->rlim_cur, ==, b->rlim_cur);
+	g_assert_cmpuint(a->rlim_max, ==, b->rlim_max);
+}
+
+static void test_read_limits(void)
+{
+	static const int some[] = {
+		RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_STACK, RLIMIT_CORE,
+		RLIMIT_CPU, RLIMIT_AS,
+	};
+	struct rlimit rl[RLIM_NLIMITS], want;
+	int sync[2], status;
+	size_t i;
+	pid_t pid;
+	char c;
+
+	g_assert_cmpint(wq_command_read_limits(getpid(), rl), ==, 0);
+	for (i = 0; i < G_N_ELEMENTS(some); i++) {
+		g_assert_cmpint(getrlimit(some[i], &want), ==, 0);
+		test_assert_same_limits(&rl[some[i]], &want);
+	}
+
+	/* Another process's, here a child that lowered its nofile. */
+	g_assert_cmpint(pipe(sync), ==, 0);
+	pid = fork();
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		want = (struct rlimit){ 33, 44 };
+		if (setrlimit(RLIMIT_NOFILE, &want))
+			_exit(1);
+		(void)!write(sync[1], "x", 1);
+		pause();			/* until the SIGKILL */
+		_exit(0);
+	}
+	close(sync[1]);
+	g_assert_cmpint(read(sync[0], &c, 1), ==, 1);
+	close(sync[0]);
+	g_assert_cmpint(wq_command_read_limits(pid, rl), ==, 0);
+	want = (struct rlimit){ 33, 44 };
+	test_assert_same_limits(&rl[RLIMIT_NOFILE], &want);
+	kill(pid, SIGKILL);
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+
+	/* A process that is gone. */
+	g_assert_cmpint(wq_command_read_limits(pid, rl), ==, -ESRCH);
+}
+
+/* ---- groups of now --------------------------------------------------- */
+
+static int test_gid_cmp(const void *a, const void *b)
+{
+	gid_t x = *(const gid_t *)a, y = *(const gid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * What a work of cred (current_groups) must see: "uid\ngid\nGroups:\t...",
+ * the last as /proc/PID/status shows the groups (sorted).
+ */
+static char *test_current_ids(const struct wq_cred *cred)
+{
+	struct passwd *pw = getpwuid(cred->uid);
+	GString *s = g_string_new(NULL);
+	gid_t groups[256], gid;
+	int n = G_N_ELEMENTS(groups), i;
+
+	g_assert_nonnull(pw);
+	g_assert_cmpint(getgrouplist(pw->pw_name, pw->pw_gid, groups, &n),
+			>=, 0);
+	qsort(groups, (size_t)n, sizeof(*groups), test_gid_cmp);
+	gid = pw->pw_gid;
+	for (i = 0; i < n; i++)
+		if (groups[i] == cred->gid)
+			gid = cred->gid;
+	g_string_append_printf(s, "%u\n%u\nGroups:\t", (unsigned)cred->uid,
+			       (unsigned)gid);
+	for (i = 0; i < n; i++)
+		g_string_append_printf(s, "%u ", (unsigned)groups[i]);
+	g_string_append_c(s, '\n');
+	return g_string_free(s, FALSE);
+}
+
+static void test_assert_current(const struct wq_cred *cred)
+{
+	struct wq_command *cmd = test_cmd_new(
+		"id -u; id -g; grep '^Groups:' /proc/$$/status");
+	char *want = test_current_ids(cred);
+	char *out;
+
+	cmd->cred = cred;
+	cmd->cwd = "/";
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, want);
+	g_assert_cmpint(cmd->exit_code, ==, 0);
+	g_free(out);
+	g_free(want);
+	test_cmd_free(cmd);
+}
+
+/* Groups from the user database at run time, not the stale ones given. */
+static void test_current_groups(void)
+{
+	static const gid_t stale[] = { 4242, NOBODY };
+	struct wq_cred cred = {
+		.groups = stale, .ngroups = G_N_ELEMENTS(stale),
+		.current_groups = true,
+	};
+
+	if (!test_need_root())
+		return;
+	/* root, with a gid it is not in (a group left): root's primary. */
+	cred.uid = 0;
+	cred.gid = NOBODY;
+	test_assert_current(&cred);
+	/* nobody: its primary gid kept, 4242 gone. */
+	cred.uid = NOBODY;
+	cred.gid = NOBODY;
+	test_assert_current(&cred);
+}
+
+#define TEST_NO_USER	4000123
+
+/* A user deleted since the submit: the work does not run. */
+static void test_current_groups_no_user(void)
+{
+	struct wq_cred cred = { .uid = TEST_NO_USER, .gid = TEST_NO_USER };
+	char *dir = g_dir_make_tmp("wqfs-cmd-XXXXXX", NULL);
+	char *mark = g_build_filename(dir, "ran", NULL);
+	char *cmdline = g_strdup_printf("touch %s", mark);
+	struct wq_command *cmd = test_cmd_new(cmdline);
+	char *out;
+
+	if (!test_need_root())
+		goto out;
+	g_assert_null(getpwuid(TEST_NO_USER));
+	g_assert_cmpint(chmod(dir, 0777), ==, 0);
+	cmd->cwd = "/";
+	cmd->cred = &cred;
+
+	/* Without current_groups it runs, as the bare uid. */
+	g_assert_cmpint(wq_command_run(cmd), ==, 0);
+	g_assert_cmpint(cmd->exit_code, ==, 0);
+	g_assert_cmpint(unlink(mark), ==, 0);
+
+	cred.current_groups = true;
+	cmd->pid = 0;
+	g_assert_cmpint(wq_command_run(cmd), ==, -ENOENT);
+	out = test_output(cmd, NULL);
+	g_assert_cmpstr(out, ==, "wqfs: user 4000123 no longer exists; "
+			"the work does not run\n");
+	g_free(out);
+	g_assert_cmpint(cmd->pid, ==, 0);
+	g_assert_false(g_file_test(mark, G_FILE_TEST_EXISTS));
+out:
+	test_cmd_free(cmd);
+	g_free(cmdline);
+	g_free(mark);
+	g_assert_cmpint(rmdir(dir), ==, 0);
+	g_free(dir);
+}
+
 int main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
@@ -715,5 +1085,12 @@ int main(int argc, char **argv)
 	g_test_add_func("/engine/command/sigchld-ignored",
 			test_sigchld_ignored);
 	g_test_add_func("/engine/command/pid", test_pid);
+	g_test_add_func("/engine/command/session", test_session);
+	g_test_add_func("/engine/command/limits", test_limits);
+	g_test_add_func("/engine/command/limits-fail", test_limits_fail);
+	g_test_add_func("/engine/command/read-limits", test_read_limits);
+	g_test_add_func("/engine/command/current-groups", test_current_groups);
+	g_test_add_func("/engine/command/current-groups-no-user",
+			test_current_groups_no_user);
 	return g_test_run();
 }

@@ -32,6 +32,7 @@ struct stress_work {
 static struct workqueue_struct *wqs[NR_WQS];
 static struct stress_work works[NR_WORKS];
 static gint stopping;
+static unsigned int pause_us;	/* set between runs: a pause every 16 ops */
 
 static void stress_fn(struct work_struct *work)
 {
@@ -108,8 +109,11 @@ static gpointer stress_thread_fn(gpointer data)
 
 	for (int op = 0; op < NR_OPS; op++)
 		total += st->weights[op];
-	for (unsigned int i = 0; i < st->ops; i++)
+	for (unsigned int i = 0; i < st->ops; i++) {
 		do_op(rand, st->weights, total);
+		if (pause_us && i % 16 == 15)
+			g_usleep((gulong)g_rand_int_range(rand, 0, 2 * (gint32)pause_us));
+	}
 	g_rand_free(rand);
 	return NULL;
 }
@@ -184,6 +188,18 @@ static void test_exact_counts(void)
 	run_stress(weights, 20000);
 }
 
+/* Workers time out after 1 ms idle: queueing races their exit all along. */
+static void test_idle_expiry(void)
+{
+	static const unsigned int weights[NR_OPS] = { 30, 10, 15, 10, 8, 8, 6, 4, 1 };
+
+	wq_set_worker_idle_timeout_ms(1);
+	pause_us = 1000;	/* let the workers go idle now and then */
+	run_stress(weights, 10000);
+	pause_us = 0;
+	wq_set_worker_idle_timeout_ms(0);
+}
+
 /* Every run is observed starting and finishing. */
 static gint observed_started, observed_finished;
 
@@ -214,6 +230,7 @@ int main(int argc, char **argv)
 	g_assert_cmpint(wq_init(250), ==, 0);
 	g_test_add_func("/engine/stress/exact-counts", test_exact_counts);
 	g_test_add_func("/engine/stress/delayed-mix-observed", test_delayed_mix);
+	g_test_add_func("/engine/stress/idle-expiry", test_idle_expiry);
 	ret = g_test_run();
 	wq_exit();
 	return ret;

@@ -1184,49 +1184,379 @@ static bool thread_named(const char *name)
 	return found;
 }
 
-/* create_workqueue() starts one worker per online CPU at once, named
- * NAME/CPU, before any work is queued; an unbound queue starts one. */
-static void test_pool_workers_at_creation(void)
+/* ---- workers: lazy start, idle exit --------------------------------------- */
+
+static unsigned int nr_workers(struct workqueue_struct *wq)
 {
-	struct workqueue_struct *wq = create_workqueue("eager");
-	struct workqueue_struct *uwq = unbound_wq("eager-u", 4);
-	long ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct wq_stats st;
 
 	wq_get_stats(wq, &st);
-	g_assert_cmpuint(st.workers, ==, (unsigned int)ncpus);
-	for (long cpu = 0; cpu < ncpus; cpu++) {
-		g_autofree char *name = g_strdup_printf("eager/%ld", cpu);
+	return st.workers;
+}
 
+/* Wait until wq has n workers; fails after 60 s rather than hang. */
+static void await_workers(struct workqueue_struct *wq, unsigned int n)
+{
+	for (int i = 0; nr_workers(wq) != n; i++) {
+		g_assert_cmpint(i, <, 60000);
+		g_usleep(1000);
+	}
+}
+
+/* Wait until no thread of this process is named name (an exited worker
+ * may linger in /proc for a moment after it left its pool). */
+static void await_no_thread_named(const char *name)
+{
+	for (int i = 0; thread_named(name); i++) {
+		g_assert_cmpint(i, <, 60000);
+		g_usleep(1000);
+	}
+}
+
+static int online_cpus(int *cpus)
+{
+	cpu_set_t online;
+	int n = 0;
+
+	g_assert_cmpint(sched_getaffinity(0, sizeof(online), &online), ==, 0);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		if (CPU_ISSET(cpu, &online))
+			cpus[n++] = cpu;
+	return n;
+}
+
+/* A new queue has no thread; a pool starts its first worker, named
+ * NAME/CPU or NAME/u, when its first work is queued. */
+static void test_workers_lazy_start(void)
+{
+	struct workqueue_struct *wq = create_workqueue("lazy");
+	struct workqueue_struct *uwq = unbound_wq("lazy-u", 4);
+	int cpus[CPU_SETSIZE], ncpu = online_cpus(cpus);
+	struct test_work *tw = g_new(struct test_work, ncpu + 1);
+	struct gate gate;
+	char name[32];
+
+	gate_init(&gate);
+	g_assert_cmpuint(nr_workers(wq), ==, 0);
+	g_assert_cmpuint(nr_workers(uwq), ==, 0);
+	for (int i = 0; i < ncpu; i++) {
+		g_snprintf(name, sizeof(name), "lazy/%d", cpus[i]);
+		g_assert_false(thread_named(name));
+	}
+	g_assert_false(thread_named("lazy-u/u"));
+
+	/* One work per CPU, held at the gate: one worker per pool. */
+	for (int i = 0; i <= ncpu; i++) {
+		test_work_init(&tw[i]);
+		tw[i].gate = &gate;
+	}
+	for (int i = 0; i < ncpu; i++)
+		g_assert_true(queue_work_on(cpus[i], wq, W(&tw[i])));
+	g_assert_true(queue_work(uwq, W(&tw[ncpu])));
+	gate_await(&gate, ncpu + 1);
+	g_assert_cmpuint(nr_workers(wq), ==, (unsigned int)ncpu);
+	g_assert_cmpuint(nr_workers(uwq), ==, 1);
+	for (int i = 0; i < ncpu; i++) {
+		g_snprintf(name, sizeof(name), "lazy/%d", cpus[i]);
 		g_assert_true(thread_named(name));
 	}
-	wq_get_stats(uwq, &st);
-	g_assert_cmpuint(st.workers, ==, 1);
-	g_assert_true(thread_named("eager-u/u"));
+	g_assert_true(thread_named("lazy-u/u"));
+	gate_open(&gate);
+	g_assert_cmpint(flush_workqueue(wq), ==, 0);
+	g_assert_cmpint(flush_workqueue(uwq), ==, 0);
+	for (int i = 0; i <= ncpu; i++)
+		g_assert_cmpint(tw[i].runs, ==, 1);
+	g_assert_cmpuint(nr_workers(wq), >=, 1);
+	destroy(wq);
+	destroy(uwq);
+	for (int i = 0; i < ncpu; i++) {
+		g_snprintf(name, sizeof(name), "lazy/%d", cpus[i]);
+		await_no_thread_named(name);
+	}
+	await_no_thread_named("lazy-u/u");
+	gate_clear(&gate);
+	g_free(tw);
+}
+
+/* Workers idle for the idle timeout exit, down to none; a later work
+ * starts a worker again and runs. */
+static void test_workers_idle_exit(void)
+{
+	struct workqueue_struct *uwq = unbound_wq("idle-u", 3);
+	struct workqueue_struct *wq = create_workqueue("idle");
+	struct test_work tw[4];
+	struct gate gate;
+
+	wq_set_worker_idle_timeout_ms(100);
+	gate_init(&gate);
+	for (int i = 0; i < 4; i++) {
+		test_work_init(&tw[i]);
+		tw[i].gate = &gate;
+	}
+	for (int i = 0; i < 3; i++)
+		g_assert_true(queue_work(uwq, W(&tw[i])));
+	g_assert_true(queue_work(wq, W(&tw[3])));
+	gate_await(&gate, 4);
+	g_assert_cmpuint(nr_workers(uwq), ==, 3);
+	g_assert_cmpuint(nr_workers(wq), ==, 1);
+	gate_open(&gate);
+	g_assert_cmpint(flush_workqueue(uwq), ==, 0);
+	g_assert_cmpint(flush_workqueue(wq), ==, 0);
+
+	await_workers(uwq, 0);
+	await_workers(wq, 0);
+	await_no_thread_named("idle-u/u");
+
+	/* Again, from nothing. */
+	for (int i = 0; i < 4; i++)
+		tw[i].gate = NULL;
+	g_assert_true(queue_work(uwq, W(&tw[0])));
+	g_assert_true(queue_work(wq, W(&tw[3])));
+	g_assert_cmpint(flush_workqueue(uwq), ==, 0);
+	g_assert_cmpint(flush_workqueue(wq), ==, 0);
+	g_assert_cmpint(tw[0].runs, ==, 2);
+	g_assert_cmpint(tw[3].runs, ==, 2);
+	await_workers(uwq, 0);
+
+	/* A shorter timeout reaches workers already asleep on the default. */
+	wq_set_worker_idle_timeout_ms(0);
+	g_assert_true(queue_work(uwq, W(&tw[0])));
+	flush_work(W(&tw[0]));
+	g_assert_cmpuint(nr_workers(uwq), ==, 1);
+	wq_set_worker_idle_timeout_ms(20);
+	await_workers(uwq, 0);
+
+	wq_set_worker_idle_timeout_ms(0);
+	destroy(uwq);
+	destroy(wq);
+	gate_clear(&gate);
+}
+
+/* A frozen queue starts no worker; its idle workers exit all the same,
+ * and thawing starts one for the pending work. */
+static void test_workers_frozen(void)
+{
+	struct workqueue_struct *wq = unbound_wq("frozen", 2);
+	struct test_work a, b;
+
+	wq_set_worker_idle_timeout_ms(20);
+	test_work_init(&a);
+	test_work_init(&b);
+	wq_freeze(wq, true);
+	g_assert_true(queue_work(wq, W(&a)));
+	g_usleep(20000);
+	g_assert_cmpuint(nr_workers(wq), ==, 0);
+	g_assert_cmpint(a.runs, ==, 0);
+	wq_freeze(wq, false);
+	flush_work(W(&a));
+	g_assert_cmpint(a.runs, ==, 1);
+
+	/* The worker of a frozen queue with a pending work times out. */
+	wq_freeze(wq, true);
+	g_assert_true(queue_work(wq, W(&b)));
+	await_workers(wq, 0);
+	g_assert_true(work_pending(W(&b)));
+	wq_freeze(wq, false);
+	flush_work(W(&b));
+	g_assert_cmpint(b.runs, ==, 1);
+
+	wq_set_worker_idle_timeout_ms(0);
+	destroy(wq);
+}
+
+/* max_active still bounds the workers a pool starts on demand. */
+static void test_workers_max_active(void)
+{
+	struct workqueue_struct *wq = unbound_wq("lazy-max", 2);
+	struct test_work tw[5];
+	struct gate gate;
+
+	gate_init(&gate);
+	for (int i = 0; i < 5; i++) {
+		test_work_init(&tw[i]);
+		tw[i].gate = &gate;
+		g_assert_true(queue_work(wq, W(&tw[i])));
+	}
+	gate_await(&gate, 2);
+	g_usleep(20000);
+	g_assert_cmpint(gate.arrived, ==, 2);
+	g_assert_cmpuint(nr_workers(wq), ==, 2);
+	workqueue_set_max_active(wq, 4);
+	gate_await(&gate, 4);
+	g_assert_cmpuint(nr_workers(wq), ==, 4);
+	gate_open(&gate);
+	g_assert_cmpint(flush_workqueue(wq), ==, 0);
+	for (int i = 0; i < 5; i++)
+		g_assert_cmpint(tw[i].runs, ==, 1);
+	g_assert_cmpuint(nr_workers(wq), <=, 4);
+	destroy(wq);
+	gate_clear(&gate);
+}
+
+/* Switching a queue with no worker, or setting its attributes, starts no
+ * thread; the first work then runs with them. */
+static void test_workers_attrs_without_workers(void)
+{
+	struct workqueue_struct *wq = create_workqueue("noworker");
+	struct workqueue_attrs attrs;
+	struct test_work tw;
+	GArray *events;
+
+	test_work_init(&tw);
+	g_assert_cmpint(wq_set_unbound(wq, true), ==, 0);
+	g_assert_cmpuint(nr_workers(wq), ==, 0);
+	wq_get_attrs(wq, &attrs);
+	attrs.nice = 3;
+	g_assert_cmpint(apply_workqueue_attrs(wq, &attrs), ==, 0);
+	g_assert_cmpuint(nr_workers(wq), ==, 0);
+	record_start(wq);
+	g_assert_true(queue_work(wq, W(&tw)));
+	flush_work(W(&tw));
+	events = record_stop();
+	g_assert_cmpuint(events->len, ==, 3);
+	g_assert_cmpstr(g_array_index(events, struct recorded, 1).comm, ==, "noworker/u");
+	g_array_unref(events);
+	g_assert_cmpuint(nr_workers(wq), ==, 1);
+	/* The old pool's worker goes; the new pools start empty. */
+	g_assert_cmpint(wq_set_unbound(wq, false), ==, 0);
+	g_assert_cmpuint(nr_workers(wq), ==, 0);
+	await_no_thread_named("noworker/u");
+	g_assert_true(queue_work(wq, W(&tw)));
+	flush_work(W(&tw));
+	g_assert_cmpint(tw.runs, ==, 2);
+	destroy(wq);
+}
+
+/*
+ * Works queued just as the workers time out (1 ms) all run, from several
+ * threads on several queues; and queues are destroyed while their workers
+ * are exiting.
+ */
+enum { EXPIRY_THREADS = 3, EXPIRY_ROUNDS = 400 };
+
+struct expiry_thread {
+	GThread *thread;
+	struct workqueue_struct *wq;
+	struct test_work tw[2];
+	int queued;
+};
+
+static gpointer expiry_thread_fn(gpointer data)
+{
+	struct expiry_thread *et = data;
+	GRand *rand = g_rand_new_with_seed(g_test_rand_int());
+
+	for (int i = 0; i < EXPIRY_ROUNDS; i++) {
+		struct test_work *tw = &et->tw[i % 2];
+
+		if (queue_work(et->wq, W(tw)))
+			et->queued++;
+		if (i % 2)
+			flush_work(W(tw));
+		/* Around the 1 ms timeout of the worker that just ran. */
+		g_usleep((gulong)g_rand_int_range(rand, 500, 1500));
+	}
+	g_rand_free(rand);
+	return NULL;
+}
+
+static void test_workers_queue_while_exiting(void)
+{
+	struct expiry_thread et[EXPIRY_THREADS];
+	struct wq_stats st;
+
+	wq_set_worker_idle_timeout_ms(1);
+	for (int t = 0; t < EXPIRY_THREADS; t++) {
+		et[t].wq = t ? unbound_wq("expiry-u", t) : create_workqueue("expiry");
+		et[t].queued = 0;
+		test_work_init(&et[t].tw[0]);
+		test_work_init(&et[t].tw[1]);
+		et[t].thread = g_thread_new("expiry", expiry_thread_fn, &et[t]);
+	}
+	for (int t = 0; t < EXPIRY_THREADS; t++) {
+		g_thread_join(et[t].thread);
+		g_assert_cmpint(flush_workqueue(et[t].wq), ==, 0);
+		g_assert_cmpint(et[t].tw[0].runs + et[t].tw[1].runs, ==, et[t].queued);
+		wq_get_stats(et[t].wq, &st);
+		g_assert_cmpuint(st.completed, ==, (unsigned int)et[t].queued);
+		g_assert_cmpuint(st.pending + st.running, ==, 0);
+		await_workers(et[t].wq, 0);
+		destroy(et[t].wq);
+	}
+
+	/* Destroy while the workers are timing out. */
+	for (int i = 0; i < 100; i++) {
+		struct workqueue_struct *wq = unbound_wq("expiry-d", 2);
+		struct test_work tw;
+
+		test_work_init(&tw);
+		g_assert_true(queue_work(wq, W(&tw)));
+		flush_work(W(&tw));
+		g_assert_cmpint(tw.runs, ==, 1);
+		g_usleep((gulong)(i % 20) * 100);
+		destroy(wq);
+	}
+	wq_set_worker_idle_timeout_ms(0);
+}
+
+/*
+ * When no worker can be started (a subprocess past its RLIMIT_NPROC) a
+ * queue is still created, and a queued work stays pending, logged once;
+ * it runs once threads are back, when its pool is kicked again or when
+ * any worker goes idle.
+ */
+static void eagain_subprocess(void)
+{
+	struct workqueue_struct *wq = create_workqueue("eagain");
+	struct workqueue_struct *uwq = unbound_wq("eagain-u", 1);
+	struct test_work a, b, c;
+	struct rlimit lim;
+	struct wq_stats st;
+
+	test_work_init(&a);
+	test_work_init(&b);
+	test_work_init(&c);
+	g_assert_cmpint(getrlimit(RLIMIT_NPROC, &lim), ==, 0);
+	if (geteuid() == 0) {	/* root is not limited: be nobody */
+		g_assert_cmpint(setgid(65534), ==, 0);
+		g_assert_cmpint(setuid(65534), ==, 0);
+	}
+	lim.rlim_cur = 1;
+	g_assert_cmpint(setrlimit(RLIMIT_NPROC, &lim), ==, 0);
+
+	g_assert_cmpuint(nr_workers(wq), ==, 0);
+	g_test_expect_message(NULL, G_LOG_LEVEL_WARNING,
+			      "wq eagain: no worker can be started*");
+	g_test_expect_message(NULL, G_LOG_LEVEL_WARNING,
+			      "wq eagain-u: no worker can be started*");
+	g_assert_true(queue_work_on(0, wq, W(&a)));
+	g_assert_true(queue_work(uwq, W(&c)));
+	g_assert_true(queue_work_on(0, wq, W(&b)));	/* no second warning */
+	g_test_assert_expected_messages();
+	wq_get_stats(wq, &st);
+	g_assert_cmpuint(st.workers, ==, 0);
+	g_assert_cmpuint(st.pending, ==, 2);
+
+	/* Threads again: a later queue on the pool starts its worker ... */
+	lim.rlim_cur = lim.rlim_max;
+	g_assert_cmpint(setrlimit(RLIMIT_NPROC, &lim), ==, 0);
+	g_assert_true(cancel_work_sync(W(&b)));
+	g_assert_true(queue_work_on(0, wq, W(&b)));
+	flush_work(W(&a));
+	flush_work(W(&b));
+	g_assert_cmpint(a.runs + b.runs, ==, 2);
+	/* ... and nothing kicks uwq again: the idle path of wq's worker
+	 * retries its pool. */
+	flush_work(W(&c));
+	g_assert_cmpint(c.runs, ==, 1);
 	destroy(wq);
 	destroy(uwq);
 }
 
-/* When no worker can be started, create_workqueue() fails with EAGAIN and
- * leaves nothing behind (a subprocess past its RLIMIT_NPROC). */
-static void test_pool_eagain(void)
+static void test_workers_eagain(void)
 {
 	if (g_test_subprocess()) {
-		struct rlimit lim;
-
-		g_assert_cmpint(getrlimit(RLIMIT_NPROC, &lim), ==, 0);
-		if (geteuid() == 0) {	/* root is not limited: be nobody */
-			g_assert_cmpint(setgid(65534), ==, 0);
-			g_assert_cmpint(setuid(65534), ==, 0);
-		}
-		lim.rlim_cur = 1;
-		g_assert_cmpint(setrlimit(RLIMIT_NPROC, &lim), ==, 0);
-		errno = 0;
-		g_assert_null(create_workqueue("eagain"));
-		g_assert_cmpint(errno, ==, EAGAIN);
-		/* Threads again, for the sanitizers' own at exit. */
-		lim.rlim_cur = lim.rlim_max;
-		g_assert_cmpint(setrlimit(RLIMIT_NPROC, &lim), ==, 0);
+		eagain_subprocess();
 		return;
 	}
 	g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
@@ -1256,8 +1586,15 @@ int main(int argc, char **argv)
 	g_test_add_func("/engine/delayed/mod", test_delayed_mod);
 	g_test_add_func("/engine/pool/per-cpu-names-and-binding", test_pool_names_and_binding);
 	g_test_add_func("/engine/pool/max-active", test_pool_max_active);
-	g_test_add_func("/engine/pool/workers-at-creation", test_pool_workers_at_creation);
-	g_test_add_func("/engine/pool/eagain", test_pool_eagain);
+	g_test_add_func("/engine/workers/lazy-start", test_workers_lazy_start);
+	g_test_add_func("/engine/workers/idle-exit", test_workers_idle_exit);
+	g_test_add_func("/engine/workers/frozen", test_workers_frozen);
+	g_test_add_func("/engine/workers/max-active", test_workers_max_active);
+	g_test_add_func("/engine/workers/attrs-without-workers",
+			test_workers_attrs_without_workers);
+	g_test_add_func("/engine/workers/queue-while-exiting",
+			test_workers_queue_while_exiting);
+	g_test_add_func("/engine/workers/eagain", test_workers_eagain);
 	g_test_add_func("/engine/ordered/fifo", test_ordered_fifo);
 	g_test_add_func("/engine/freeze/thaw", test_freeze_thaw);
 	g_test_add_func("/engine/destroy/enotempty-with-delayed", test_destroy_enotempty);

@@ -120,11 +120,11 @@ except OSError as e:
 	assert_output ENOENT
 }
 
-@test "rmdir with delayed work not yet due is ENOTEMPTY; after cancel it succeeds" {
+@test "rmdir with delayed work not yet due is EBUSY; after cancel it succeeds" {
 	mkdir "$MNT/q"
 	echo "later: 100s echo ran > '$T/later'" >"$MNT/q/delay"
 	run rmdir_errno "$MNT/q"
-	assert_output ENOTEMPTY
+	assert_output EBUSY
 	[ -d "$MNT/q" ]
 	# still a live queue
 	echo "echo alive > '$T/alive'" >"$MNT/q/submit"
@@ -137,27 +137,35 @@ except OSError as e:
 	[ ! -e "$T/later" ]
 }
 
-@test "rmdir waits for queued and running work to finish" {
+@test "rmdir of a busy queue is EBUSY at once; drain, then rmdir removes it" {
 	mkdir "$MNT/q"
 	echo "sleep 1; echo first > '$T/first'" >"$MNT/q/submit"
 	echo "echo second > '$T/second'" >"$MNT/q/submit"
+	local t0 t1
+	t0=$(date +%s%N)
 	run rmdir_errno "$MNT/q"
-	assert_output OK
-	# both works finished before rmdir returned
+	t1=$(date +%s%N)
+	assert_output EBUSY
+	((t1 - t0 < 500000000)) || fail "rmdir took $(((t1 - t0) / 1000000)) ms"
+	[ -d "$MNT/q" ]
+	echo >"$MNT/q/drain"
+	# drain_workqueue returned at close: both works have finished
 	file_has "$T/first" first
 	file_has "$T/second" second
+	run rmdir_errno "$MNT/q"
+	assert_output OK
 	[ ! -e "$MNT/q" ]
 }
 
-@test "new work through a descriptor opened before rmdir is refused with ESHUTDOWN" {
+@test "new work through a descriptor opened before a drain is refused with ESHUTDOWN" {
 	mkdir "$MNT/q"
 	echo "s: sleep 3; echo done > '$T/done'" >"$MNT/q/submit"
 	wait_for 10 w_state_is q s running
 	exec 5>"$MNT/q/submit" 6>"$MNT/q/delay"
-	bg rmdir "$MNT/q"
-	local rpid=$BG_PID
+	bg sh -c 'echo > "$1"' sh "$MNT/q/drain"
+	local dpid=$BG_PID
 	sleep 0.5
-	kill -0 "$rpid" # rmdir is still waiting for the running work
+	kill -0 "$dpid" # the drain is still waiting for the running work
 	run "$PY" -c '
 import errno, os
 for fd, line in ((5, b"true\n"), (6, b"1s true\n")):
@@ -167,66 +175,75 @@ for fd, line in ((5, b"true\n"), (6, b"1s true\n")):
         print(errno.errorcode[e.errno])'
 	exec 5>&- 6>&-
 	assert_output $'ESHUTDOWN\nESHUTDOWN'
-	wait_exit 20 "$rpid"
+	wait_exit 20 "$dpid"
 	assert_equal "$WAIT_STATUS" 0
 	file_has "$T/done" done
-	[ ! -e "$MNT/q" ]
+	run rmdir_errno "$MNT/q"
+	assert_output OK
 }
 
-@test "new work on a queue being destroyed is refused with ESHUTDOWN (echo > submit)" {
+@test "while a queue drains, its running work may still queue itself (chain queueing)" {
 	mkdir "$MNT/q"
-	echo "s: sleep 3; echo done > '$T/done'" >"$MNT/q/submit"
+	echo "s: sleep 1; echo 'next: echo chained > $T/chained' > \"\$WQ_ROOT/\$WQ_QUEUE/submit\"" >"$MNT/q/submit"
 	wait_for 10 w_state_is q s running
-	# While rmdir runs, the kernel answers ENOENT itself for names in q it
-	# has not looked up before: look them up first, as a shell user would
-	# have by using them.
-	stat "$MNT/q/submit" "$MNT/q/delay" >/dev/null
-	bg rmdir "$MNT/q"
-	local rpid=$BG_PID
-	sleep 0.5
-	kill -0 "$rpid" # rmdir is still waiting for the running work
-	# the queue is still there until its work has finished
-	[ -d "$MNT/q" ]
-	run write_errno "$MNT/q/submit" "echo late > '$T/late'"
-	assert_output ESHUTDOWN
-	run write_errno "$MNT/q/delay" "1s echo late > '$T/late'"
-	assert_output ESHUTDOWN
-	wait_exit 20 "$rpid"
-	assert_equal "$WAIT_STATUS" 0
-	file_has "$T/done" done
-	[ ! -e "$MNT/q" ]
-	[ ! -e "$T/late" ]
+	run write_errno -e "$MNT/q/drain" '\n'
+	assert_output OK
+	# the drain waited for the chained work too
+	file_has "$T/chained" chained
+	run write_errno "$MNT/q/submit" "echo after > '$T/after'"
+	assert_output OK
+	flushq q
+	file_has "$T/after" after
 }
 
-@test "rmdir interrupted by SIGINT fails with EINTR and leaves the queue usable" {
+@test "a drain interrupted by SIGINT fails with EINTR and leaves the queue usable" {
 	mkdir "$MNT/q"
 	echo "s: sleep 4" >"$MNT/q/submit"
 	wait_for 10 w_state_is q s running
-	bg_intr "$T/rmdir.res" rmdir "$MNT/q"
-	local rpid=$BG_PID
+	bg_intr "$T/drain.res" write "$MNT/q/drain" $'\n'
+	local dpid=$BG_PID
 	sleep 0.5
-	kill -0 "$rpid"
-	kill -INT "$rpid"
-	wait_exit 3 "$rpid"
+	kill -0 "$dpid"
+	kill -INT "$dpid"
+	wait_exit 3 "$dpid"
 	assert_equal "$WAIT_STATUS" 0
-	run cat "$T/rmdir.res"
+	run cat "$T/drain.res"
 	assert_output EINTR
-	[ -d "$MNT/q" ]
 	# the queue takes work again
 	run write_errno "$MNT/q/submit" "echo again > '$T/again'"
 	assert_output OK
 	flushq q
 	file_has "$T/again" again
+	echo s >"$MNT/q/cancel" || true
 	run rmdir_errno "$MNT/q"
 	assert_output OK
+}
+
+@test "cancel * empties a busy queue; rmdir then removes it at once" {
+	mkdir "$MNT/q"
+	echo "s: sleep 30; echo ran > '$T/s'" >"$MNT/q/submit"
+	echo "p: echo ran > '$T/p'" >"$MNT/q/submit"
+	echo "d: 100s echo ran > '$T/d'" >"$MNT/q/delay"
+	wait_for 10 w_state_is q s running
+	run write_errno "$MNT/q/cancel" "*"
+	assert_output OK
+	run rmdir_errno "$MNT/q"
+	assert_output OK
+	[ ! -e "$MNT/q" ]
+	[ ! -e "$T/s" ] && [ ! -e "$T/p" ] && [ ! -e "$T/d" ]
 }
 
 @test "a per-CPU queue has one worker per CPU named NAME/CPU" {
 	local n i
 	n=$(nproc)
 	mkdir "$MNT/myq"
+	# an idle queue has no thread; a work from each CPU starts its worker
 	run q_get myq workers
-	assert_output "$n"
+	assert_output 0
+	for ((i = 0; i < n; i++)); do
+		taskset -c "$i" sh -c "echo true > '$MNT/myq/submit'"
+	done
+	flushq myq
 	for ((i = 0; i < n; i++)); do
 		wait_for 5 sh -c "cat /proc/$WQFS_PID/task/*/comm | grep -qx myq/$i"
 	done
@@ -245,9 +262,13 @@ for fd, line in ((5, b"true\n"), (6, b"1s true\n")):
 }
 
 @test "worker names are cut to the 15 characters of a thread name" {
-	local n
+	local n i
 	n=$(nproc)
 	mkdir "$MNT/abcdefghijklmnopqrst"
+	for ((i = 0; i < n; i++)); do
+		taskset -c "$i" sh -c "echo true > '$MNT/abcdefghijklmnopqrst/submit'"
+	done
+	flushq abcdefghijklmnopqrst
 	wait_for 5 sh -c "cat /proc/$WQFS_PID/task/*/comm | grep -qx abcdefghijklmno"
 	run sh -c "cat /proc/$WQFS_PID/task/*/comm | grep -cx abcdefghijklmno"
 	assert_output "$n"
@@ -255,6 +276,8 @@ for fd, line in ((5, b"true\n"), (6, b"1s true\n")):
 
 @test "rmdir removes the queue's workers" {
 	mkdir "$MNT/gone"
+	taskset -c 0 sh -c "echo true > '$MNT/gone/submit'"
+	flushq gone
 	wait_for 5 sh -c "cat /proc/$WQFS_PID/task/*/comm | grep -qx gone/0"
 	rmdir "$MNT/gone"
 	wait_for 5 sh -c "! cat /proc/$WQFS_PID/task/*/comm | grep -q '^gone/'"

@@ -71,7 +71,7 @@ EOF
 	run q_get q max_active
 	assert_output 1
 	run q_get q workers
-	assert_output "$(nproc)"
+	assert_output 0
 	for k in pending delayed running completed failed cancelled started; do
 		run q_get q "$k"
 		assert_output 0

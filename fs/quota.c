@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * quota.c - per-user limits: what each user holds in the daemon (queues,
+ * works, bytes of command text, trace and jiq readers, open control
+ * files), so that no user can exhaust the daemon for the others.  A
+ * charge past the user's limit fails with EDQUOT.  Root (uid 0) is
+ * neither limited nor counted.
+ *
+ * Locking: every function is called with fs_lock held.
+ */
+#include <errno.h>
+
+#include "wqfs.h"
+
+struct usage {
+	uint64_t held[QUOTA_COUNT];
+};
+
+static GHashTable *usage_by_uid;	/* fs_lock: uid -> struct usage */
+
+static uint64_t quota_limit(enum quota_kind k)
+{
+	switch (k) {
+	case QUOTA_QUEUES:	return opts.user_queues;
+	case QUOTA_WORKS:	return opts.user_works;
+	case QUOTA_BYTES:	return opts.user_bytes;
+	case QUOTA_READERS:	return opts.user_readers;
+	case QUOTA_FILES:	return opts.user_files;
+	default:		return 0;
+	}
+}
+
+static struct usage *usage_of(uid_t uid, bool create)
+{
+	if (!usage_by_uid)
+		usage_by_uid = g_hash_table_new_full(g_direct_hash, g_direct_equal,
+						     NULL, g_free);
+	struct usage *u = g_hash_table_lookup(usage_by_uid, GUINT_TO_POINTER(uid));
+	if (!u && create) {
+		u = g_new0(struct usage, 1);
+		g_hash_table_insert(usage_by_uid, GUINT_TO_POINTER(uid), u);
+	}
+	return u;
+}
+
+int quota_charge(uid_t uid, enum quota_kind k, uint64_t n)
+{
+	if (uid == 0 || n == 0)
+		return 0;
+	struct usage *u = usage_of(uid, true);
+	if (u->held[k] + n > quota_limit(k))
+		return -EDQUOT;
+	u->held[k] += n;
+	return 0;
+}
+
+void quota_force(uid_t uid, enum quota_kind k, uint64_t n)
+{
+	if (uid != 0)
+		usage_of(uid, true)->held[k] += n;
+}
+
+void quota_uncharge(uid_t uid, enum quota_kind k, uint64_t n)
+{
+	struct usage *u = uid ? usage_of(uid, false) : NULL;
+	if (!u)
+		return;
+	u->held[k] = u->held[k] > n ? u->held[k] - n : 0;
+	for (int i = 0; i < QUOTA_COUNT; i++)
+		if (u->held[i])
+			return;
+	g_hash_table_remove(usage_by_uid, GUINT_TO_POINTER(uid));
+}
+
+void quota_fini(void)
+{
+	if (usage_by_uid)
+		g_hash_table_destroy(usage_by_uid);
+	usage_by_uid = NULL;
+}
