@@ -176,7 +176,7 @@ step 'destroy_workqueue(walk)  -- refused while delayed work is not due'
 call 'a delayed work one hour away' "echo 'late: 1h echo never' > '$Q/delay'"
 call 'rmdir fails: cancel or flush delayed work first' "rmdir '$Q'"
 call 'cancel_delayed_work_sync(&late)' "echo late > '$Q/cancel'"
-call 'destroy_workqueue: waits for running work, then removes' "rmdir '$Q'"
+call 'destroy_workqueue of an idle queue: removes it at once' "rmdir '$Q'"
 call 'destroy_workqueue(walk1)' "rmdir '$S'"
 call 'the shared queue cannot be destroyed' "rmdir '$E'"
 call 'queues left' "ls '$W'"

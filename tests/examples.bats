@@ -174,7 +174,7 @@ want = [
     ("echo 'hello:' > ", "EALREADY (Operation already in progress)"),
     ("echo 'tick: 2s' > ", "EALREADY (Operation already in progress)"),
     ("echo tick > ", "ENOENT (No such file or directory)"),
-    ("rmdir ", "ENOTEMPTY (Directory not empty)"),
+    ("rmdir ", "EBUSY (Device or resource busy)"),
     ("rmdir ", "EBUSY (Device or resource busy)"),
 ]
 if len(bad) != len(want) or any(not c.startswith(wc) or r != wr

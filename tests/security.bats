@@ -275,23 +275,29 @@ print("rounds", n + 1, "bad", bad)
 	# ignored: each sets its disposition itself).
 	local k p1 p2
 	for ((k = 0; k < 6; k++)); do
+		rm -f "$T/ready1" "$T/ready2"
 		bg "$PY" -c '
 import signal, sys
 signal.signal(signal.SIGINT, signal.default_int_handler)
 f = open(sys.argv[1], "rb", buffering=0)
+open(sys.argv[2], "w").close()
 while True:
     f.read(); f.seek(0)
-' "$MNT/jiqwq"
+' "$MNT/jiqwq" "$T/ready1"
 		p1=$BG_PID
 		bg "$PY" -c '
 import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 fd = os.open(sys.argv[1], os.O_RDONLY)
-while os.read(fd, 65536): pass
-' "$MNT/jiqwqdelay"
+open(sys.argv[2], "w").close()
+while True:
+    os.read(fd, 65536); os.lseek(fd, 0, os.SEEK_SET)
+' "$MNT/jiqwqdelay" "$T/ready2"
 		p2=$BG_PID
+		wait_for 10 test -e "$T/ready1"
+		wait_for 10 test -e "$T/ready2"
 		sleep "0.0$((k + 2))"
-		kill -INT "$p1" "$p2"
+		kill -INT "$p1" "$p2" 2>/dev/null || true
 		wait_exit 10 "$p1" || fail "a jiqwq reader did not end at SIGINT"
 		wait_exit 10 "$p2" || fail "a jiqwqdelay reader did not end at SIGINT"
 	done
