@@ -221,6 +221,8 @@ for fd, line in ((5, b"true\n"), (6, b"1s true\n")):
 
 @test "cancel * empties a busy queue; rmdir then removes it at once" {
 	mkdir "$MNT/q"
+	echo 0 >"$MNT/q/per_cpu"	# one worker: p waits behind s
+	echo 1 >"$MNT/q/max_active"
 	echo "s: sleep 30; echo ran > '$T/s'" >"$MNT/q/submit"
 	echo "p: echo ran > '$T/p'" >"$MNT/q/submit"
 	echo "d: 100s echo ran > '$T/d'" >"$MNT/q/delay"

@@ -53,10 +53,13 @@ static void check_ctl(enum wqfs_ctl ctl, const struct wqfs_line *l)
 		CHECK(l->has_delay && named && !l->command);
 		break;
 	case WQFS_CTL_CANCEL:
-		CHECK(!l->has_delay && named && !l->command);
+		CHECK(!l->has_delay && named != l->all && !l->command);
 		break;
 	case WQFS_CTL_FLUSH:
 		CHECK(!l->has_delay && !l->command);
+		break;
+	case WQFS_CTL_DRAIN:
+		CHECK(!l->has_delay && !named && !l->command);
 		break;
 	}
 }
@@ -84,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return 0;
-	ctl = (enum wqfs_ctl)((data[0] - '0' + 5u) % 5);
+	ctl = (enum wqfs_ctl)((data[0] - '0' + 6u) % 6);
 	hz = fuzz_hz(data[1]);
 	size -= 2;
 	while (wqfs_next_line(buf, size, &pos, &line, &len)) {
