@@ -45,8 +45,8 @@
 #include <sys/types.h>
 
 /*
- * Who a run runs as.  Fields left zero/NULL keep the old behaviour: groups
- * as given, the daemon's resource limits.
+ * Who a run runs as.  Fields left zero/NULL keep the defaults: groups as
+ * given, the daemon's resource limits.
  */
 struct wq_cred {
 	uid_t uid;
@@ -64,6 +64,9 @@ struct wq_cred {
 	const struct rlimit *rlimits;
 };
 
+/* wq_command_kill()'s time from SIGTERM to SIGKILL when kill_grace_ms is 0. */
+#define WQ_KILL_GRACE_MS	2000u
+
 struct wq_command {
 	/* in: set by the caller before wq_command_run(), not changed during */
 	const char *cmdline;		/* run as /bin/sh -c cmdline */
@@ -71,7 +74,7 @@ struct wq_command {
 	const char *cwd;		/* NULL: the daemon's; unusable: exit 127 */
 	const struct wq_cred *cred;	/* NULL: run as the daemon */
 	size_t output_limit;		/* bytes of output kept (the last ones) */
-	unsigned int kill_grace_ms;	/* SIGTERM to SIGKILL (0: 2000) */
+	unsigned int kill_grace_ms;	/* SIGTERM to SIGKILL; 0: the default */
 
 	/* out: valid after wq_command_run() returned 0 */
 	pid_t pid;
@@ -122,6 +125,13 @@ void wq_command_kill(struct wq_command *cmd);
  */
 size_t wq_command_output(struct wq_command *cmd, char *buf, size_t len,
 			 uint64_t *total);
+
+/*
+ * wq_command_set_output - keep data as the output of the latest run (a
+ * run restored from a durable store).  cmd must not be running; 0 or
+ * -ENOMEM.
+ */
+int wq_command_set_output(struct wq_command *cmd, const char *data, size_t len);
 
 /*
  * wq_command_pid - the pid of the running child (its process group), or 0

@@ -1,151 +1,81 @@
 // SPDX-License-Identifier: MIT
 /*
- * timer.c - the one timer thread that arms delayed works.
+ * timer.c - the one timer thread that fires the engine's timers.
  *
- * Armed delayed works sit in a binary min-heap of pointers keyed by their
- * absolute CLOCK_MONOTONIC deadline; each dwork remembers its slot
- * (1 + index, 0 = not armed), so insert, remove-anywhere and re-key are
- * O(log n) and the heap costs one pointer per armed work.  The thread
- * sleeps on a CLOCK_MONOTONIC condition until the earliest deadline, with
- * a 1 ns timer slack so it wakes at the deadline, and moves every due work
- * onto its pool's worklist in one pass.
+ * Armed timers sit in a min-heap (heap.h) keyed by their absolute
+ * CLOCK_MONOTONIC expiry.  The thread sleeps on a CLOCK_MONOTONIC
+ * condition until the earliest expiry, with a 1 ns timer slack so it wakes
+ * on time, then takes every due timer out of the heap and calls its fn,
+ * all in one hold of wq_lock; what those fns set in motion (queued works'
+ * events, workers to start) is carried out by wq_unlock().
  *
- * Everything here is guarded by wq_lock (see internal.h).
+ * The heap and timer_stop are guarded by wq_lock; see internal.h.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <sys/prctl.h>
 #include <time.h>
 
-#include "internal.h"
+#include "compiler.h"
+#include "lock.h"
+#include "timer.h"
 
-#define HEAP_MIN_CAP	64
+static bool timer_less(const struct heap_node *a, const struct heap_node *b)
+{
+	return container_of(a, struct wq_timer, node)->expires_ns <
+	       container_of(b, struct wq_timer, node)->expires_ns;
+}
 
-static struct delayed_work **heap;	/* wq_lock */
-static size_t heap_len;			/* wq_lock */
-static size_t heap_cap;			/* wq_lock */
-static pthread_cond_t timer_cond;	/* earliest deadline moved, or stop */
+static struct heap timer_heap = HEAP_INIT(timer_less);	/* wq_lock */
+static pthread_cond_t timer_cond;	/* earliest expiry moved, or stop */
 static bool timer_stop;			/* wq_lock */
-static bool timer_running;		/* wq_init/wq_exit only */
-static pthread_t timer_thread;
+static bool timer_running;		/* wq_timer_start/stop only */
+static pthread_t timer_thread;		/* wq_timer_start/stop only */
 
-static void heap_set(size_t i, struct delayed_work *dwork)
+static uint64_t timer_now_ns(void)
 {
-	heap[i] = dwork;
-	dwork->heap_slot = i + 1;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static bool heap_less(size_t a, size_t b)
+static struct wq_timer *timer_first(void)
 {
-	return heap[a]->deadline_ns < heap[b]->deadline_ns;
+	struct heap_node *node = heap_peek(&timer_heap);
+
+	return node ? container_of(node, struct wq_timer, node) : NULL;
 }
 
-static void heap_swap(size_t a, size_t b)
+int wq_timer_arm(struct wq_timer *timer, uint64_t expires_ns)
 {
-	struct delayed_work *tmp = heap[a];
-
-	heap_set(a, heap[b]);
-	heap_set(b, tmp);
-}
-
-static size_t sift_up(size_t i)
-{
-	while (i > 0 && heap_less(i, (i - 1) / 2)) {
-		heap_swap(i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-	return i;
-}
-
-static void sift_down(size_t i)
-{
-	for (;;) {
-		size_t least = i, left = 2 * i + 1, right = left + 1;
-
-		if (left < heap_len && heap_less(left, least))
-			least = left;
-		if (right < heap_len && heap_less(right, least))
-			least = right;
-		if (least == i)
-			return;
-		heap_swap(i, least);
-		i = least;
-	}
-}
-
-/* Restore order around slot i after its key changed; returns its index. */
-static size_t heap_fix(size_t i)
-{
-	size_t j = sift_up(i);
-
-	if (j == i)
-		sift_down(i);
-	return j;
-}
-
-static int heap_resize(size_t cap)
-{
-	struct delayed_work **grown = realloc(heap, cap * sizeof(*heap));
-
-	if (!grown)
+	wq_lockdep_assert_held();
+	timer->expires_ns = expires_ns;
+	if (wq_timer_armed(timer))
+		heap_update(&timer_heap, &timer->node);
+	else if (heap_insert(&timer_heap, &timer->node))
 		return -ENOMEM;
-	heap = grown;
-	heap_cap = cap;
-	return 0;
-}
-
-int wq_timer_arm(struct delayed_work *dwork, uint64_t deadline_ns)
-{
-	size_t i;
-
-	dwork->deadline_ns = deadline_ns;
-	if (dwork->heap_slot) {
-		i = heap_fix(dwork->heap_slot - 1);
-	} else {
-		if (heap_len == heap_cap &&
-		    heap_resize(heap_cap ? 2 * heap_cap : HEAP_MIN_CAP))
-			return -ENOMEM;
-		heap_set(heap_len++, dwork);
-		i = sift_up(heap_len - 1);
-	}
-	if (i == 0)
+	if (timer_first() == timer)
 		pthread_cond_signal(&timer_cond);
 	return 0;
 }
 
-void wq_timer_disarm(struct delayed_work *dwork)
+void wq_timer_disarm(struct wq_timer *timer)
 {
-	size_t i = dwork->heap_slot - 1;
-
-	dwork->heap_slot = 0;
-	if (--heap_len != i) {
-		heap_set(i, heap[heap_len]);
-		heap_fix(i);
-	}
-	/* Give memory back after a burst, keeping room to grow again. */
-	if (heap_cap > HEAP_MIN_CAP && heap_len < heap_cap / 4)
-		heap_resize(heap_cap / 2);
-	/* The timer thread may now sleep too early; it simply re-checks. */
+	wq_lockdep_assert_held();
+	heap_remove(&timer_heap, &timer->node);
+	/* The timer thread may now wake too early; it simply re-checks. */
 }
 
-static struct timespec ns_to_timespec(uint64_t ns)
-{
-	struct timespec ts = {
-		.tv_sec = (time_t)(ns / NSEC_PER_SEC),
-		.tv_nsec = (long)(ns % NSEC_PER_SEC),
-	};
-	return ts;
-}
-
-/* Move every due work to its worklist; wq_lock held. */
+/* Fire every due timer; wq_lock held. */
 static void timer_expire(uint64_t now)
 {
-	while (heap_len && heap[0]->deadline_ns <= now) {
-		struct delayed_work *dwork = heap[0];
+	struct wq_timer *timer;
 
-		wq_timer_disarm(dwork);
-		wq_delayed_work_timer_fn(dwork);
+	wq_lockdep_assert_held();
+	while ((timer = timer_first()) && timer->expires_ns <= now) {
+		heap_remove(&timer_heap, &timer->node);
+		timer->fn(timer);
 	}
 }
 
@@ -155,35 +85,31 @@ static void *timer_main(void *arg)
 	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 	pthread_setname_np(pthread_self(), "wq/timer");
 
-	pthread_mutex_lock(&wq_lock);
+	wq_lock();
 	while (!timer_stop) {
-		uint64_t now = wq_now_ns();
+		struct wq_timer *first = timer_first();
+		uint64_t now = timer_now_ns();
 
-		if (!heap_len) {
-			pthread_cond_wait(&timer_cond, &wq_lock);
-		} else if (heap[0]->deadline_ns > now) {
-			struct timespec ts = ns_to_timespec(heap[0]->deadline_ns);
-
-			pthread_cond_timedwait(&timer_cond, &wq_lock, &ts);
+		if (!first) {
+			wq_cond_wait(&timer_cond);
+		} else if (first->expires_ns > now) {
+			wq_cond_timedwait(&timer_cond, first->expires_ns);
 		} else {
 			timer_expire(now);
-			wq_unlock();	/* deliver QUEUED events */
-			pthread_mutex_lock(&wq_lock);
+			wq_unlock();	/* carry out what the fns set going */
+			wq_lock();
 		}
 	}
-	pthread_mutex_unlock(&wq_lock);
+	wq_unlock();
 	return NULL;
 }
 
 int wq_timer_start(void)
 {
-	pthread_condattr_t attr;
 	int err;
 
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	err = pthread_cond_init(&timer_cond, &attr);
-	pthread_condattr_destroy(&attr);
+	wq_lockdep_assert_not_held();
+	err = wq_cond_init(&timer_cond);
 	if (err)
 		return -err;
 	timer_stop = false;
@@ -198,17 +124,15 @@ int wq_timer_start(void)
 
 void wq_timer_stop(void)
 {
+	wq_lockdep_assert_not_held();
 	if (!timer_running)
 		return;
-	pthread_mutex_lock(&wq_lock);
+	wq_lock();
 	timer_stop = true;
 	pthread_cond_signal(&timer_cond);
-	pthread_mutex_unlock(&wq_lock);
+	wq_unlock();
 	pthread_join(timer_thread, NULL);
 	pthread_cond_destroy(&timer_cond);
 	timer_running = false;
-
-	free(heap);
-	heap = NULL;
-	heap_len = heap_cap = 0;
+	heap_destroy(&timer_heap);
 }

@@ -38,12 +38,19 @@
 #ifndef WQ_WORKQUEUE_H
 #define WQ_WORKQUEUE_H
 
-#define _GNU_SOURCE 1
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+
+#include "compiler.h"
+#include "timer.h"
+
+/* cpu_set_t needs _GNU_SOURCE, which the build defines for every file. */
+#ifndef CPU_SETSIZE
+#error "workqueue.h needs _GNU_SOURCE defined before the first #include"
+#endif
 
 struct workqueue_struct;
 struct pool_workqueue;
@@ -80,10 +87,9 @@ struct delayed_work {
 	struct work_struct work;
 
 	/* private: guarded by the engine lock */
+	struct wq_timer timer;		/* armed while the work is delayed */
 	struct workqueue_struct *wq;	/* target of the armed timer */
 	int cpu;			/* target CPU, or WORK_CPU_UNBOUND */
-	uint64_t deadline_ns;		/* CLOCK_MONOTONIC, absolute */
-	size_t heap_slot;		/* 1 + index in the timer heap, 0 = none */
 };
 
 #define WORK_CPU_UNBOUND	(-1)
@@ -203,8 +209,7 @@ void init_delayed_work(struct delayed_work *dwork, work_func_t func);
 	struct delayed_work n = __DELAYED_WORK_INITIALIZER(n, f)
 #define INIT_WORK(w, f)			init_work((w), (f))
 #define INIT_DELAYED_WORK(dw, f)	init_delayed_work((dw), (f))
-#define to_delayed_work(w) \
-	((struct delayed_work *)((char *)(w) - offsetof(struct delayed_work, work)))
+#define to_delayed_work(w)	container_of((w), struct delayed_work, work)
 
 bool work_pending(const struct work_struct *work);
 bool delayed_work_pending(const struct delayed_work *dwork);
