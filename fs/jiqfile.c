@@ -22,14 +22,6 @@
 
 #include "wqfs.h"
 
-/* Take the parked read; fh->mu held. */
-static fuse_req_t take_rreq(struct fh *fh)
-{
-	fuse_req_t r = fh->rreq;
-	fh->rreq = NULL;
-	return r;
-}
-
 /* The run's page is ready: keep it for reads at offset > 0 and answer the
  * parked read.  On the worker, inside the run's last step. */
 static void jiq_done(const char *text, size_t len, void *data)
@@ -41,12 +33,10 @@ static void jiq_done(const char *text, size_t len, void *data)
 	fh->text = g_memdup2(text, len);
 	fh->len = len;
 	fh->jiq_state = JIQ_DONE;
-	fuse_req_t req = take_rreq(fh);
+	fuse_req_t req = fh_take_read(fh);
 	size_t n = fh->rsize < len ? fh->rsize : len;
 	char *copy = req ? g_memdup2(text, n) : NULL;
 	pthread_mutex_unlock(&fh->mu);
-	/* Not fuse_req_interrupt_func(req, NULL): an interrupt callback may
-	 * be waiting in wqfs_jiq_cancel() for this very step to return. */
 	if (req)
 		fuse_reply_buf(req, copy, n);
 	g_free(copy);
@@ -68,7 +58,7 @@ void jiqfile_stop(struct fh *fh, int err)
 		pthread_mutex_lock(&fh->mu);
 		fh->jiq = NULL;
 		fh->jiq_state = JIQ_NONE;
-		fuse_req_t req = take_rreq(fh);
+		fuse_req_t req = fh_take_read(fh);
 		pthread_mutex_unlock(&fh->mu);
 		wqfs_jiq_free(jiq);
 		if (req)
@@ -84,7 +74,15 @@ void jiqfile_free(struct fh *fh)
 	pthread_mutex_destroy(&fh->jiq_mu);
 }
 
-/* Interrupt of a parked read (Ctrl-C): cancel the run, answer EINTR. */
+static void jiq_intr_stop(void *arg, int err)
+{
+	jiqfile_stop(arg, err);
+	fh_unref(arg);
+}
+
+/* Interrupt of a parked read (Ctrl-C): cancel the run, answer EINTR.
+ * The cancel waits for a step that may be running: the resumer does it,
+ * not this callback (libfuse calls it with its own lock held). */
 static void jiq_intr(fuse_req_t req, void *data)
 {
 	struct fh *fh = data;
@@ -96,18 +94,16 @@ static void jiq_intr(fuse_req_t req, void *data)
 	else
 		__atomic_add_fetch(&fh->refs, 1, __ATOMIC_ACQ_REL);
 	pthread_mutex_unlock(&fh->mu);
-	if (parked) {
-		jiqfile_stop(fh, EINTR);
-		fh_unref(fh);
-	}
+	if (parked)
+		resumer_push(jiq_intr_stop, fh, EINTR);
 }
 
 /* Readers' runs on q stop: q is being removed.  No lock held. */
-void jiqfile_stop_queue(struct fsq *q)
+void jiqfile_stop_queue(struct mqueue *q)
 {
 	GPtrArray *a = g_ptr_array_new();
 
-	pthread_mutex_lock(&fs_lock);
+	model_lock();
 	for (GList *l = open_files; l; l = l->next) {
 		struct fh *fh = l->data;
 		if (fh->q == q && nodes[fh->kind].cls == NC_JIQ) {
@@ -115,7 +111,7 @@ void jiqfile_stop_queue(struct fsq *q)
 			g_ptr_array_add(a, fh);
 		}
 	}
-	pthread_mutex_unlock(&fs_lock);
+	model_unlock();
 	for (guint i = 0; i < a->len; i++) {
 		jiqfile_stop(a->pdata[i], ENOENT);
 		fh_unref(a->pdata[i]);
@@ -141,16 +137,16 @@ static void read_page(fuse_req_t req, struct fh *fh, size_t size, off_t off)
 
 /*
  * Start a run for req and park it; fh->jiq_mu held.  Returns 0 (parked:
- * the run answers) or an errno to answer now.  fs_lock is held across the
+ * the run answers) or an errno to answer now.  model_lock is held across the
  * start, so rmdir (which stops a queue's runs under it) sees the run.
  */
 static int start_run(fuse_req_t req, struct fh *fh, size_t size)
 {
-	pthread_mutex_lock(&fs_lock);
-	struct fsq *q = fh->q;
+	model_lock();
+	struct mqueue *q = fh->q;
 	struct workqueue_struct *wq = q ? (q->dead || q->removing ? NULL : q->wq) : system_wq;
-	if (!wq || wqfs_exiting) {
-		pthread_mutex_unlock(&fs_lock);
+	if (!wq || model_exiting) {
+		model_unlock();
 		return ESHUTDOWN;
 	}
 	pthread_mutex_lock(&fh->mu);
@@ -177,7 +173,7 @@ static int start_run(fuse_req_t req, struct fh *fh, size_t size)
 		}
 	}
 	pthread_mutex_unlock(&fh->mu);
-	pthread_mutex_unlock(&fs_lock);
+	model_unlock();
 	return err;
 }
 

@@ -19,39 +19,38 @@
 #include "wqfs.h"
 
 struct wqfs_opts opts = {
-	.hz = 250,
-	.max_works = 1048576,
-	.max_output = 65536,
-	.keep_anon = 64,
+	.model.hz = 250,
+	.model.max_works = 1048576,
+	.model.max_output = 65536,
+	.model.keep_anon = 64,
 	.trace_buffer = 65536,
 	.drain_timeout = 10,
-	.user_queues = 64,
-	.user_works = 10000,
-	.user_bytes = 16 * 1024 * 1024,
-	.user_readers = 32,
-	.user_files = 256,
+	.model.user_queues = 64,
+	.model.user_works = 10000,
+	.model.user_bytes = 16 * 1024 * 1024,
+	.model.user_readers = 32,
+	.model.user_files = 256,
 	.worker_idle_ms = 5000,
 };
 char *wqfs_root;
 struct wqfs_trace *trace_hub;
 struct fuse_session *wqfs_se;
-volatile bool wqfs_exiting;
 time_t wqfs_mount_time;
 
 #define OPTION(t, p) { t, offsetof(struct wqfs_opts, p), 1 }
 
 static const struct fuse_opt option_spec[] = {
-	OPTION("hz=%u", hz),
-	OPTION("max_works=%lu", max_works),
-	OPTION("max_output=%zu", max_output),
-	OPTION("keep_anon=%u", keep_anon),
+	OPTION("hz=%u", model.hz),
+	OPTION("max_works=%lu", model.max_works),
+	OPTION("max_output=%zu", model.max_output),
+	OPTION("keep_anon=%u", model.keep_anon),
 	OPTION("trace_buffer=%zu", trace_buffer),
 	OPTION("drain_timeout=%u", drain_timeout),
-	OPTION("user_queues=%lu", user_queues),
-	OPTION("user_works=%lu", user_works),
-	OPTION("user_bytes=%zu", user_bytes),
-	OPTION("user_readers=%lu", user_readers),
-	OPTION("user_files=%lu", user_files),
+	OPTION("user_queues=%lu", model.user_queues),
+	OPTION("user_works=%lu", model.user_works),
+	OPTION("user_bytes=%zu", model.user_bytes),
+	OPTION("user_readers=%lu", model.user_readers),
+	OPTION("user_files=%lu", model.user_files),
 	OPTION("worker_idle_ms=%u", worker_idle_ms),
 	OPTION("-h", show_help),
 	OPTION("--help", show_help),
@@ -102,128 +101,10 @@ static void usage(const char *prog)
 
 /* ---- unmount ----------------------------------------------------------------- */
 
-static void report(struct fsq *q, struct fsw *w, const char *reason)
+static void report(struct mqueue *q, struct mwork *w, const char *reason)
 {
 	fprintf(stderr, "wqfs: dropped %s/%s: %s: %s\n", q->name, w->name, reason,
 		w->command ? w->command : "");
-}
-
-/* Every live queue, referenced; fs_lock held. */
-static GPtrArray *all_queues(void)
-{
-	GPtrArray *a = g_ptr_array_new();
-	GHashTableIter it;
-	gpointer k, v;
-	g_hash_table_iter_init(&it, queues_by_name);
-	while (g_hash_table_iter_next(&it, &k, &v)) {
-		fsq_ref(v);
-		g_ptr_array_add(a, v);
-	}
-	return a;
-}
-
-static bool all_idle(GPtrArray *a)
-{
-	for (guint i = 0; i < a->len; i++) {
-		struct fsq *q = a->pdata[i];
-		struct wq_stats st;
-		wq_get_stats(q->wq, &st);
-		if (st.pending + st.running + st.delayed)
-			return false;
-	}
-	return true;
-}
-
-static void wait_idle(GPtrArray *a, uint64_t deadline_ns)
-{
-	for (;;) {
-		pthread_mutex_lock(&fs_lock);
-		bool idle = all_idle(a);
-		pthread_mutex_unlock(&fs_lock);
-		if (idle || wq_now_ns() >= deadline_ns)
-			return;
-		g_usleep(20 * 1000);
-	}
-}
-
-/* Call fn on every work of every queue of a; fs_lock held. */
-static void for_each_work(GPtrArray *a, void (*fn)(struct fsq *q, struct fsw *w))
-{
-	for (guint i = 0; i < a->len; i++) {
-		struct fsq *q = a->pdata[i];
-		GHashTableIter it;
-		gpointer k, v;
-
-		g_hash_table_iter_init(&it, q->works);
-		while (g_hash_table_iter_next(&it, &k, &v))
-			fn(q, v);
-	}
-}
-
-static void drop_delayed(struct fsq *q, struct fsw *w)
-{
-	if (delayed_work_pending(&w->dwork) && strcmp(fsw_state(w), "delayed") == 0 &&
-	    cancel_delayed_work(&w->dwork))
-		report(q, w, "delayed work not yet due at unmount");
-}
-
-static void kill_or_drop(struct fsq *q, struct fsw *w)
-{
-	if (w->running) {
-		wq_command_kill(&w->cmd);
-		report(q, w, "killed after drain_timeout");
-	}
-	if (cancel_delayed_work(&w->dwork))
-		report(q, w, "not started before drain_timeout");
-}
-
-void wqfs_drain(void)
-{
-	pthread_mutex_lock(&fs_lock);
-	wqfs_exiting = true;
-	GPtrArray *a = all_queues();
-	pthread_mutex_unlock(&fs_lock);
-
-	/* jiq runs and parked reads first: their delayed steps would keep
-	 * queues from shutting down */
-	fh_shutdown_all();
-
-	/* Delayed works not yet due are dropped. */
-	pthread_mutex_lock(&fs_lock);
-	for_each_work(a, drop_delayed);
-	for (guint i = 0; i < a->len; i++) {
-		struct fsq *q = a->pdata[i];
-
-		if (!q->is_events)
-			wq_shutdown(q->wq);
-	}
-	pthread_mutex_unlock(&fs_lock);
-
-	/* Queued and running works get drain_timeout seconds. */
-	wait_idle(a, wq_now_ns() + (uint64_t)opts.drain_timeout * 1000000000u);
-
-	/* The rest is killed (running) or dropped (not started). */
-	pthread_mutex_lock(&fs_lock);
-	for_each_work(a, kill_or_drop);
-	pthread_mutex_unlock(&fs_lock);
-	wait_idle(a, UINT64_MAX);
-
-	pthread_mutex_lock(&fs_lock);
-	for (guint i = 0; i < a->len; i++) {
-		struct fsq *q = a->pdata[i];
-		if (!q->dead)
-			fsq_remove(q);
-	}
-	pthread_mutex_unlock(&fs_lock);
-	/* Parked writes were answered by their barriers; let the resumer
-	 * finish them before the queues go. */
-	waits_wait_unarmed();
-	resumer_stop();
-	pthread_mutex_lock(&fs_lock);
-	for (guint i = 0; i < a->len; i++)
-		fsq_unref(a->pdata[i]);
-	pthread_mutex_unlock(&fs_lock);
-	g_ptr_array_free(a, TRUE);
 }
 
 /* ---- main ------------------------------------------------------------------ */
@@ -234,13 +115,12 @@ static void wqfs_stop(void)
 {
 	wq_set_observer(NULL, NULL);
 	wqfs_trace_free(trace_hub);
-	pthread_mutex_lock(&fs_lock);
+	model_lock();
 	if (events_q && !events_q->dead)
-		fsq_unref(events_q);
-	pthread_mutex_unlock(&fs_lock);
+		mqueue_unref(events_q);
+	model_unlock();
 	wq_exit();
-	quota_fini();
-	fs_fini();
+	model_fini();
 }
 
 /*
@@ -261,19 +141,40 @@ static void wqfs_limits(void)
 	}
 }
 
+/* The engine's observer: every event, named, to the trace hub. */
+void wqfs_observer(const struct wq_event *ev, void *data)
+{
+	char wname[WQFS_NAME_MAX + 1];
+	struct qview view;
+	bool ours = model_describe(ev, wname, sizeof wname, &view);
+	struct wqfs_trace_event te = {
+		.ev = ev,
+		.queue = ev->wq ? wq_name(ev->wq) : "-",
+		.work = wname,
+		.tag = ours ? &view : NULL,
+	};
+	wqfs_trace_emit(data, &te);
+}
+
+/* The model's configuration: the options, and what the mount adds. */
+static void model_start(void)
+{
+	opts.model.root = wqfs_root;
+	nodes_queue_modes(opts.model.file_modes);
+	model_init(&opts.model);
+}
+
 /* Start the engine, the trace hub, the resumer and `events`: after the
  * fork of fuse_daemonize(), since threads do not survive a fork. */
 static int wqfs_start(void)
 {
-	int err;
-
 	wqfs_limits();
 	wq_set_worker_idle_timeout_ms(opts.worker_idle_ms);
-	if (wq_init(opts.hz) < 0) {
+	if (wq_init(opts.model.hz) < 0) {
 		fprintf(stderr, "wqfs: cannot start the engine\n");
 		return -1;
 	}
-	fs_init();
+	model_start();
 	trace_hub = wqfs_trace_new();
 	wq_set_observer(wqfs_observer, trace_hub);
 	if (resumer_start() < 0) {
@@ -281,9 +182,8 @@ static int wqfs_start(void)
 		wqfs_stop();
 		return -1;
 	}
-	pthread_mutex_lock(&fs_lock);
-	fsq_create("events", getuid(), getgid(), &err);
-	pthread_mutex_unlock(&fs_lock);
+	struct mqueue *events;
+	mqueue_create("events", getuid(), getgid(), nodes[K_QDIR].mode, &events);
 	return 0;
 }
 
@@ -302,44 +202,54 @@ static int session_loop(const struct fuse_cmdline_opts *fopts)
 	return ret;
 }
 
+/*
+ * Parse the command line into opts and fopts.  Returns -1 to go on (and
+ * mount), or the exit status (0 after --help or --version, 1 on error).
+ */
+static int parse_cmdline(struct fuse_args *args, struct fuse_cmdline_opts *fopts,
+			 const char *prog)
+{
+	if (fuse_opt_parse(args, &opts, option_spec, opt_proc) == -1)
+		return 1;
+	if (opts.show_help) {
+		usage(prog);
+		return 0;
+	}
+	if (opts.show_version) {
+		printf("wqfs version %s\n", WQFS_VERSION);
+		fuse_lowlevel_version();
+		return 0;
+	}
+	if (opts.model.hz == 0 || opts.model.hz > 1000000 || opts.model.max_works == 0) {
+		fprintf(stderr, "wqfs: hz and max_works must be positive\n");
+		return 1;
+	}
+	const char *mp = n_nonopt == 2 ? nonopt[1] : nonopt[0];
+	if (!mp) {
+		fprintf(stderr, "wqfs: no mount point (see %s --help)\n", prog);
+		return 1;
+	}
+	fuse_opt_add_arg(args, mp);
+	fuse_opt_add_arg(args, "-odefault_permissions");
+	if (fuse_parse_cmdline(args, fopts) != 0)
+		return 1;
+	char real[PATH_MAX];
+	wqfs_root = g_strdup(realpath(fopts->mountpoint, real) ? real : fopts->mountpoint);
+	return -1;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts fopts;
 	bool started = false;
-	int ret = 1;
 
 	memset(&fopts, 0, sizeof fopts);
-	if (fuse_opt_parse(&args, &opts, option_spec, opt_proc) == -1)
-		goto out_args;
-	if (opts.show_help) {
-		usage(argv[0]);
-		ret = 0;
-		goto out_args;
-	}
-	if (opts.show_version) {
-		printf("wqfs version %s\n", WQFS_VERSION);
-		fuse_lowlevel_version();
-		ret = 0;
-		goto out_args;
-	}
-	if (opts.hz == 0 || opts.hz > 1000000 || opts.max_works == 0) {
-		fprintf(stderr, "wqfs: hz and max_works must be positive\n");
-		goto out_args;
-	}
-	const char *mp = n_nonopt == 2 ? nonopt[1] : nonopt[0];
-	if (!mp) {
-		fprintf(stderr, "wqfs: no mount point (see %s --help)\n", argv[0]);
-		goto out_args;
-	}
-	fuse_opt_add_arg(&args, mp);
-	fuse_opt_add_arg(&args, "-odefault_permissions");
-	if (fuse_parse_cmdline(&args, &fopts) != 0)
-		goto out_args;
-	char real[PATH_MAX];
-	wqfs_root = g_strdup(realpath(fopts.mountpoint, real) ? real : fopts.mountpoint);
+	int ret = parse_cmdline(&args, &fopts, argv[0]);
+	if (ret >= 0)
+		goto out_opts;
+	ret = 1;
 	wqfs_mount_time = time(NULL);
-
 	wqfs_se = fuse_session_new(&args, &wqfs_ops, sizeof wqfs_ops, NULL);
 	if (!wqfs_se)
 		goto out_opts;
@@ -357,7 +267,7 @@ int main(int argc, char *argv[])
 out_unmount:
 	fuse_session_unmount(wqfs_se);
 	if (started) {
-		wqfs_drain();
+		model_drain(opts.drain_timeout, fh_shutdown_all, report);
 		fh_shutdown_all();
 	}
 out_signals:
@@ -369,7 +279,6 @@ out_session:
 out_opts:
 	free(fopts.mountpoint);
 	g_free(wqfs_root);
-out_args:
 	free(nonopt[0]);
 	free(nonopt[1]);
 	fuse_opt_free_args(&args);

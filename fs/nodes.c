@@ -26,13 +26,23 @@ const struct node nodes[K_COUNT] = {
 	[K_QTRACE]	  = { "trace",		K_QDIR,  R(0444),  NC_TRACE, 0 },
 	[K_QJIQWQ]	  = { "jiqwq",		K_QDIR,  R(0444),  NC_JIQ,   0 },
 	[K_QJIQWQDELAY]	  = { "jiqwqdelay",	K_QDIR,  R(0444),  NC_JIQ,   1 },
-	[K_PER_CPU]	  = { "per_cpu",	K_QDIR,  R(0644),  NC_ATTR,  0 },
-	[K_MAX_ACTIVE]	  = { "max_active",	K_QDIR,  R(0644),  NC_ATTR,  0 },
-	[K_CPUMASK]	  = { "cpumask",	K_QDIR,  R(0644),  NC_ATTR,  0 },
-	[K_NICE]	  = { "nice",		K_QDIR,  R(0644),  NC_ATTR,  0 },
-	[K_FROZEN]	  = { "frozen",		K_QDIR,  R(0644),  NC_ATTR,  0 },
+	[K_PER_CPU]	  = { "per_cpu",	K_QDIR,  R(0644),  NC_ATTR,  WQFS_ATTR_PER_CPU },
+	[K_MAX_ACTIVE]	  = { "max_active",	K_QDIR,  R(0644),  NC_ATTR,  WQFS_ATTR_MAX_ACTIVE },
+	[K_CPUMASK]	  = { "cpumask",	K_QDIR,  R(0644),  NC_ATTR,  WQFS_ATTR_CPUMASK },
+	[K_NICE]	  = { "nice",		K_QDIR,  R(0644),  NC_ATTR,  WQFS_ATTR_NICE },
+	[K_FROZEN]	  = { "frozen",		K_QDIR,  R(0644),  NC_ATTR,  WQFS_ATTR_FROZEN },
 	[K_WORKS]	  = { "works",		K_QDIR,  D(0755),  NC_DIR,   0 },
 	[K_WDIR]	  = { NULL,		K_WORKS, D(0755),  NC_DIR,   0 },
 	[K_WSTATUS]	  = { "status",		K_WDIR,  R(0444),  NC_TEXT,  0 },
 	[K_WOUTPUT]	  = { "output",		K_WDIR,  R(0444),  NC_TEXT,  0 },
 };
+
+_Static_assert(K_WORKS - K_QDIR + 1 == MQ_NFILES,
+	       "the model keeps one struct fattr per file of a queue");
+
+/* The modes a new queue's files start with, in the model's order. */
+void nodes_queue_modes(mode_t modes[MQ_NFILES])
+{
+	for (int k = K_QDIR; k <= K_WORKS; k++)
+		modes[qfile((enum kind)k)] = nodes[k].mode & 07777;
+}

@@ -619,3 +619,39 @@ size_t wqfs_format_cpumask(const cpu_set_t *mask, int ncpus, char *buf,
 	buf[n] = '\0';
 	return n;
 }
+
+int wqfs_parse_attr(enum wqfs_attr a, const char *s, size_t len, int ncpus,
+		    struct wqfs_attr_value *out)
+{
+	out->attr = a;
+	switch (a) {
+	case WQFS_ATTR_PER_CPU:
+	case WQFS_ATTR_FROZEN:
+		return wqfs_parse_bool(s, len, &out->on);
+	case WQFS_ATTR_MAX_ACTIVE:
+		return wqfs_parse_max_active(s, len, &out->n);
+	case WQFS_ATTR_NICE:
+		return wqfs_parse_nice(s, len, &out->n);
+	case WQFS_ATTR_CPUMASK:
+		return wqfs_parse_cpumask(s, len, ncpus, &out->mask);
+	}
+	return -EINVAL;
+}
+
+/*
+ * A write is a set of whole lines and its last line ends with it (sysfs),
+ * except for a stdio buffer's flush: glibc caps stdio buffers at BUFSIZ
+ * (8 KiB) whatever st_blksize says, so bash's printf of a long line comes
+ * as writes of whole buffers.  A write whose size is a multiple of
+ * STDIO_CHUNK and whose data does not end in '\n' leaves its last line to
+ * the next write on the descriptor, or to close.
+ */
+#define STDIO_CHUNK	4096
+
+size_t wqfs_lines_end(const char *data, size_t len, size_t size)
+{
+	if (size % STDIO_CHUNK || data[len - 1] == '\n')
+		return len;
+	const char *nl = memrchr(data, '\n', len);
+	return nl ? (size_t)(nl - data) + 1 : 0;
+}

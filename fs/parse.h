@@ -3,7 +3,7 @@
  * parse.h - every parser of user bytes in wqfs, as pure functions.
  *
  * This module owns the grammar of the control files (submit, delay,
- * modify, cancel, flush), DELAY values, attribute values (max_active,
+ * modify, cancel, flush, drain; the types are model/request.h's), DELAY values, attribute values (max_active,
  * cpumask, nice, frozen, per_cpu) and queue and work names.  Nothing here
  * allocates, locks or touches the engine, so each function can be fuzzed
  * and unit-tested on its own.  Inputs are (pointer, length) pairs and need
@@ -18,35 +18,12 @@
 #ifndef WQFS_PARSE_H
 #define WQFS_PARSE_H
 
-#define _GNU_SOURCE 1
 #include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define WQFS_NAME_MAX		64			/* queue and work names */
-#define WQFS_LINE_MAX		(64 * 1024)		/* bytes, without '\n' */
-#define WQFS_DELAY_MAX_NS	(UINT64_C(366) * 24 * 3600 * 1000000000) /* a year */
-
-/* The control files that take lines. */
-enum wqfs_ctl {
-	WQFS_CTL_SUBMIT,	/* [NAME: ]COMMAND       | NAME:          */
-	WQFS_CTL_DELAY,		/* [NAME: ]DELAY COMMAND | NAME: DELAY    */
-	WQFS_CTL_MODIFY,	/* NAME: DELAY                            */
-	WQFS_CTL_CANCEL,	/* NAME                                   */
-	WQFS_CTL_FLUSH,		/* (empty) | NAME                         */
-	WQFS_CTL_DRAIN,		/* (empty)                                */
-};
-
-/* One parsed line.  Pointers point into the caller's buffer. */
-struct wqfs_line {
-	char name[WQFS_NAME_MAX + 1];	/* "" when the line names no work */
-	bool all;			/* cancel: "*", every work of the queue */
-	bool has_delay;
-	uint64_t delay_ns;
-	const char *command;		/* NULL when the line has none */
-	size_t command_len;
-};
+#include "request.h"
 
 /*
  * wqfs_parse_line - parse one line (without its '\n') of control file ctl.
@@ -71,6 +48,15 @@ int wqfs_parse_line(enum wqfs_ctl ctl, const char *line, size_t len,
  */
 bool wqfs_next_line(const char *buf, size_t size, size_t *pos,
 		    const char **line, size_t *len);
+
+/*
+ * wqfs_lines_end - where the lines of a write end: data[0, len) is what a
+ * descriptor holds (a line an earlier write began, then this write of
+ * size bytes).  A write's last line ends with it, unless the write is a
+ * stdio buffer's flush (a multiple of 4 KiB that does not end in '\n'):
+ * then its last line waits for the next write, or the close.  len > 0.
+ */
+size_t wqfs_lines_end(const char *data, size_t len, size_t size);
 
 /*
  * wqfs_parse_delay - DELAY: a bare integer is jiffies at hz; with a unit
@@ -102,6 +88,10 @@ int wqfs_parse_max_active(const char *s, size_t len, int *out);
 int wqfs_parse_nice(const char *s, size_t len, int *out);
 int wqfs_parse_bool(const char *s, size_t len, bool *out);
 int wqfs_parse_cpumask(const char *s, size_t len, int ncpus, cpu_set_t *out);
+
+/* The value of attribute file a (ncpus for a cpumask). */
+int wqfs_parse_attr(enum wqfs_attr a, const char *s, size_t len, int ncpus,
+		    struct wqfs_attr_value *out);
 
 /* Format mask as sysfs does ("3\n" for CPUs 0-1 on a small machine);
  * returns the length written, at most size - 1, NUL-terminated. */

@@ -19,34 +19,34 @@ static int ncpus(void)
 
 static gint by_name(gconstpointer a, gconstpointer b)
 {
-	const struct fsq *qa = *(struct fsq *const *)a, *qb = *(struct fsq *const *)b;
+	const struct mqueue *qa = *(struct mqueue *const *)a, *qb = *(struct mqueue *const *)b;
 	return strcmp(qa->name, qb->name);
 }
 
-/* Live queues reader may read, sorted by name; fs_lock held. */
-static GPtrArray *sorted_queues(const struct wctx *reader)
+/* Live queues reader may read, sorted by name; model_lock held. */
+static GPtrArray *sorted_queues(const struct submitter *reader)
 {
 	GPtrArray *a = g_ptr_array_new();
 	GHashTableIter it;
 	gpointer k, v;
 	g_hash_table_iter_init(&it, queues_by_name);
 	while (g_hash_table_iter_next(&it, &k, &v)) {
-		const struct fattr *at = &((struct fsq *)v)->attr[K_QDIR];
-		if (wctx_may_read(reader, at->mode, at->uid, at->gid))
+		const struct fattr *at = &((struct mqueue *)v)->files[MQ_DIR];
+		if (submitter_may_read(reader, at->mode, at->uid, at->gid))
 			g_ptr_array_add(a, v);
 	}
 	g_ptr_array_sort(a, by_name);
 	return a;
 }
 
-static void root_status(GString *s, const struct wctx *reader)
+static void root_status(GString *s, const struct submitter *reader)
 {
 	g_string_append_printf(s, "%24s %8s %5s %8s %7s %7s %7s %7s %7s %7s\n", "",
 			       "total", "infl", "CPUtime", "CPUitsv", "CMW/RPR",
 			       "mayday", "rescued", "delayed", "failed");
 	GPtrArray *a = sorted_queues(reader);
 	for (guint i = 0; i < a->len; i++) {
-		struct fsq *q = a->pdata[i];
+		struct mqueue *q = a->pdata[i];
 		struct wq_stats st;
 		wq_get_stats(q->wq, &st);
 		size_t l = strlen(q->name);
@@ -60,7 +60,7 @@ static void root_status(GString *s, const struct wctx *reader)
 	g_ptr_array_free(a, TRUE);
 }
 
-static void root_json(GString *s, const struct wctx *reader)
+static void root_json(GString *s, const struct submitter *reader)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -68,7 +68,7 @@ static void root_json(GString *s, const struct wctx *reader)
 	GPtrArray *a = sorted_queues(reader);
 	g_string_append(s, "[");
 	for (guint i = 0; i < a->len; i++) {
-		struct fsq *q = a->pdata[i];
+		struct mqueue *q = a->pdata[i];
 		struct wq_stats st;
 		wq_get_stats(q->wq, &st);
 		/* names are [A-Za-z0-9_.-]: nothing to escape */
@@ -87,14 +87,14 @@ static void root_json(GString *s, const struct wctx *reader)
 	g_ptr_array_free(a, TRUE);
 }
 
-static void mask_text(struct fsq *q, char *buf, size_t size)
+static void mask_text(struct mqueue *q, char *buf, size_t size)
 {
 	struct workqueue_attrs at;
 	wq_get_attrs(q->wq, &at);
 	wqfs_format_cpumask(&at.cpumask, ncpus(), buf, size);
 }
 
-static void queue_status(GString *s, struct fsq *q)
+static void queue_status(GString *s, struct mqueue *q)
 {
 	struct wq_stats st;
 	struct workqueue_attrs at;
@@ -123,8 +123,8 @@ static void jiffies_field(GString *s, const char *key, bool has, unsigned long v
 }
 
 /* The running command's pid from the moment it is spawned, else the
- * latest run's; fs_lock held. */
-static pid_t work_pid(struct fsw *w)
+ * latest run's; model_lock held. */
+static pid_t work_pid(struct mwork *w)
 {
 	pid_t pid = w->running ? wq_command_pid(&w->cmd) : 0;
 	if (pid > 0)
@@ -132,10 +132,10 @@ static pid_t work_pid(struct fsw *w)
 	return w->has_exit ? w->last_pid : 0;
 }
 
-static void work_status(GString *s, struct fsw *w)
+static void work_status(GString *s, struct mwork *w)
 {
 	g_string_append_printf(s, "name: %s\nstate: %s\ncommand: %s\nruns: %lu\n",
-			       w->name, fsw_state(w), w->command ? w->command : "",
+			       w->name, mwork_state_name(mwork_state(w)), w->command ? w->command : "",
 			       w->runs);
 	if (w->has_exit)
 		g_string_append_printf(s, "last_exit: %d\n", w->last_exit);
@@ -156,16 +156,16 @@ static void work_status(GString *s, struct fsw *w)
 	jiffies_field(s, "finished_at", w->has_finished, w->finished_at);
 }
 
-/* The text of file k, generated now; fs_lock held. NULL: the object is
+/* The text of file k, generated now; model_lock held. NULL: the object is
  * gone. */
-char *gen_text(enum kind k, struct fsq *q, uint64_t wid, const struct wctx *reader,
+char *gen_text(enum kind k, struct mqueue *q, uint64_t wid, const struct submitter *reader,
 	       size_t *len)
 {
 	GString *s = g_string_new(NULL);
-	struct fsw *w = NULL;
+	struct mwork *w = NULL;
 
 	if (k == K_WSTATUS || k == K_WOUTPUT) {
-		w = fsw_lookup_id(wid);
+		w = mwork_lookup_id(wid);
 		if (!w) {
 			g_string_free(s, TRUE);
 			return NULL;

@@ -21,10 +21,10 @@
 
 #include <glib.h>
 
+#include "request.h"
 #include "trace.h"
 
 #define WQFS_TRACE_DFL_CAPACITY	(64 * 1024)
-#define WQFS_TRACE_NAME_MAX	64	/* queue and work names, as parse.c */
 #define WQFS_TRACE_ROW_MAX	512	/* longer than any formatted row */
 
 static const char wqfs_trace_header[] =
@@ -38,8 +38,8 @@ struct wqfs_trace_rec {
 	int result;
 	unsigned char type;			/* enum wq_event_type */
 	char comm[16];
-	char queue[WQFS_TRACE_NAME_MAX + 1];
-	char work[WQFS_TRACE_NAME_MAX + 1];
+	char queue[WQFS_NAME_MAX + 1];
+	char work[WQFS_NAME_MAX + 1];
 };
 
 struct wqfs_trace {

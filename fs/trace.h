@@ -4,11 +4,12 @@
  * streamed to any number of readers, like tracefs trace_pipe.
  *
  * This module owns the trace hub and one bounded ring per reader.  The
- * engine's observer hands each event to wqfs_trace_emit(), which formats
- * one row and copies it into every open reader's ring; a reader whose ring
- * is full loses the oldest rows and is later shown "# lost N rows".  Emit
- * never blocks on a reader and never allocates per event beyond the
- * row text, so a stalled reader cannot slow the engine or grow memory.
+ * engine's observer hands each event to wqfs_trace_emit(), which fills one
+ * fixed-size record and copies it into the ring of every open reader that
+ * wants it; rows are formatted from records only when read.  A reader
+ * whose ring is full loses the oldest records and is later shown "# lost N
+ * rows".  Emit never blocks on a reader and never allocates, so a stalled
+ * reader cannot slow the engine or grow memory.
  *
  * Row format (the jiq columns, then queue, work, event and exit status):
  *   header "    time  delta preempt   pid cpu command queue work event exit\n"

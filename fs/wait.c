@@ -3,55 +3,29 @@
  * wait.c - the waits that flush, cancel and drain lines leave on their
  * open file, answered at close(2).
  *
- * A write never waits.  A line that must wait (flush of the queue, flush
- * NAME, cancel of a running instance, drain) arms an engine barrier and
- * records it on the open file (struct fwait in fh->waits); the write
- * returns.  The FUSE_FLUSH of a close(2) on that file (waits_flush) waits
- * for every barrier recorded there: it is parked, holding no thread and no
- * kernel inode lock, and answered when the last barrier fires.  An
- * interrupt withdraws the barriers left (wq_barrier_abort) and answers
- * EINTR.
- *
- * A barrier's callback runs on whatever thread ended the wait, possibly
- * with fs_lock held, so it only hands the wait to the resumer thread.
- * References: an fwait holds its fh and a hold on its work.  A drain wait
- * flushes its queue again until nothing is pending or running; while it
- * is recorded, q->draining counts it (fs_lock).
+ * A write never waits.  A line that must wait arms a model wait
+ * (model/wait.c) and records it on the open file (struct fwait in
+ * fh->waits); the write returns.  The FUSE_FLUSH of a close(2) on that
+ * file (waits_flush) waits for every wait recorded there: it is parked,
+ * holding no thread and no kernel inode lock, and answered when the last
+ * wait is done.  An interrupt withdraws the waits left (mwait_abort) and
+ * answers EINTR.  An fwait holds a reference on its fh.
  */
 #include <errno.h>
 
 #include "wqfs.h"
 
-static int n_armed;			/* atomic: barriers armed or resuming */
-
-void waits_wait_unarmed(void)
-{
-	for (int i = 0; i < 5000 && __atomic_load_n(&n_armed, __ATOMIC_ACQUIRE); i++)
-		g_usleep(1000);
-}
-
-/* ---- waits recorded on an open file --------------------------------------- */
-
 struct fwait {
-	struct wq_barrier bar;
-	enum wait_kind kind;
+	struct mwait mw;		/* first: done() gets it */
 	struct fh *fh;			/* ref */
-	struct fsw *w;			/* a hold; NULL for the queue's flush */
 	GList link;			/* fh->mu: in fh->waits while listed */
 	bool listed;			/* fh->mu */
 };
 
 static void fwait_free(struct fwait *fw)
 {
-	if (fw->kind == WAIT_DRAIN) {
-		pthread_mutex_lock(&fs_lock);
-		fw->fh->q->draining--;
-		pthread_mutex_unlock(&fs_lock);
-	}
-	fsw_hold(fw->w, -1);
 	fh_unref(fw->fh);
 	g_free(fw);
-	__atomic_sub_fetch(&n_armed, 1, __ATOMIC_ACQ_REL);
 }
 
 /* The parked FUSE_FLUSH requests, taken; fh->mu held. */
@@ -74,9 +48,14 @@ static void answer_flushes(GSList *reqs, int err)
 	g_slist_free(reqs);
 }
 
+/* Release waits withdrawn before they were done. */
 static void free_waits(GSList *waits)
 {
-	g_slist_free_full(waits, (GDestroyNotify)fwait_free);
+	for (GSList *l = waits; l; l = l->next) {
+		mwait_release(l->data);
+		fwait_free(l->data);
+	}
+	g_slist_free(waits);
 }
 
 /* Unlist fw; if it was the last wait, answer the parked flushes. */
@@ -96,55 +75,15 @@ static void fwait_unlist(struct fwait *fw)
 	answer_flushes(done, 0);
 }
 
-static void fwait_fired(struct wq_barrier *b, int result, void *data);
-
-/* drain_workqueue: nothing pending or running (delayed works stay). */
-static bool drained(struct workqueue_struct *wq)
+/* The model's wait is done (resumer thread, no lock held): released
+ * before the close it held is answered, so that a drain's close returns
+ * with the queue no longer draining. */
+static void fwait_done(struct mwait *mw)
 {
-	struct wq_stats st;
-	wq_get_stats(wq, &st);
-	return st.pending + st.running == 0;
-}
-
-/*
- * Arm fw's barrier.  A drain flushes until the queue is drained: works
- * its running works queued meanwhile are flushed too.  Returns 0 (the
- * callback comes), 1 (nothing to wait for) or -errno.
- */
-static int fwait_arm_barrier(struct fwait *fw)
-{
-	struct fsw *w = fw->w;
-	int r;
-
-	switch (fw->kind) {
-	case WAIT_FLUSH_QUEUE:
-		return wq_flush_workqueue_async(fw->fh->q->wq, &fw->bar, fwait_fired, fw);
-	case WAIT_FLUSH_WORK:
-		return wq_flush_delayed_work_async(&w->dwork, &fw->bar, fwait_fired, fw);
-	case WAIT_CANCEL:
-		return wq_cancel_delayed_work_async(&w->dwork, &fw->bar, fwait_fired, fw);
-	case WAIT_DRAIN:
-		do
-			r = wq_flush_workqueue_async(fw->fh->q->wq, &fw->bar, fwait_fired, fw);
-		while (r > 0 && !drained(fw->fh->q->wq));
-		return r;
-	}
-	return -EINVAL;
-}
-
-static void fwait_resume(void *arg, int result)
-{
-	struct fwait *fw = arg;
-	if (fw->kind == WAIT_DRAIN && !drained(fw->fh->q->wq) &&
-	    fwait_arm_barrier(fw) == 0)
-		return;		/* flushed again: the callback comes */
+	struct fwait *fw = (struct fwait *)mw;
+	mwait_release(mw);
 	fwait_unlist(fw);
 	fwait_free(fw);
-}
-
-static void fwait_fired(struct wq_barrier *b, int result, void *data)
-{
-	resumer_push(fwait_resume, data, result);
 }
 
 /* Withdraw every wait of fh that has not fired; returns them, unlisted.
@@ -156,7 +95,7 @@ static GSList *abort_waits(struct fh *fh)
 	while (l) {
 		GList *next = l->next;
 		struct fwait *fw = l->data;
-		if (wq_barrier_abort(&fw->bar)) {
+		if (mwait_abort(&fw->mw)) {
 			g_queue_unlink(&fh->waits, &fw->link);
 			fw->listed = false;
 			aborted = g_slist_prepend(aborted, fw);
@@ -166,37 +105,26 @@ static GSList *abort_waits(struct fh *fh)
 	return aborted;
 }
 
-/*
- * Record a wait of kind on fh and arm its barrier.  Returns 0 (recorded,
- * or nothing to wait for) or -errno.
- */
-int fwait_arm(struct fh *fh, struct fsw *w, enum wait_kind kind)
+int fwait_arm(struct mwriter *m, struct mwork *w, int kind)
 {
+	struct fh *fh = m->data;
 	struct fwait *fw = g_new0(struct fwait, 1);
-	fw->kind = kind;
+	fw->mw = (struct mwait){ .kind = kind, .q = fh->q, .w = w, .done = fwait_done };
 	__atomic_add_fetch(&fh->refs, 1, __ATOMIC_ACQ_REL);
-	__atomic_add_fetch(&n_armed, 1, __ATOMIC_ACQ_REL);
 	fw->fh = fh;
-	fw->w = w;
 	fw->link.data = fw;
-	fsw_hold(w, 1);
 
 	pthread_mutex_lock(&fh->mu);
 	g_queue_push_tail_link(&fh->waits, &fw->link);
 	fw->listed = true;
 	pthread_mutex_unlock(&fh->mu);
 
-	if (kind == WAIT_DRAIN) {
-		pthread_mutex_lock(&fs_lock);
-		fh->q->draining++;
-		pthread_mutex_unlock(&fs_lock);
-	}
-	int r = fwait_arm_barrier(fw);
+	int r = mwait_arm(&fw->mw);
 	if (r == 0)
-		return 0;	/* fwait_fired was or will be called */
+		return 0;	/* fwait_done was or will be called */
 	fwait_unlist(fw);
 	fwait_free(fw);
-	return r < 0 ? (r == -ECANCELED ? -EBUSY : r) : 0;
+	return r < 0 ? r : 0;
 }
 
 static void flush_intr(fuse_req_t req, void *data)

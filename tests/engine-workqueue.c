@@ -313,23 +313,24 @@ static void test_queue_requeue_while_running(void)
 	gate_clear(&gate);
 }
 
-/* A func that frees its own work, as LDD-style seed 004 does. */
+/* The LDD pattern: a work embedded in a struct with its data, freed by
+ * its own func; the data arrives and no event touches the freed work. */
 struct my_work {
 	struct work_struct work;
 	int data;
 };
 
-static gint seed004_seen;
+static gint embedded_data_seen;
 
 static void my_wq_function(struct work_struct *work)
 {
 	struct my_work *my_work = (struct my_work *)work;
 
-	g_atomic_int_set(&seed004_seen, my_work->data);
+	g_atomic_int_set(&embedded_data_seen, my_work->data);
 	g_free(work);
 }
 
-static void test_seed004(void)
+static void test_embedded_work_frees_itself(void)
 {
 	struct workqueue_struct *my_wq = create_workqueue("my_queue");
 	struct my_work *work = g_new(struct my_work, 1);
@@ -341,7 +342,7 @@ static void test_seed004(void)
 	g_assert_true(queue_work(my_wq, (struct work_struct *)work));
 	g_assert_cmpint(flush_workqueue(my_wq), ==, 0);
 	g_array_unref(record_stop());
-	g_assert_cmpint(g_atomic_int_get(&seed004_seen), ==, 42);
+	g_assert_cmpint(g_atomic_int_get(&embedded_data_seen), ==, 42);
 	wq_get_stats(my_wq, &st);
 	g_assert_cmpuint(st.completed, ==, 1);
 	g_assert_cmpint(destroy_workqueue(my_wq), ==, 0);
@@ -1606,7 +1607,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/engine/stats/cpu-time", test_stats_cpu_time);
 	g_test_add_func("/engine/attrs/apply", test_attrs);
 	g_test_add_func("/engine/attrs/set-unbound", test_set_unbound);
-	g_test_add_func("/engine/seed004/my-work-data-42", test_seed004);
+	g_test_add_func("/engine/queue/embedded-work-frees-itself", test_embedded_work_frees_itself);
 	g_test_add_func("/engine/system/schedule-work", test_system_schedule);
 
 	ret = g_test_run();

@@ -6,26 +6,26 @@
  * charge past the user's limit fails with EDQUOT.  Root (uid 0) is
  * neither limited nor counted.
  *
- * Locking: every function is called with fs_lock held.
+ * Locking: every function is called with the model lock held.
  */
 #include <errno.h>
 
-#include "wqfs.h"
+#include "internal.h"
 
 struct usage {
 	uint64_t held[QUOTA_COUNT];
 };
 
-static GHashTable *usage_by_uid;	/* fs_lock: uid -> struct usage */
+static GHashTable *usage_by_uid;	/* model_lock: uid -> struct usage */
 
 static uint64_t quota_limit(enum quota_kind k)
 {
 	switch (k) {
-	case QUOTA_QUEUES:	return opts.user_queues;
-	case QUOTA_WORKS:	return opts.user_works;
-	case QUOTA_BYTES:	return opts.user_bytes;
-	case QUOTA_READERS:	return opts.user_readers;
-	case QUOTA_FILES:	return opts.user_files;
+	case QUOTA_QUEUES:	return model_cfg.user_queues;
+	case QUOTA_WORKS:	return model_cfg.user_works;
+	case QUOTA_BYTES:	return model_cfg.user_bytes;
+	case QUOTA_READERS:	return model_cfg.user_readers;
+	case QUOTA_FILES:	return model_cfg.user_files;
 	default:		return 0;
 	}
 }

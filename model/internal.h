@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - what the model's files share and fs/ does not see.
+ */
+#ifndef WQFS_MODEL_INTERNAL_H
+#define WQFS_MODEL_INTERNAL_H
+
+#include "model.h"
+
+/* work.c; all with the model lock held unless said */
+void mwork_tables_init(void);
+void mwork_tables_fini(void);
+/* A new work named name (NULL: an anonymous one) owned by owner, charged
+ * for it; -ENOSPC at max_works, -EDQUOT at the owner's limit. */
+int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork **wp);
+void mwork_free(struct mwork *w);		/* idle; unlists it first */
+/* Give an anonymous work the name it had ("wN"): later ones come after. */
+void mwork_rename_anon(struct mwork *w, const char *name);
+/* Set w's command, charging its owner; -EDQUOT past the limit unless
+ * force.  A NULL or shorter command is never refused. */
+int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force);
+bool mwork_removable(struct mwork *w);
+bool mwork_runs(struct mwork *w);		/* running, or about to */
+
+/* queue.c: the observer's map of works (registry_lock, not the model's) */
+void model_register_work(struct mwork *w, bool add);
+
+/* proc.c: the most of a process's environment read */
+#define ENVIRON_MAX	(256 * 1024)
+
+/* queue.c: wait on cond with the model lock held, until *until */
+void model_wait_cond(pthread_cond_t *cond, const struct timespec *until);
+
+/* drain.c: wake whoever waits for queues to go idle; model lock held */
+void model_wake_idle(void);
+
+#endif /* WQFS_MODEL_INTERNAL_H */

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * journal.c - the one place every change of the model passes: the durable
+ * store (or a test) sees each change of a queue or a work, in order,
+ * under the model lock, and may write it down before the line that made
+ * it is acknowledged.
+ */
+#include "internal.h"
+
+static struct model_journal journal;	/* the model lock; set before use */
+
+void model_set_journal(const struct model_journal *j)
+{
+	model_lock();
+	journal = j ? *j : (struct model_journal){ 0 };
+	model_unlock();
+}
+
+void model_changed(enum mchange c, struct mqueue *q, struct mwork *w)
+{
+	model_assert_locked();
+	if (journal.changed)
+		journal.changed(c, q, w, journal.data);
+}
+
+int model_commit(void)
+{
+	model_lock();
+	struct model_journal j = journal;
+	model_unlock();
+	return j.sync ? j.sync(j.data) : 0;
+}

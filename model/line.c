@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * line.c - the operations of the control files: submit, delay and modify
+ * (queue_work, queue_delayed_work, mod_delayed_work), cancel
+ * (cancel_delayed_work_sync), flush (flush_workqueue, flush_delayed_work)
+ * and drain (drain_workqueue), one parsed line at a time.
+ *
+ * A line acts for the writer's submitter (m->sub), fixed when the file was
+ * opened, as the kernel binds f_cred at open.
+ *
+ * Ownership: a work belongs to the user whose line declared it (w->owner).
+ * Only that user may redeclare, re-queue, delay or modify it (EPERM for
+ * anyone else, root included: a work always runs as its owner); its
+ * owner, the queue's owner and root may cancel it.
+ *
+ * A line that must wait (flush, cancel of a running work, drain) arms a
+ * wait through m->arm; the writer's close waits for it (fs/wait.c).
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int queue_cpu(const struct mwriter *m)
+{
+	return m->cpu >= 0 ? m->cpu : WORK_CPU_UNBOUND;
+}
+
+bool mqueue_wants_cpu(struct mqueue *q)
+{
+	return !(wq_flags(q->wq) & WQ_UNBOUND);
+}
+
+/* The writer is a work of this queue (or descends from one); its name in
+ * work.  No lock held. */
+static bool from_own_work(struct mwriter *m, char *work, size_t wlen)
+{
+	char qn[WQFS_NAME_MAX + 1], wn[WQFS_NAME_MAX + 1];
+
+	if (!m->pid || !proc_work(m->pid, qn, sizeof qn, wn, sizeof wn) ||
+	    strcmp(qn, m->q->name) != 0)
+		return false;
+	if (work)
+		g_strlcpy(work, wn, wlen);
+	return true;
+}
+
+/* The work a submit/delay/modify line names, created if it must be;
+ * model lock held.  Sets *created. */
+static int line_work(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_line *l,
+		     struct mwork **wp, bool *created)
+{
+	struct mwork *w = l->name[0] ? g_hash_table_lookup(m->q->works, l->name) : NULL;
+
+	*created = false;
+	if (ctl == WQFS_CTL_MODIFY && (!l->name[0] || !l->has_delay))
+		return -EINVAL;
+	if (w) {
+		*wp = w;
+		return w->owner == m->sub->uid ? 0 : -EPERM;
+	}
+	if (ctl == WQFS_CTL_MODIFY)
+		return -ENOENT;
+	if (!l->command)
+		return l->name[0] ? -ENOENT : -EINVAL;
+	if (ctl == WQFS_CTL_DELAY && !l->has_delay)
+		return -EINVAL;
+	int r = mwork_create(m->q, l->name[0] ? l->name : NULL, m->sub->uid, wp);
+	*created = r == 0;
+	return r;
+}
+
+static int queue_engine(struct mwriter *m, enum wqfs_ctl ctl, struct mwork *w,
+			const struct wqfs_line *l)
+{
+	struct workqueue_struct *wq = m->q->wq;
+	int r;
+
+	switch (ctl) {
+	case WQFS_CTL_SUBMIT:
+		return wq_queue_work_on(queue_cpu(m), wq, &w->dwork.work);
+	case WQFS_CTL_DELAY:
+		return wq_queue_delayed_work_ns(queue_cpu(m), wq, &w->dwork, l->delay_ns);
+	default:
+		r = wq_mod_delayed_work_ns(queue_cpu(m), wq, &w->dwork, l->delay_ns);
+		return r > 0 ? 0 : r;
+	}
+}
+
+/* What a queueing line changes on a work, kept to undo it when the engine
+ * refuses the line. */
+struct undo {
+	char *command;
+	struct submitter *sub;
+};
+
+/* Give w the line's command and the writer's submitter: first, for the
+ * work may start as soon as it is queued (its function waits for the
+ * model lock, which we hold). */
+static int line_set(struct mwriter *m, struct mwork *w, const struct wqfs_line *l,
+		    struct undo *u)
+{
+	u->command = g_strdup(w->command);
+	u->sub = w->sub;
+	if (l->command && mwork_set_command(w, l->command, l->command_len, false) < 0) {
+		g_free(u->command);
+		return -EDQUOT;
+	}
+	w->sub = submitter_ref(m->sub);
+	return 0;
+}
+
+static void line_undo(struct mwork *w, struct undo *u)
+{
+	mwork_set_command(w, u->command, u->command ? strlen(u->command) : 0, true);
+	submitter_unref(w->sub);
+	w->sub = u->sub;
+	g_free(u->command);
+}
+
+static void line_done(struct mwork *w, const struct wqfs_line *l, struct undo *u)
+{
+	unsigned long now = wq_jiffies();
+
+	g_free(u->command);
+	submitter_unref(u->sub);
+	w->has_queued = true;
+	w->queued_at = now;
+	w->lost = false;
+	w->has_due = l->has_delay;
+	if (l->has_delay)
+		w->due_at = now + wq_ns_to_jiffies(l->delay_ns);
+	model_changed(MCHANGE_WORK_QUEUED, w->q, w);
+}
+
+/* submit, delay, modify: model lock held. */
+static int queue_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_line *l)
+{
+	struct mqueue *q = m->q;
+	struct mwork *w = NULL;
+	struct undo u = { 0 };
+	bool created;
+
+	if (q->dead || q->removing || model_exiting || (q->draining && m->own != 1))
+		return -ESHUTDOWN;
+	if (m->sub->uid != getuid() && !wq_command_can_switch_user())
+		return -EPERM;
+	int r = line_work(m, ctl, l, &w, &created);
+	if (r == 0)
+		r = line_set(m, w, l, &u);
+	if (r == 0 && (r = queue_engine(m, ctl, w, l)) < 0)
+		line_undo(w, &u);
+	if (r < 0) {
+		if (created)
+			mwork_free(w);
+		return r == -ECANCELED ? -EBUSY : r;
+	}
+	line_done(w, l, &u);
+	g_string_append_printf(m->ids, "%s\n", w->name);
+	return 0;
+}
+
+/* ---- cancel, flush, drain ----------------------------------------------------- */
+
+/* The writer descends from a work running on this queue (and would wait
+ * for itself).  No lock held. */
+static bool would_deadlock(struct mwriter *m)
+{
+	char wn[WQFS_NAME_MAX + 1];
+
+	if (!from_own_work(m, wn, sizeof wn))
+		return false;
+	model_lock();
+	struct mwork *self = g_hash_table_lookup(m->q->works, wn);
+	bool dl = self && self->running;
+	model_unlock();
+	return dl;
+}
+
+/* Its owner, the queue's owner and root may cancel a work; model lock. */
+static bool may_cancel(struct mwriter *m, struct mwork *w)
+{
+	uid_t uid = m->sub->uid;
+	return uid == 0 || uid == w->owner || uid == m->q->files[MQ_DIR].uid;
+}
+
+/*
+ * cancel_delayed_work_sync of w (held): the pending instance is grabbed
+ * now; a running instance is stopped and the close waits for it.  Returns
+ * 1 if there was something to cancel, 0 if not, or -errno.
+ */
+static int cancel_work(struct mwriter *m, struct mwork *w)
+{
+	bool pending = cancel_delayed_work(&w->dwork);
+	model_lock();
+	bool running = mwork_runs(w);
+	if (pending)
+		model_changed(MCHANGE_WORK_CANCELLED, w->q, w);
+	model_wake_idle();
+	model_unlock();
+	if (running) {
+		int r = m->arm(m, w, MWAIT_CANCEL);
+		if (r < 0)
+			return r;
+		model_lock();
+		mwork_kill(w);
+		model_unlock();
+	}
+	return pending || running;
+}
+
+/* cancel *: every work of the queue the writer may cancel. */
+static int cancel_all(struct mwriter *m)
+{
+	GPtrArray *a = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer key, val;
+	int r = 0;
+
+	model_lock();
+	g_hash_table_iter_init(&it, m->q->works);
+	while (g_hash_table_iter_next(&it, &key, &val)) {
+		struct mwork *w = val;
+		if (mwork_state_busy(mwork_state(w)) && may_cancel(m, w)) {
+			w->holds++;
+			g_ptr_array_add(a, w);
+		}
+	}
+	model_unlock();
+	for (guint i = 0; i < a->len; i++) {
+		if (r >= 0)
+			r = cancel_work(m, a->pdata[i]);
+		mwork_hold(a->pdata[i], -1);
+	}
+	g_ptr_array_free(a, TRUE);
+	return r < 0 ? r : 0;
+}
+
+/* Look NAME up for cancel or flush and hold it; model lock held.  Returns
+ * 1 when there is nothing to do (an idle work), 0 with *wp held (NULL for
+ * the whole queue), or -errno. */
+static int wait_target(struct mwriter *m, bool cancel, const struct wqfs_line *l,
+		       struct mwork **wp)
+{
+	*wp = NULL;
+	if (m->q->dead)
+		return -ESHUTDOWN;
+	if (!l->name[0])
+		return cancel ? -EINVAL : 0;
+	struct mwork *w = g_hash_table_lookup(m->q->works, l->name);
+	if (!w)
+		return -ENOENT;
+	if (cancel && !may_cancel(m, w))
+		return -EPERM;
+	if (!mwork_state_busy(mwork_state(w)))
+		return cancel ? -ENOENT : 1;
+	w->holds++;
+	*wp = w;
+	return 0;
+}
+
+/* cancel NAME, flush: applied now; a wait is left for the writer's close.
+ * cancel NAME with nothing to cancel is ENOENT. */
+static int wait_line(struct mwriter *m, bool cancel, const struct wqfs_line *l)
+{
+	struct mwork *w;
+
+	model_lock();
+	int r = wait_target(m, cancel, l, &w);
+	bool check = r == 0 && (!cancel || mwork_runs(w));
+	model_unlock();
+	if (r != 0)
+		return r < 0 ? r : 0;
+	if (check && would_deadlock(m))
+		r = -EDEADLK;
+	else if (cancel)
+		r = (r = cancel_work(m, w)) < 0 ? r : r ? 0 : -ENOENT;
+	else
+		r = m->arm(m, w, w ? MWAIT_FLUSH_WORK : MWAIT_FLUSH_QUEUE);
+	mwork_hold(w, -1);
+	return r;
+}
+
+/* drain: drain_workqueue, waited for at close; from a work of the queue
+ * it would wait for itself. */
+static int drain_line(struct mwriter *m)
+{
+	model_lock();
+	bool dead = m->q->dead || m->q->removing;
+	model_unlock();
+	if (dead)
+		return -ESHUTDOWN;
+	if (from_own_work(m, NULL, 0))
+		return -EDEADLK;
+	return m->arm(m, NULL, MWAIT_DRAIN);
+}
+
+int model_apply_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_line *l)
+{
+	switch (ctl) {
+	case WQFS_CTL_CANCEL:
+		return l->all ? cancel_all(m) : wait_line(m, true, l);
+	case WQFS_CTL_FLUSH:
+		return wait_line(m, false, l);
+	case WQFS_CTL_DRAIN:
+		return drain_line(m);
+	default:
+		break;
+	}
+	/* while the queue drains, only its own works may queue work */
+	if (m->own < 0 && __atomic_load_n(&m->q->draining, __ATOMIC_RELAXED))
+		m->own = from_own_work(m, NULL, 0);
+	model_lock();
+	int r = queue_line(m, ctl, l);
+	model_unlock();
+	return r;
+}

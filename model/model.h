@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model.h - queues and works as users see them, with no FUSE in it.
+ *
+ * The model owns: the queues (name, owner, the modes of their files, the
+ * engine workqueue behind them), their works (name, owner, command, the
+ * submitter's credentials, state, counters, output), the per-user limits,
+ * and the operations of the control and attribute files, as functions
+ * that return 0 or -errno.  fs/ presents it: path table -> handler ->
+ * parse -> model -> reply.  Every change of a work's or a queue's state
+ * passes model_changed() (journal.c), where a durable store attaches.
+ *
+ * Locking: the model lock (model_lock()) guards the queue and work tables and every field of
+ * struct mqueue and struct mwork, except a work's wq_command (its own
+ * lock) and its delayed_work (the engine's).  Engine calls that only
+ * queue or inspect (queue_work, work_busy, wq_get_stats) are made under
+ * it; nothing that waits, creates or joins a thread is.  See the program's
+ * lock order in fs/wqfs.h (LOCKING).
+ */
+#ifndef WQFS_MODEL_H
+#define WQFS_MODEL_H
+
+#include <glib.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "command.h"
+#include "request.h"
+#include "workqueue.h"
+
+/* ---- configuration ---------------------------------------------------------- */
+
+/* A queue's files, the directory first: fs/nodes.c names them. */
+#define MQ_DIR		0
+#define MQ_NFILES	17
+
+struct model_config {
+	unsigned int hz;		/* jiffies per second */
+	unsigned long max_works;	/* works per queue */
+	size_t max_output;		/* output bytes kept per work */
+	unsigned int keep_anon;		/* finished anonymous works listed */
+	unsigned long user_queues;	/* per user; root is not limited */
+	unsigned long user_works;
+	size_t user_bytes;		/* bytes of command text */
+	unsigned long user_readers;	/* open trace and jiq files */
+	unsigned long user_files;	/* open control files */
+	const char *root;		/* WQ_ROOT of every work */
+	mode_t file_modes[MQ_NFILES];	/* a new queue's files */
+};
+
+extern struct model_config model_cfg;	/* set once by model_init() */
+
+/* ---- submitters (submitter.c) ----------------------------------------------- */
+
+/* Who queued a work: creds, cwd, environment, limits (the kernel's
+ * f_cred, captured when a control file is opened).  Immutable. */
+struct submitter {
+	int refs;			/* atomic */
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	size_t ngroups;
+	char *cwd;			/* NULL: "/" */
+	char **env;			/* NULL-terminated, WQ_* removed; or NULL */
+	pid_t pid;
+	struct rlimit *limits;		/* RLIM_NLIMITS entries, or NULL */
+};
+
+struct submitter *submitter_new(uid_t uid, gid_t gid, pid_t pid,
+				const gid_t *groups, size_t ngroups);
+/* Read pid's cwd, environment and limits from /proc into c. */
+void submitter_read_process(struct submitter *c);
+struct submitter *submitter_ref(struct submitter *c);
+void submitter_unref(struct submitter *c);
+bool submitter_in_group(const struct submitter *c, gid_t gid);
+/* Whether c may read a file of this mode and owner (c NULL: yes). */
+bool submitter_may_read(const struct submitter *c, mode_t mode, uid_t uid, gid_t gid);
+
+/* ---- processes (proc.c) ----------------------------------------------------- */
+
+/* The CPU pid was last on, or -1.  *fd caches /proc/PID/stat open for
+ * *fdpid (-1: none); reopened when pid differs. */
+int proc_cpu(pid_t pid, int *fd, pid_t *fdpid);
+/* If pid descends from a work's command (a child of this process), copy
+ * that command's WQ_QUEUE and WQ_WORK and return true. */
+bool proc_work(pid_t pid, char *queue, size_t qlen, char *work, size_t wlen);
+/* The resource limits of pid (prlimit, else /proc/PID/limits). */
+int proc_limits(pid_t pid, struct rlimit out[RLIM_NLIMITS]);
+/* At most max bytes of /proc/PID/what, NUL-terminated (g_free), or NULL. */
+char *proc_read(pid_t pid, const char *what, size_t max, size_t *len);
+
+/* ---- queues and works (queue.c, work.c) ------------------------------------- */
+
+struct fattr {
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+
+struct mqueue {
+	uint64_t id;
+	char *name;
+	struct workqueue_struct *wq;
+	bool is_events;			/* system_wq: never removed */
+	bool removing;			/* rmdir under way: no new work */
+	int draining;			/* drain waits armed (wait.c) */
+	uid_t creator;			/* charged for the queue (quota.c) */
+	bool dead;			/* removed from the tree */
+	int refs;			/* the tree, open files, requests */
+	struct fattr files[MQ_NFILES];	/* [MQ_DIR]: the owner and mode */
+	GHashTable *works;		/* name -> struct mwork */
+	unsigned long nworks;
+	GQueue anon_done;		/* finished anonymous works, oldest first */
+	time_t ctime;
+};
+
+/* What a work is doing, as status shows it. */
+enum mwork_state { MW_IDLE, MW_PENDING, MW_DELAYED, MW_RUNNING, MW_LOST };
+
+/* Queued, delayed or running: what cancel and flush act on. */
+static inline bool mwork_state_busy(enum mwork_state s)
+{
+	return s == MW_PENDING || s == MW_DELAYED || s == MW_RUNNING;
+}
+
+struct mwork {
+	struct delayed_work dwork;	/* every work can be queued or delayed */
+	uint64_t id;
+	char *name;
+	bool anon;
+	uid_t owner;			/* who declared it: it runs as owner */
+	struct mqueue *q;
+	char *command;			/* charged to owner (QUOTA_BYTES) */
+	struct submitter *sub;		/* captured at the latest queueing line */
+	unsigned long runs;
+	bool running;
+	int last_exit;			/* valid when has_exit */
+	bool has_exit;
+	pid_t last_pid;
+	int last_cpu;
+	unsigned long queued_at, due_at, started_at, finished_at;
+	bool has_queued, has_due, has_started, has_finished;
+	struct wq_command cmd;
+	bool lost;			/* was running when the daemon died */
+	int holds;			/* waits and requests holding it */
+	GList *done_link;		/* in q->anon_done */
+	time_t ctime;
+};
+
+/* Take and drop the model's lock.  model_unlock() is the one way to drop
+ * it: it then destroys, with no lock held, the workqueues of the queues
+ * freed under it (destroy_workqueue joins threads). */
+void model_lock(void);
+void model_unlock(void);
+void model_assert_locked(void);		/* debug builds: abort if not held */
+extern GHashTable *queues_by_name;	/* name -> mqueue (live only) */
+extern GHashTable *queues_by_id;	/* id -> mqueue (live only) */
+extern struct mqueue *events_q;
+extern volatile bool model_exiting;	/* unmount started: refuse new work */
+
+void model_init(const struct model_config *cfg);
+void model_fini(void);
+
+/* Create queue name for uid:gid with directory mode; -EEXIST, -EDQUOT,
+ * -ESHUTDOWN, -ENOMEM.  No lock held: the workqueue is made outside it. */
+int mqueue_create(const char *name, uid_t uid, gid_t gid, mode_t mode,
+		  struct mqueue **qp);
+void mqueue_ref(struct mqueue *q);		/* model_lock */
+/* Drop a reference; the last frees q (its workqueue is destroyed on the
+ * resumer thread, never under the lock).  model_lock held. */
+void mqueue_unref(struct mqueue *q);
+void mqueue_remove(struct mqueue *q);		/* model_lock: out of the tree */
+/* rmdir: destroy_workqueue of an idle queue, at once; else -EBUSY.  The
+ * caller holds a reference on q and no lock; stop_readers (may be NULL)
+ * stops what reads q's jiq files first. */
+int mqueue_rmdir(struct mqueue *q, void (*stop_readers)(struct mqueue *q));
+struct mqueue *mqueue_lookup_id(uint64_t id);	/* model_lock; live */
+/* chmod or chown of file i of q (MQ_DIR: the directory).  model_lock. */
+void mqueue_set_file(struct mqueue *q, int i, const struct fattr *a);
+/* Whether q has a pending, delayed or running work.  model_lock. */
+bool mqueue_busy(struct mqueue *q);
+
+struct mwork *mwork_lookup_id(uint64_t id);	/* model_lock; queue live */
+enum mwork_state mwork_state(struct mwork *w);	/* model_lock */
+const char *mwork_state_name(enum mwork_state s);
+void mwork_hold(struct mwork *w, int delta);	/* takes model_lock; w may be NULL */
+/* rmdir of works/NAME: forget an idle work; -ENOENT, -EBUSY, -EPERM. */
+int mwork_forget(struct mqueue *q, const char *name, uid_t uid);	/* model_lock */
+/* Kill a running work's command (SIGTERM, then SIGKILL). model_lock. */
+void mwork_kill(struct mwork *w);
+
+/* The names behind an engine event, for the trace: the work's name (or
+ * "jiq", "-") and the queue's identity.  Takes no model_lock (the
+ * observer runs inside engine calls made under it).  Returns false when
+ * the queue is not ours. */
+struct qview {
+	uint64_t qid;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+};
+bool model_describe(const struct wq_event *ev, char *work, size_t len,
+		    struct qview *view);
+
+/* ---- control lines (line.c) and attributes (attr.c) ------------------------- */
+
+struct mwait;
+
+/* Who writes lines to a queue's control file, and how its waits are kept. */
+struct mwriter {
+	struct mqueue *q;		/* held by the caller */
+	struct submitter *sub;		/* the opener: every line acts for it */
+	pid_t pid;			/* the writing process, 0 if not known */
+	int cpu;			/* the writer's CPU, or -1 */
+	int own;			/* the writer descends from a work of q:
+					 * -1 not known yet (pid asked), 0, 1 */
+	GString *ids;			/* names queued, one per line */
+	/* Record a wait a flush, cancel or drain line leaves; 0 or -errno. */
+	int (*arm)(struct mwriter *m, struct mwork *w, int kind);
+	void *data;			/* for arm */
+};
+
+/* Apply one parsed line of control file ctl; 0 or -errno. */
+int model_apply_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_line *l);
+/* Whether the queue asks its writers' CPU (it is per-CPU). */
+bool mqueue_wants_cpu(struct mqueue *q);
+
+/* Set an attribute of q (for sub: a negative nice needs root); 0 or
+ * -errno. */
+int mqueue_set_attr(struct mqueue *q, const struct wqfs_attr_value *v,
+		    const struct submitter *sub);
+
+/* ---- waits (wait.c) --------------------------------------------------------- */
+
+enum mwait_kind { MWAIT_FLUSH_QUEUE, MWAIT_FLUSH_WORK, MWAIT_CANCEL, MWAIT_DRAIN };
+
+/* A flush, cancel or drain to wait for: done() is called once, on the
+ * resumer thread with no lock held, unless mwait_abort() took it back. */
+struct mwait {
+	struct wq_barrier bar;
+	enum mwait_kind kind;
+	struct mqueue *q;		/* a reference */
+	struct mwork *w;		/* a hold; NULL for the queue's flush, drain */
+	void (*done)(struct mwait *mw);
+};
+
+/* Arm mw (kind, q, w and done set; q and w are referenced here).
+ * Returns 0 (done comes), 1 (nothing to wait for: released) or -errno. */
+int mwait_arm(struct mwait *mw);
+/* Withdraw mw before it fired: true if done() will not be called. */
+bool mwait_abort(struct mwait *mw);
+/* Drop mw's references (after done() or a successful abort). */
+void mwait_release(struct mwait *mw);
+/* Wait until no wait is armed or resuming. */
+void mwait_wait_unarmed(void);
+
+/* One thread runs what must not run on a worker or in a callback: waits'
+ * completions, frees that join threads, FUSE answers. */
+int resumer_start(void);		/* 0 or -EAGAIN */
+void resumer_stop(void);		/* runs what was pushed, then ends */
+/* Queue fn(arg, result) on the resumer; false if it is not running. */
+bool resumer_push(void (*fn)(void *arg, int result), void *arg, int result);
+
+/* ---- per-user limits (quota.c) ---------------------------------------------- */
+
+enum quota_kind { QUOTA_QUEUES, QUOTA_WORKS, QUOTA_BYTES, QUOTA_READERS,
+		  QUOTA_FILES, QUOTA_COUNT };
+
+/* All with model_lock held; uid 0 is never limited nor counted. */
+int quota_charge(uid_t uid, enum quota_kind k, uint64_t n);	/* 0, -EDQUOT */
+void quota_force(uid_t uid, enum quota_kind k, uint64_t n);	/* no limit */
+void quota_uncharge(uid_t uid, enum quota_kind k, uint64_t n);
+void quota_fini(void);
+
+/* ---- the journal of changes (journal.c) ------------------------------------- */
+
+enum mchange {
+	MCHANGE_QUEUE_CREATED, MCHANGE_QUEUE_REMOVED, MCHANGE_QUEUE_ATTRS,
+	MCHANGE_WORK_QUEUED,	/* submit, delay, modify: command, due time */
+	MCHANGE_WORK_STARTED, MCHANGE_WORK_FINISHED,
+	MCHANGE_WORK_CANCELLED, MCHANGE_WORK_FORGOTTEN,
+	MCHANGE_WORK_RESTORED,	/* recreated at start (restore.c) */
+};
+
+/* Where changes go: changed() is called under the model lock for every
+ * change, in order (w NULL for the queue's own); sync() is called with no
+ * lock held and returns once every change so far is durable (0), or the
+ * errno of a failed commit.  One journal (the durable store, or a test). */
+struct model_journal {
+	void (*changed)(enum mchange c, struct mqueue *q, struct mwork *w, void *data);
+	int (*sync)(void *data);
+	void *data;
+};
+void model_set_journal(const struct model_journal *j);	/* NULL: none */
+void model_changed(enum mchange c, struct mqueue *q, struct mwork *w);
+/* Acknowledged means committed: a handler calls this after its changes
+ * and before its reply.  No lock held; 0, -EIO or -ENOSPC. */
+int model_commit(void);
+
+/* ---- restore (restore.c) ------------------------------------------------------ */
+
+/* A work as the store kept it. */
+struct mwork_saved {
+	const char *name;
+	bool anon;
+	uid_t owner;
+	const char *command;
+	struct submitter *sub;		/* the caller's reference is kept */
+	enum mwork_state state;		/* MW_RUNNING: it was running: lost */
+	int64_t due_in_ms;		/* MW_DELAYED: from now (<= 0: overdue) */
+	unsigned long runs;
+	bool has_exit;
+	int last_exit;
+	bool lost;
+	const char *output;
+	size_t output_len;
+	time_t ctime;
+};
+/* Recreate a work of q and queue it as it was (pending works in the order
+ * of the calls); one that was running is lost.  The journal sees it.  No
+ * lock held; 0 or -errno. */
+int mwork_restore(struct mqueue *q, const struct mwork_saved *s);
+
+/* ---- shutdown (drain.c) ----------------------------------------------------- */
+
+/* Unmount: refuse new work, stop_readers(), drop delayed works not yet
+ * due, give queued and running ones timeout_s seconds, kill or drop the
+ * rest, remove every queue and stop the resumer.  report() tells what was
+ * dropped or killed (model lock held). */
+void model_drain(unsigned int timeout_s, void (*stop_readers)(void),
+		 void (*report)(struct mqueue *q, struct mwork *w, const char *what));
+
+#endif /* WQFS_MODEL_H */

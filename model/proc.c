@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proc.c - what /proc tells of a process: its parent and CPU (one parser
+ * of /proc/PID/stat), its resource limits, and whether it descends from
+ * one of our works (for EDEADLK).  Every read is bounded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define ANCESTORS_MAX	64
+
+/* Fields of /proc/PID/stat after the command name: index 0 is field 3
+ * (state), 1 is ppid, 36 is processor. */
+#define STAT_PPID	1
+#define STAT_CPU	36
+
+char *proc_read(pid_t pid, const char *what, size_t max, size_t *len)
+{
+	char path[64];
+	snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, what);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 4096, n = 0;
+	char *buf = g_malloc(cap + 1);
+	for (;;) {
+		if (n == cap) {
+			if (cap >= max)
+				break;
+			cap = cap * 2 > max ? max : cap * 2;
+			buf = g_realloc(buf, cap + 1);
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* Field idx (see STAT_*) of a /proc/PID/stat text, or -1. */
+static long stat_field(const char *s, int idx)
+{
+	const char *p = strrchr(s, ')');
+	if (!p)
+		return -1;
+	int i = -1;	/* the blank before field 3 (state) makes it index 0 */
+	for (p++; *p; p++) {
+		if (*p != ' ')
+			continue;
+		if (++i == idx)
+			return strtol(p + 1, NULL, 10);
+	}
+	return -1;
+}
+
+static long proc_ppid(pid_t pid)
+{
+	size_t len;
+	char *s = proc_read(pid, "stat", 4096, &len);
+	long ppid = s ? stat_field(s, STAT_PPID) : -1;
+	g_free(s);
+	return ppid;
+}
+
+int proc_cpu(pid_t pid, int *fd, pid_t *fdpid)
+{
+	char buf[2048];
+
+	if (*fd >= 0 && *fdpid != pid) {
+		close(*fd);
+		*fd = -1;
+	}
+	if (*fd < 0) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		*fdpid = pid;
+		if (*fd < 0)
+			return -1;
+	}
+	/* a seq_file: a read at offset 0 generates the text afresh */
+	ssize_t n = pread(*fd, buf, sizeof buf - 1, 0);
+	if (n <= 0) {
+		close(*fd);
+		*fd = -1;
+		return -1;
+	}
+	buf[n] = '\0';
+	return (int)stat_field(buf, STAT_CPU);
+}
+
+/* One limit of a /proc/PID/limits column: a number or "unlimited". */
+static rlim_t limit_value(const char *s)
+{
+	return strncmp(s, "unlimited", 9) == 0 ? RLIM_INFINITY :
+						 (rlim_t)strtoull(s, NULL, 10);
+}
+
+/*
+ * prlimit(2) of another user's process needs CAP_SYS_RESOURCE, which a
+ * root daemon in a container may lack; /proc/PID/limits is readable by
+ * all, one line per RLIMIT_* in order, "%-25s %-20s %-20s %-10s".
+ */
+int proc_limits(pid_t pid, struct rlimit out[RLIM_NLIMITS])
+{
+	if (wq_command_read_limits(pid, out) == 0)
+		return 0;
+	size_t len;
+	char *text = proc_read(pid, "limits", 8192, &len);
+	if (!text)
+		return -ESRCH;
+	char *save = NULL, *line = strtok_r(text, "\n", &save);
+	int n = 0;
+	while (n < RLIM_NLIMITS && (line = strtok_r(NULL, "\n", &save))) {
+		if (strlen(line) < 47)
+			break;
+		out[n].rlim_cur = limit_value(line + 26);
+		out[n].rlim_max = limit_value(line + 47);
+		n++;
+	}
+	g_free(text);
+	return n == RLIM_NLIMITS ? 0 : -EIO;
+}
+
+static void env_value(const char *env, size_t len, const char *key, char *out, size_t outlen)
+{
+	size_t klen = strlen(key);
+	for (size_t i = 0; i < len;) {
+		size_t k = strnlen(env + i, len - i);
+		if (k > klen && !memcmp(env + i, key, klen) && env[i + klen] == '=') {
+			g_strlcpy(out, env + i + klen + 1, outlen);
+			return;
+		}
+		i += k + 1;
+	}
+}
+
+bool proc_work(pid_t pid, char *queue, size_t qlen, char *work, size_t wlen)
+{
+	pid_t self = getpid();
+	long p = pid;
+	for (int depth = 0; depth < ANCESTORS_MAX && p > 1; depth++) {
+		long ppid = proc_ppid((pid_t)p);
+		if (ppid < 0)
+			return false;
+		if (ppid == self) {
+			/* p is the shell of one of our works: its initial
+			 * environment names the queue and the work. */
+			size_t len;
+			char *env = proc_read((pid_t)p, "environ", ENVIRON_MAX, &len);
+			if (!env)
+				return false;
+			queue[0] = work[0] = '\0';
+			env_value(env, len, "WQ_QUEUE", queue, qlen);
+			env_value(env, len, "WQ_WORK", work, wlen);
+			g_free(env);
+			return queue[0] != '\0';
+		}
+		p = ppid;
+	}
+	return false;
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * restore.c - works recreated at start from what the durable store kept:
+ * pending works queued again in their order, delayed works at the rest of
+ * their delay (overdue ones at once), and works that were running when
+ * the daemon died marked lost, never run again behind the user's back.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* The engine call that puts s back; model lock held. */
+static int requeue(struct mqueue *q, struct mwork *w, const struct mwork_saved *s)
+{
+	switch (s->state) {
+	case MW_PENDING:
+		return wq_queue_work_on(WORK_CPU_UNBOUND, q->wq, &w->dwork.work);
+	case MW_DELAYED: {
+		uint64_t ns = s->due_in_ms > 0 ? (uint64_t)s->due_in_ms * 1000000 : 0;
+		w->has_due = true;
+		w->due_at = wq_jiffies() + wq_ns_to_jiffies(ns);
+		return wq_queue_delayed_work_ns(WORK_CPU_UNBOUND, q->wq, &w->dwork, ns);
+	}
+	case MW_RUNNING:
+		w->lost = true;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static void restore_fields(struct mwork *w, const struct mwork_saved *s)
+{
+	w->sub = submitter_ref(s->sub);
+	w->runs = s->runs;
+	w->has_exit = s->has_exit;
+	w->last_exit = s->last_exit;
+	w->lost = s->lost;
+	w->ctime = s->ctime;
+	if (s->output_len)
+		wq_command_set_output(&w->cmd, s->output, s->output_len);
+}
+
+int mwork_restore(struct mqueue *q, const struct mwork_saved *s)
+{
+	struct mwork *w;
+
+	model_lock();
+	int r = mwork_create(q, s->anon ? NULL : s->name, s->owner, &w);
+	if (r == 0 && s->anon)
+		mwork_rename_anon(w, s->name);
+	if (r == 0)
+		r = mwork_set_command(w, s->command, strlen(s->command), true);
+	if (r == 0) {
+		restore_fields(w, s);
+		r = requeue(q, w, s);
+		r = r < 0 ? r : 0;
+		model_changed(MCHANGE_WORK_RESTORED, q, w);
+	}
+	model_unlock();
+	return r;
+}

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * work.c - the works: their table, what each is charged, their state, the
+ * finished anonymous works kept for works/, and the function every work
+ * runs on a worker (its command, as its owner).
+ *
+ * A work lives in its queue's table from its first line until rmdir of
+ * works/NAME, the queue's removal, or (anonymous ones) until keep_anon
+ * newer finished ones push it out.  A work with holds (a wait, a request)
+ * or an engine instance is never freed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+static GHashTable *works_by_id;		/* model lock: id -> mwork */
+static uint64_t last_work_id;		/* model lock */
+static unsigned long last_anon;		/* model lock */
+
+static void mwork_func(struct work_struct *work);
+
+void mwork_tables_init(void)
+{
+	works_by_id = g_hash_table_new(g_direct_hash, g_direct_equal);
+}
+
+void mwork_tables_fini(void)
+{
+	g_hash_table_destroy(works_by_id);
+}
+
+static void mwork_list(struct mqueue *q, struct mwork *w)
+{
+	g_hash_table_insert(q->works, w->name, w);
+	g_hash_table_insert(works_by_id, GSIZE_TO_POINTER(w->id), w);
+	q->nworks++;
+	model_register_work(w, true);
+}
+
+static void mwork_unlist(struct mwork *w)
+{
+	struct mqueue *q = w->q;
+	if (g_hash_table_lookup(q->works, w->name) == w) {
+		g_hash_table_remove(q->works, w->name);
+		q->nworks--;
+	}
+	if (w->done_link) {
+		g_queue_delete_link(&q->anon_done, w->done_link);
+		w->done_link = NULL;
+	}
+}
+
+/* Forget the oldest finished anonymous works until at most keep remain
+ * (those a request still holds stay); only owner's unless owner is -1. */
+static void gc_anon(struct mqueue *q, unsigned int keep, uid_t owner)
+{
+	GList *l = q->anon_done.head;
+	while (l && q->anon_done.length > keep) {
+		GList *next = l->next;
+		struct mwork *w = l->data;
+		if ((owner == (uid_t)-1 || w->owner == owner) && mwork_removable(w)) {
+			model_changed(MCHANGE_WORK_FORGOTTEN, q, w);
+			mwork_free(w);
+		}
+		l = next;
+	}
+}
+
+/* Room for one more work of owner in q: finished anonymous works kept for
+ * works/ give way, only pending, running and named works fill a queue. */
+static int charge_work(struct mqueue *q, uid_t owner)
+{
+	if (q->nworks >= model_cfg.max_works && q->anon_done.length)
+		gc_anon(q, q->anon_done.length - 1, (uid_t)-1);
+	if (q->nworks >= model_cfg.max_works)
+		return -ENOSPC;
+	if (quota_charge(owner, QUOTA_WORKS, 1) == 0)
+		return 0;
+	gc_anon(q, 0, owner);
+	return quota_charge(owner, QUOTA_WORKS, 1);
+}
+
+int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork **wp)
+{
+	char anon[32];
+	int r = charge_work(q, owner);
+	if (r < 0)
+		return r;
+	if (!name) {
+		do
+			snprintf(anon, sizeof anon, "w%lu", ++last_anon);
+		while (g_hash_table_lookup(q->works, anon));
+	}
+	struct mwork *w = g_new0(struct mwork, 1);
+	init_delayed_work(&w->dwork, mwork_func);
+	w->id = ++last_work_id;
+	w->name = g_strdup(name ? name : anon);
+	w->anon = !name;
+	w->owner = owner;
+	w->q = q;
+	w->ctime = time(NULL);
+	w->last_cpu = -1;
+	wq_command_init(&w->cmd);
+	mwork_list(q, w);
+	*wp = w;
+	return 0;
+}
+
+void mwork_rename_anon(struct mwork *w, const char *name)
+{
+	struct mqueue *q = w->q;
+	unsigned long n = strtoul(name + 1, NULL, 10);
+
+	g_hash_table_remove(q->works, w->name);
+	g_free(w->name);
+	w->name = g_strdup(name);
+	g_hash_table_insert(q->works, w->name, w);
+	if (n > last_anon)
+		last_anon = n;
+}
+
+void mwork_free(struct mwork *w)
+{
+	mwork_unlist(w);
+	model_register_work(w, false);
+	g_hash_table_remove(works_by_id, GSIZE_TO_POINTER(w->id));
+	wq_command_destroy(&w->cmd);
+	submitter_unref(w->sub);
+	mwork_set_command(w, NULL, 0, true);
+	quota_uncharge(w->owner, QUOTA_WORKS, 1);
+	g_free(w->name);
+	g_free(w);
+}
+
+int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force)
+{
+	size_t old = w->command ? strlen(w->command) : 0;
+
+	if (len > old && force)
+		quota_force(w->owner, QUOTA_BYTES, len - old);
+	else if (len > old && quota_charge(w->owner, QUOTA_BYTES, len - old) < 0)
+		return -EDQUOT;
+	if (len < old)
+		quota_uncharge(w->owner, QUOTA_BYTES, old - len);
+	g_free(w->command);
+	w->command = cmd ? g_strndup(cmd, len) : NULL;
+	return 0;
+}
+
+void mwork_hold(struct mwork *w, int delta)
+{
+	if (!w)
+		return;
+	model_lock();
+	w->holds += delta;
+	model_unlock();
+}
+
+bool mwork_runs(struct mwork *w)
+{
+	return w->running || (work_busy(&w->dwork.work) & WORK_BUSY_RUNNING);
+}
+
+bool mwork_removable(struct mwork *w)
+{
+	return w->holds == 0 && !w->running && work_busy(&w->dwork.work) == 0;
+}
+
+struct mwork *mwork_lookup_id(uint64_t id)
+{
+	struct mwork *w = g_hash_table_lookup(works_by_id, GSIZE_TO_POINTER(id));
+	return w && !w->q->dead ? w : NULL;
+}
+
+enum mwork_state mwork_state(struct mwork *w)
+{
+	unsigned int b = work_busy(&w->dwork.work);
+	if (w->running || (b & WORK_BUSY_RUNNING))
+		return MW_RUNNING;
+	if (!(b & WORK_BUSY_PENDING))
+		return w->lost ? MW_LOST : MW_IDLE;
+	if (w->has_due && (long)(w->due_at - wq_jiffies()) > 0 &&
+	    delayed_work_pending(&w->dwork))
+		return MW_DELAYED;
+	return MW_PENDING;
+}
+
+const char *mwork_state_name(enum mwork_state s)
+{
+	static const char *const names[] = {
+		[MW_IDLE] = "idle", [MW_PENDING] = "pending",
+		[MW_DELAYED] = "delayed", [MW_RUNNING] = "running",
+		[MW_LOST] = "lost",
+	};
+	return names[s];
+}
+
+int mwork_forget(struct mqueue *q, const char *name, uid_t uid)
+{
+	struct mwork *w = g_hash_table_lookup(q->works, name);
+	if (!w)
+		return -ENOENT;
+	if (uid != 0 && uid != w->owner && uid != q->files[MQ_DIR].uid)
+		return -EPERM;
+	if (!mwork_removable(w))
+		return -EBUSY;
+	model_changed(MCHANGE_WORK_FORGOTTEN, q, w);
+	mwork_free(w);
+	return 0;
+}
+
+void mwork_kill(struct mwork *w)
+{
+	if (mwork_runs(w))
+		wq_command_kill(&w->cmd);
+}
+
+/* ---- the work function -------------------------------------------------------- */
+
+/* What a run needs, copied under the model lock: the work may be
+ * redeclared while its command runs. */
+struct run {
+	struct submitter *sub;
+	char *cmdline;
+	char *extra[4];			/* WQ_QUEUE, WQ_WORK, WQ_CPU, WQ_ROOT */
+	GPtrArray *env;
+	struct wq_cred cred;
+};
+
+static void run_start(struct mwork *w, struct run *r, int cpu)
+{
+	model_lock();
+	r->sub = w->sub ? submitter_ref(w->sub) : NULL;
+	r->cmdline = g_strdup(w->command ? w->command : "");
+	r->extra[0] = g_strdup_printf("WQ_QUEUE=%s", w->q->name);
+	r->extra[1] = g_strdup_printf("WQ_WORK=%s", w->name);
+	w->running = true;
+	w->runs++;
+	w->has_started = true;
+	w->started_at = wq_jiffies();
+	w->has_finished = false;
+	w->has_exit = false;
+	w->last_cpu = cpu;
+	w->has_due = false;
+	model_changed(MCHANGE_WORK_STARTED, w->q, w);
+	model_unlock();
+	r->extra[2] = g_strdup_printf("WQ_CPU=%d", cpu);
+	r->extra[3] = g_strdup_printf("WQ_ROOT=%s", model_cfg.root ? model_cfg.root : "/");
+}
+
+/* The environment and credentials of r's command.  As at(1): the groups
+ * the owner has now (a deleted owner's work does not run); the limits
+ * are the submitter's. */
+static void run_prepare(struct run *r, struct wq_command *cmd)
+{
+	struct submitter *s = r->sub;
+	r->env = g_ptr_array_new();
+	for (char **e = s && s->env ? s->env : NULL; e && *e; e++)
+		g_ptr_array_add(r->env, *e);
+	for (int i = 0; i < 4; i++)
+		g_ptr_array_add(r->env, r->extra[i]);
+	g_ptr_array_add(r->env, NULL);
+	r->cred = (struct wq_cred){ .current_groups = true };
+	if (s) {
+		r->cred.uid = s->uid;
+		r->cred.gid = s->gid;
+		r->cred.groups = s->groups;
+		r->cred.ngroups = s->ngroups;
+		r->cred.rlimits = s->limits;
+	}
+	cmd->cmdline = r->cmdline;
+	cmd->envp = (char *const *)r->env->pdata;
+	cmd->cwd = s && s->cwd ? s->cwd : "/";
+	cmd->cred = s ? &r->cred : NULL;
+	cmd->output_limit = model_cfg.max_output;
+	cmd->kill_grace_ms = 0;		/* the engine's default */
+}
+
+static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
+{
+	model_lock();
+	w->running = false;
+	w->has_exit = true;
+	w->last_exit = exit_code;
+	w->last_pid = pid;
+	w->has_finished = true;
+	w->finished_at = wq_jiffies();
+	w->cmd.cmdline = NULL;
+	w->cmd.envp = NULL;
+	w->cmd.cwd = NULL;
+	w->cmd.cred = NULL;
+	struct mqueue *q = w->q;
+	model_changed(MCHANGE_WORK_FINISHED, q, w);
+	if (w->anon && !q->dead) {
+		if (w->done_link)
+			g_queue_unlink(&q->anon_done, w->done_link);
+		else
+			w->done_link = g_list_alloc();
+		w->done_link->data = w;
+		g_queue_push_tail_link(&q->anon_done, w->done_link);
+		gc_anon(q, model_cfg.keep_anon, (uid_t)-1);
+	}
+	model_wake_idle();
+	model_unlock();
+	for (int i = 0; i < 4; i++)
+		g_free(r->extra[i]);
+	g_ptr_array_free(r->env, TRUE);
+	submitter_unref(r->sub);
+	g_free(r->cmdline);
+}
+
+static void mwork_func(struct work_struct *work)
+{
+	struct mwork *w = container_of(to_delayed_work(work), struct mwork, dwork);
+	struct run r = { 0 };
+
+	run_start(w, &r, sched_getcpu());
+	run_prepare(&r, &w->cmd);
+	int rc = wq_command_run(&w->cmd);
+	int exit_code = rc < 0 ? 127 : w->cmd.exit_code;
+	uint64_t cpu_ns = rc < 0 ? 0 : w->cmd.cpu_ns;
+	run_end(w, &r, exit_code, rc < 0 ? 0 : w->cmd.pid);
+	wq_set_result(exit_code, cpu_ns);
+}
