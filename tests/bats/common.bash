@@ -168,9 +168,14 @@ watchdog_start() {
 	WQ_WATCHDOG=$!
 }
 
+# SIGKILL, not SIGTERM: a watchdog stopped right after it was started (a
+# test that remounts at once) may not have made its process group yet, or
+# may be a shell that has not set up its signals; a TERM it missed left
+# `wait` blocked until the watchdog fired, 120 s later.
 watchdog_stop() {
 	if [[ -n "${WQ_WATCHDOG:-}" ]]; then
-		kill -- "-$WQ_WATCHDOG" 2>/dev/null || kill "$WQ_WATCHDOG" 2>/dev/null || true
+		kill -KILL -- "-$WQ_WATCHDOG" 2>/dev/null || true
+		kill -KILL "$WQ_WATCHDOG" 2>/dev/null || true
 		wait "$WQ_WATCHDOG" 2>/dev/null || true
 		WQ_WATCHDOG=
 	fi
