@@ -133,6 +133,10 @@ void control_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size)
 	writer_done(&m, fh);
 	if (part)
 		g_string_free(part, TRUE);
+	/* acknowledged means committed: a failed commit fails the write */
+	int cerr = model_commit();
+	if (cerr < 0)
+		err = cerr, fail = 0;
 	/* a line that fails at fail > 0 starts in this write: fail > off */
 	if (err < 0 && fail == 0)
 		fuse_reply_err(req, -err);
@@ -153,5 +157,6 @@ int control_apply_part(fuse_req_t req, struct fh *fh)
 		  apply_lines(&m, fh_ctl(fh), part->str, part->len, &fail);
 	writer_done(&m, fh);
 	g_string_free(part, TRUE);
-	return err;
+	int cerr = model_commit();
+	return err < 0 ? err : cerr;
 }

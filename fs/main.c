@@ -33,6 +33,7 @@ struct wqfs_opts opts = {
 	.worker_idle_ms = 5000,
 };
 char *wqfs_root;
+static struct store *store;		/* NULL with state=none */
 struct wqfs_trace *trace_hub;
 struct fuse_session *wqfs_se;
 time_t wqfs_mount_time;
@@ -52,6 +53,8 @@ static const struct fuse_opt option_spec[] = {
 	OPTION("user_readers=%lu", model.user_readers),
 	OPTION("user_files=%lu", model.user_files),
 	OPTION("worker_idle_ms=%u", worker_idle_ms),
+	OPTION("state=%s", state),
+	OPTION("sync=%s", sync),
 	OPTION("-h", show_help),
 	OPTION("--help", show_help),
 	OPTION("-V", show_version),
@@ -88,6 +91,9 @@ static void usage(const char *prog)
 	       "    -o trace_buffer=BYTES  buffer per trace reader (default 65536)\n"
 	       "    -o drain_timeout=SECS  wait for running works at unmount (default 10)\n"
 	       "    -o worker_idle_ms=MS   an idle worker thread exits after (default 5000)\n"
+	       "    -o state=PATH|none     the durable state (default /var/lib/wqfs/NAME.db\n"
+	       "                           for root, ~/.local/state/wqfs/NAME.db for others)\n"
+	       "    -o sync=normal|full    full: survive power loss (an fsync per commit)\n"
 	       "per-user limits (root is not limited; past one: EDQUOT):\n"
 	       "    -o user_queues=N       queues a user owns (default 64)\n"
 	       "    -o user_works=N        works a user has in all queues (default 10000)\n"
@@ -184,7 +190,27 @@ static int wqfs_start(void)
 	}
 	struct mqueue *events;
 	mqueue_create("events", getuid(), getgid(), nodes[K_QDIR].mode, &events);
+	if (store && (store_restore(store) < 0 || store_start(store) < 0)) {
+		fprintf(stderr, "wqfs: cannot start the durable state\n");
+		return -1;
+	}
 	return 0;
+}
+
+/* Open the durable state before mounting: a refusal (another daemon, a
+ * damaged or newer database) is told on the terminal, and nothing mounts. */
+static int state_open(void)
+{
+	if (opts.sync && strcmp(opts.sync, "normal") != 0 && strcmp(opts.sync, "full") != 0) {
+		fprintf(stderr, "wqfs: sync must be normal or full\n");
+		return -1;
+	}
+	if (opts.state && strcmp(opts.state, "none") == 0)
+		return 0;
+	g_autofree char *path = opts.state ? g_strdup(opts.state)
+					   : store_default_path(wqfs_root);
+	bool full = opts.sync && strcmp(opts.sync, "full") == 0;
+	return store_open(path, full, &store) < 0 ? -1 : 0;
 }
 
 static int session_loop(const struct fuse_cmdline_opts *fopts)
@@ -249,6 +275,8 @@ int main(int argc, char *argv[])
 	if (ret >= 0)
 		goto out_opts;
 	ret = 1;
+	if (state_open() < 0)
+		goto out_opts;
 	wqfs_mount_time = time(NULL);
 	wqfs_se = fuse_session_new(&args, &wqfs_ops, sizeof wqfs_ops, NULL);
 	if (!wqfs_se)
@@ -267,7 +295,8 @@ int main(int argc, char *argv[])
 out_unmount:
 	fuse_session_unmount(wqfs_se);
 	if (started) {
-		model_drain(opts.drain_timeout, fh_shutdown_all, report);
+		model_drain(opts.drain_timeout, store != NULL, fh_shutdown_all, report);
+		store_stop(store);
 		fh_shutdown_all();
 	}
 out_signals:
@@ -277,6 +306,9 @@ out_session:
 	if (started)
 		wqfs_stop();
 out_opts:
+	store_close(store);
+	free(opts.state);
+	free(opts.sync);
 	free(fopts.mountpoint);
 	g_free(wqfs_root);
 	free(nonopt[0]);

@@ -168,6 +168,8 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (r == 0)
 		r = stat_ino(ino, &st);
 	model_unlock();
+	if (r == 0)
+		r = model_commit();
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -281,6 +283,8 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	}
 	struct mqueue *q;
 	int err = mqueue_create(name, c->uid, c->gid, mode & ~c->umask, &q);
+	if (err == 0)
+		err = model_commit();
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 		return;
@@ -310,7 +314,7 @@ static int rmdir_queue(const char *name)
 	model_lock();
 	mqueue_unref(q);
 	model_unlock();
-	return err;
+	return err < 0 ? err : model_commit();
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -326,6 +330,8 @@ void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else if (child_kind(pk, name) == K_NONE)
 		err = -ENOENT;
 	model_unlock();
+	if (err == 0)
+		err = model_commit();
 	fuse_reply_err(req, -err);
 }
 

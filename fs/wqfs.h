@@ -43,6 +43,7 @@
 #include "jiq.h"
 #include "model.h"
 #include "parse.h"
+#include "store.h"
 #include "trace.h"
 
 /* ---- options (main.c) ---------------------------------------------------- */
@@ -52,6 +53,8 @@ struct wqfs_opts {
 	size_t trace_buffer;		/* bytes per trace reader */
 	unsigned int drain_timeout;	/* seconds at unmount */
 	unsigned int worker_idle_ms;	/* an idle worker exits after this */
+	char *state;			/* PATH, "none", or NULL: the default */
+	char *sync;			/* "normal" or "full" */
 	int show_help;
 	int show_version;
 };

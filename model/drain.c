@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * drain.c - the model's shutdown: works already queued are drained (up to
- * a timeout), delayed works not yet due are dropped, and what is dropped
- * or killed is reported.  Waits for idle queues are condition waits: every
+ * drain.c - the model's shutdown.  Without a durable journal, works already
+ * queued are drained (up to a timeout), delayed works not yet due are
+ * dropped, and what is dropped or killed is reported.  With one (keep),
+ * nothing more starts, running works get the timeout, and what is queued
+ * stays in the journal for the next mount.  Waits for idle queues are condition waits: every
  * work that finishes or is cancelled wakes them (model_wake_idle()).
  */
 #include <time.h>
@@ -32,24 +34,26 @@ static GPtrArray *all_queues(void)
 	return a;
 }
 
-static bool all_idle(GPtrArray *a)
+/* Nothing of a runs (running_only) or nothing is queued either. */
+static bool all_idle(GPtrArray *a, bool running_only)
 {
 	for (guint i = 0; i < a->len; i++) {
 		struct mqueue *q = a->pdata[i];
 		struct wq_stats st;
 		wq_get_stats(q->wq, &st);
-		if (st.pending + st.running + st.delayed)
+		if (st.running + (running_only ? 0 : st.pending + st.delayed))
 			return false;
 	}
 	return true;
 }
 
-/* Wait until every queue of a is idle or the deadline (CLOCK_MONOTONIC,
- * 0: none) passes; model lock held.  A jiq step or a work the engine
- * drops does not wake us: the wait is re-checked every 100 ms as well. */
-static void wait_idle(GPtrArray *a, const struct timespec *deadline)
+/* Wait until every queue of a is idle (or runs nothing) or the deadline
+ * (CLOCK_MONOTONIC, NULL: none) passes; model lock held.  A jiq step or a
+ * work the engine drops does not wake us: the wait is re-checked every
+ * 100 ms as well. */
+static void wait_idle(GPtrArray *a, bool running_only, const struct timespec *deadline)
 {
-	while (!all_idle(a)) {
+	while (!all_idle(a, running_only)) {
 		struct timespec t;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (deadline && (t.tv_sec > deadline->tv_sec ||
@@ -105,6 +109,39 @@ static void shutdown_queues(GPtrArray *a)
 	}
 }
 
+/* Start nothing more (keep: what is queued stays for the next mount). */
+static void freeze_queues(GPtrArray *a)
+{
+	for (guint i = 0; i < a->len; i++)
+		wq_freeze(((struct mqueue *)a->pdata[i])->wq, true);
+}
+
+static void drop_queued(struct mqueue *q, struct mwork *w)
+{
+	cancel_delayed_work(&w->dwork);
+}
+
+/* Stop what runs and queues: with keep, the journal has what is queued
+ * and what runs (lost at the next start); it records nothing more. */
+static void stop_works(GPtrArray *a, bool keep, const struct timespec *deadline)
+{
+	if (keep) {
+		freeze_queues(a);
+		wait_idle(a, true, deadline);
+		model_unlock();
+		model_commit();
+		model_set_journal(NULL);
+		model_lock();
+		for_each_work(a, drop_queued);
+	} else {
+		for_each_work(a, drop_delayed);
+		shutdown_queues(a);
+		wait_idle(a, false, deadline);
+	}
+	for_each_work(a, kill_or_drop);
+	wait_idle(a, false, NULL);
+}
+
 static void remove_queues(GPtrArray *a)
 {
 	for (guint i = 0; i < a->len; i++) {
@@ -114,7 +151,7 @@ static void remove_queues(GPtrArray *a)
 	}
 }
 
-void model_drain(unsigned int timeout_s, void (*stop_readers)(void),
+void model_drain(unsigned int timeout_s, bool keep, void (*stop_readers)(void),
 		 void (*report)(struct mqueue *q, struct mwork *w, const char *what))
 {
 	pthread_condattr_t ca;
@@ -138,11 +175,7 @@ void model_drain(unsigned int timeout_s, void (*stop_readers)(void),
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += timeout_s;
 	model_lock();
-	for_each_work(a, drop_delayed);
-	shutdown_queues(a);
-	wait_idle(a, &deadline);	/* queued and running works get timeout_s */
-	for_each_work(a, kill_or_drop);
-	wait_idle(a, NULL);
+	stop_works(a, keep, &deadline);	/* they get timeout_s, then are killed */
 	remove_queues(a);
 	model_unlock();
 

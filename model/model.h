@@ -328,9 +328,11 @@ int mwork_restore(struct mqueue *q, const struct mwork_saved *s);
 
 /* Unmount: refuse new work, stop_readers(), drop delayed works not yet
  * due, give queued and running ones timeout_s seconds, kill or drop the
- * rest, remove every queue and stop the resumer.  report() tells what was
- * dropped or killed (model lock held). */
-void model_drain(unsigned int timeout_s, void (*stop_readers)(void),
+ * rest, remove every queue and stop the resumer.  With keep (a durable
+ * journal), start nothing more, give running works timeout_s seconds, and
+ * detach the journal with what is queued in it before the teardown.
+ * report() tells what was dropped or killed (model lock held). */
+void model_drain(unsigned int timeout_s, bool keep, void (*stop_readers)(void),
 		 void (*report)(struct mqueue *q, struct mwork *w, const char *what));
 
 #endif /* WQFS_MODEL_H */

@@ -104,7 +104,7 @@ nobody_daemon_start() {
 	mkdir -p "$NMNT"
 	chown nobody:nogroup "$NMNT"
 	setpriv --reuid=nobody --regid=nogroup --clear-groups \
-		"$WQFS_BIN" -f -o allow_other "$NMNT" </dev/null >"$WQ_TMP/nobody.log" 2>&1 3>&- &
+		"$WQFS_BIN" -f -o allow_other -o state=none "$NMNT" </dev/null >"$WQ_TMP/nobody.log" 2>&1 3>&- &
 	NPID=$!
 	wait_for 10 mountpoint -q "$NMNT"
 }

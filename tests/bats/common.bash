@@ -54,8 +54,12 @@ wqfs_mount() {
 	export WE
 	export MNT T WQFS_LOG WQ_TMP
 	# Foreground, so the pid is the daemon's and its stderr is ours.
+	# Memory only unless the suite asks for a state file (state.bats):
+	# the default state path is per mount point, outside the scratch dir.
+	local state=()
+	[[ "$WQFS_OPTS" == *state=* ]] || state=(-o state=none)
 	# shellcheck disable=SC2086
-	"$WQFS_BIN" -f "$MNT" $WQFS_OPTS </dev/null >"$WQFS_LOG" 2>&1 3>&- &
+	"$WQFS_BIN" -f "$MNT" "${state[@]}" $WQFS_OPTS </dev/null >"$WQFS_LOG" 2>&1 3>&- &
 	WQFS_PID=$!
 	export WQFS_PID
 	local i

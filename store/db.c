@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * db.c - the database: opened for one daemon alone (a lock file), checked,
+ * its schema created or migrated forward, closed; and where it lives by
+ * default.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Each migration takes the schema from version i to i + 1. */
+static const char *const migrations[STORE_SCHEMA] = {
+	"CREATE TABLE queues ("
+	"  name TEXT PRIMARY KEY, creator INTEGER NOT NULL, files TEXT NOT NULL,"
+	"  unbound INTEGER NOT NULL, max_active INTEGER NOT NULL,"
+	"  cpumask TEXT NOT NULL, nice INTEGER NOT NULL, frozen INTEGER NOT NULL,"
+	"  ctime INTEGER NOT NULL);"
+	"CREATE TABLE works ("
+	"  queue TEXT NOT NULL, name TEXT NOT NULL, anon INTEGER NOT NULL,"
+	"  owner INTEGER NOT NULL, command TEXT NOT NULL, uid INTEGER NOT NULL,"
+	"  gid INTEGER NOT NULL, groups BLOB, cwd TEXT, env BLOB, limits BLOB,"
+	"  state INTEGER NOT NULL, ord INTEGER NOT NULL, due_ms INTEGER NOT NULL,"
+	"  runs INTEGER NOT NULL, has_exit INTEGER NOT NULL,"
+	"  last_exit INTEGER NOT NULL, output BLOB, ctime INTEGER NOT NULL,"
+	"  PRIMARY KEY (queue, name));",
+};
+
+int db_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:	return 0;
+	case SQLITE_FULL:	return -ENOSPC;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:	return -EBUSY;
+	case SQLITE_NOMEM:	return -ENOMEM;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:	return -EACCES;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:	return -EINVAL;
+	default:		return -EIO;
+	}
+}
+
+int db_exec(struct store *s, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		fprintf(stderr, "wqfs: %s: %s\n", s->path, msg ? msg : sqlite3_errstr(rc));
+	sqlite3_free(msg);
+	return db_errno(rc);
+}
+
+/* One integer a PRAGMA returns, or -1. */
+static long pragma_int(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	long v = -1;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The first row of PRAGMA quick_check is "ok" for a sound database. */
+static bool quick_check_ok(struct store *s)
+{
+	sqlite3_stmt *st;
+	bool ok = false;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check", -1, &st, NULL) != SQLITE_OK)
+		return false;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		ok = strcmp((const char *)sqlite3_column_text(st, 0), "ok") == 0;
+	sqlite3_finalize(st);
+	return ok;
+}
+
+static int migrate(struct store *s)
+{
+	long v = pragma_int(s, "PRAGMA user_version");
+	if (v < 0) {
+		fprintf(stderr, "wqfs: %s: not a wqfs state database (%s)\n", s->path,
+			sqlite3_errmsg(s->db));
+		return -EINVAL;
+	}
+	if (v > STORE_SCHEMA) {
+		fprintf(stderr, "wqfs: %s: written by a newer wqfs (schema %ld, this "
+			"wqfs knows %d); not opened\n", s->path, v, STORE_SCHEMA);
+		return -EPROTO;
+	}
+	for (; v < STORE_SCHEMA; v++) {
+		char sql[64];
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %ld;", v + 1);
+		int r = db_exec(s, "BEGIN IMMEDIATE");
+		if (r == 0 && (r = db_exec(s, migrations[v])) == 0 &&
+		    (r = db_exec(s, sql)) == 0)
+			r = db_exec(s, "COMMIT");
+		if (r < 0) {
+			db_exec(s, "ROLLBACK");
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* This daemon's alone: an exclusive flock on PATH.lock, kept open. */
+static int take_lock(struct store *s)
+{
+	g_autofree char *lock = g_strconcat(s->path, ".lock", NULL);
+	s->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0) {
+		int err = errno;
+		fprintf(stderr, "wqfs: %s: %s\n", lock, strerror(err));
+		return -err;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		fprintf(stderr, "wqfs: %s is in use by another wqfs daemon; "
+			"not opened\n", s->path);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int db_connect(struct store *s)
+{
+	if (s->db)
+		return 0;
+	int rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE |
+				 SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		fprintf(stderr, "wqfs: %s: %s\n", s->path, sqlite3_errstr(rc));
+		return db_errno(rc) ? db_errno(rc) : -EIO;
+	}
+	sqlite3_busy_timeout(s->db, 1000);
+	if (!quick_check_ok(s)) {
+		fprintf(stderr, "wqfs: %s: not a wqfs state database, or damaged (%s); "
+			"not opened\n", s->path, sqlite3_errmsg(s->db));
+		return -EINVAL;
+	}
+	int r = db_exec(s, "PRAGMA journal_mode = WAL");
+	if (r == 0)
+		r = db_exec(s, s->sync_full ? "PRAGMA synchronous = FULL"
+					    : "PRAGMA synchronous = NORMAL");
+	return r;
+}
+
+/* Close the connection (not the lock): a fork must not carry it. */
+static void db_disconnect(struct store *s)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(s->stmts); i++)
+		g_clear_pointer(&s->stmts[i], sqlite3_finalize);
+	sqlite3_close(s->db);
+	s->db = NULL;
+}
+
+static int open_db(struct store *s)
+{
+	int r = db_connect(s);
+	return r < 0 ? r : migrate(s);
+}
+
+int store_open(const char *path, bool sync_full, struct store **sp)
+{
+	struct store *s = g_new0(struct store, 1);
+	s->path = g_strdup(path);
+	s->sync_full = sync_full;
+	s->lock_fd = -1;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->more, NULL);
+	pthread_cond_init(&s->committed_cond, NULL);
+	g_queue_init(&s->recs);
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_mkdir_with_parents(dir, 0700);
+	int r = take_lock(s);
+	if (r == 0)
+		r = open_db(s);
+	if (r < 0) {
+		store_close(s);
+		return r;
+	}
+	db_disconnect(s);	/* store_restore() connects, after the fork */
+	*sp = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	db_disconnect(s);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	pthread_cond_destroy(&s->committed_cond);
+	pthread_cond_destroy(&s->more);
+	pthread_mutex_destroy(&s->mu);
+	g_free(s->path);
+	g_free(s);
+}
+
+/* systemd-escape --path: "/run/wqfs" -> "run-wqfs". */
+static char *escape_path(const char *path)
+{
+	g_autofree char *canon = g_canonicalize_filename(path, "/");
+	const char *p = canon;
+	GString *out = g_string_new(NULL);
+	while (*p == '/')
+		p++;
+	for (size_t i = 0; p[i]; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '/')
+			g_string_append_c(out, '-');
+		else if (g_ascii_isalnum(c) || c == '_' || (c == '.' && i > 0))
+			g_string_append_c(out, (char)c);
+		else
+			g_string_append_printf(out, "\\x%02x", c);
+	}
+	if (!out->len)
+		g_string_append_c(out, '-');
+	return g_string_free(out, FALSE);
+}
+
+char *store_default_path(const char *mountpoint)
+{
+	g_autofree char *name = escape_path(mountpoint);
+	g_autofree char *file = g_strconcat(name, ".db", NULL);
+	if (getuid() == 0)
+		return g_build_filename("/var/lib/wqfs", file, NULL);
+	const char *xdg = getenv("XDG_STATE_HOME");
+	if (xdg && xdg[0] == '/')
+		return g_build_filename(xdg, "wqfs", file, NULL);
+	return g_build_filename(g_get_home_dir(), ".local", "state", "wqfs", file, NULL);
+}

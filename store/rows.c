@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rows.c - records written as rows (one prepared statement per kind of
+ * record, kept for the connection's life), and the text forms of a
+ * queue's files and cpumask.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+static const char *const sql[] = {
+	[REC_QUEUE_PUT] =
+		"INSERT OR REPLACE INTO queues (name, creator, files, unbound, max_active,"
+		" cpumask, nice, frozen, ctime) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[REC_QUEUE_DEL] =
+		"DELETE FROM queues WHERE name = ?1",
+	[REC_WORK_PUT] =
+		"INSERT OR REPLACE INTO works (queue, name, anon, owner, command, uid, gid,"
+		" groups, cwd, env, limits, state, ord, due_ms, runs, has_exit, last_exit,"
+		" output, ctime) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
+		" ?13, ?14, ?15, ?16, ?17, (SELECT output FROM works WHERE queue = ?1 AND"
+		" name = ?2), ?18)",
+	[REC_WORK_RUN] =
+		"UPDATE works SET state = ?3, due_ms = ?4, runs = ?5, has_exit = ?6,"
+		" last_exit = ?7, output = coalesce(?8, output) WHERE queue = ?1 AND name = ?2",
+	[REC_WORK_DEL] =
+		"DELETE FROM works WHERE queue = ?1 AND name = ?2",
+};
+
+static void bind_bytes(sqlite3_stmt *st, int i, GBytes *b)
+{
+	gsize n = 0;
+	const void *p = b ? g_bytes_get_data(b, &n) : NULL;
+	if (b)
+		sqlite3_bind_blob(st, i, n ? p : "", (int)n, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Bind n integers to parameters first, first + 1, ... */
+static void bind_ints(sqlite3_stmt *st, int first, const int64_t *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_int64(st, first + i, v[i]);
+}
+
+static void bind_queue(sqlite3_stmt *st, const struct rec *r)
+{
+	const int64_t v[] = { r->unbound, r->max_active };
+	const int64_t w[] = { r->nice, r->frozen, r->ctime };
+	sqlite3_bind_int64(st, 2, r->creator);
+	sqlite3_bind_text(st, 3, r->files, -1, SQLITE_STATIC);
+	bind_ints(st, 4, v, 2);
+	sqlite3_bind_text(st, 6, r->cpumask, -1, SQLITE_STATIC);
+	bind_ints(st, 7, w, 3);
+}
+
+static void bind_work(sqlite3_stmt *st, const struct rec *r)
+{
+	const int64_t head[] = { r->anon, r->owner };
+	const int64_t ids[] = { r->uid, r->gid };
+	const int64_t run[] = { r->state, r->order, r->due_ms, r->runs, r->has_exit,
+				r->last_exit, r->ctime };
+	bind_ints(st, 3, head, 2);
+	sqlite3_bind_text(st, 5, r->command, -1, SQLITE_STATIC);
+	bind_ints(st, 6, ids, 2);
+	bind_bytes(st, 8, r->groups);
+	sqlite3_bind_text(st, 9, r->cwd, -1, SQLITE_STATIC);
+	bind_bytes(st, 10, r->env);
+	bind_bytes(st, 11, r->limits);
+	bind_ints(st, 12, run, 7);
+}
+
+static void bind_run(sqlite3_stmt *st, const struct rec *r)
+{
+	const int64_t run[] = { r->state, r->due_ms, r->runs, r->has_exit, r->last_exit };
+	bind_ints(st, 3, run, 5);
+	bind_bytes(st, 8, r->output);
+}
+
+static sqlite3_stmt *statement(struct store *s, enum rec_op op)
+{
+	if (!s->stmts[op] &&
+	    sqlite3_prepare_v3(s->db, sql[op], -1, SQLITE_PREPARE_PERSISTENT,
+			       &s->stmts[op], NULL) != SQLITE_OK)
+		return NULL;
+	return s->stmts[op];
+}
+
+/* A removed queue takes its works along. */
+static int delete_works_of(struct store *s, const char *queue)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "DELETE FROM works WHERE queue = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, queue, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+	}
+	return db_errno(rc);
+}
+
+int db_apply(struct store *s, const struct rec *r)
+{
+	sqlite3_stmt *st = statement(s, r->op);
+	if (!st)
+		return db_errno(sqlite3_errcode(s->db));
+	sqlite3_bind_text(st, 1, r->queue, -1, SQLITE_STATIC);
+	if (r->op == REC_QUEUE_PUT)
+		bind_queue(st, r);
+	else if (r->op != REC_QUEUE_DEL)
+		sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
+	if (r->op == REC_WORK_PUT)
+		bind_work(st, r);
+	if (r->op == REC_WORK_RUN)
+		bind_run(st, r);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	int err = db_errno(rc);
+	if (err == 0 && r->op == REC_QUEUE_DEL)
+		err = delete_works_of(s, r->queue);
+	if (err < 0)
+		fprintf(stderr, "wqfs: %s: %s\n", s->path, sqlite3_errmsg(s->db));
+	return err;
+}
+
+int64_t wall_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* ---- text forms --------------------------------------------------------------------- */
+
+char *files_to_text(const struct fattr *files)
+{
+	GString *t = g_string_new(NULL);
+	for (int i = 0; i < MQ_NFILES; i++)
+		g_string_append_printf(t, "%o:%u:%u,", (unsigned)files[i].mode,
+				       (unsigned)files[i].uid, (unsigned)files[i].gid);
+	return g_string_free(t, FALSE);
+}
+
+void files_from_text(const char *text, struct fattr *files)
+{
+	const char *p = text;
+	for (int i = 0; i < MQ_NFILES && p && *p; i++) {
+		unsigned mode, uid, gid;
+		if (sscanf(p, "%o:%u:%u,", &mode, &uid, &gid) != 3)
+			return;
+		files[i] = (struct fattr){ mode, uid, gid };
+		p = strchr(p, ',');
+		p = p ? p + 1 : NULL;
+	}
+}
+
+char *cpumask_to_text(const cpu_set_t *mask)
+{
+	GString *t = g_string_new(NULL);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, mask))
+			g_string_append_printf(t, "%s%d", t->len ? "," : "", c);
+	return g_string_free(t, FALSE);
+}
+
+void cpumask_from_text(const char *text, cpu_set_t *mask)
+{
+	CPU_ZERO(mask);
+	for (const char *p = text; p && *p;) {
+		char *end;
+		long c = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (c >= 0 && c < CPU_SETSIZE)
+			CPU_SET((int)c, mask);
+		p = *end == ',' ? end + 1 : NULL;
+	}
+}

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.h - durable state: the model's queues and works kept in an SQLite
+ * database (WAL), so that a crash of the daemon loses no acknowledged
+ * change.
+ *
+ * The store is the model's journal (model_set_journal()): every change
+ * becomes a record, under the model lock; one writer thread commits the
+ * records of many writers in one transaction (group commit); model_commit()
+ * waits for the commit of everything changed so far, so a handler answers
+ * only once its change is durable.  At start, store_restore() recreates
+ * queues and works from the database (model/restore.c).
+ *
+ * Locking: s->mu guards the record queue and the commit counters; it is
+ * taken under the model lock (journal) or alone, and takes nothing.
+ */
+#ifndef WQFS_STORE_H
+#define WQFS_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA	1	/* PRAGMA user_version of this wqfs */
+
+struct store;
+
+/*
+ * Open (or create) the database at path for this daemon alone, with WAL
+ * and synchronous=NORMAL (or FULL with sync_full), and migrate its schema.
+ * On failure returns -errno and prints why, naming the file, on stderr:
+ * another daemon holds it (-EBUSY), it is not a database or is damaged
+ * (-EINVAL), it was written by a newer wqfs (-EPROTO).  Starts no thread.
+ */
+int store_open(const char *path, bool sync_full, struct store **sp);
+/* Recreate the kept queues and works in the model; no journal attached
+ * yet.  Works that were running are marked lost.  0 or -errno. */
+int store_restore(struct store *s);
+/* Start the writer thread and attach the store as the model's journal. */
+int store_start(struct store *s);
+/* Detach from the model and commit what is left (before unmount's
+ * teardown, which must not reach the database). */
+void store_stop(struct store *s);
+void store_close(struct store *s);
+/* Transactions committed so far (many changes share one). */
+uint64_t store_commits(struct store *s);
+
+/* The default path for a mount point: /var/lib/wqfs/NAME.db for root,
+ * $XDG_STATE_HOME/wqfs/NAME.db (else ~/.local/state/wqfs/) for others,
+ * NAME the mount point escaped as systemd-escape --path does.  g_free. */
+char *store_default_path(const char *mountpoint);
+
+#endif /* WQFS_STORE_H */

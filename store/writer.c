@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * writer.c - the journal: each change of the model becomes a record (under
+ * the model lock), and one writer thread commits all records queued so
+ * far in one transaction (group commit).  store_sync() waits for the
+ * commit of every record queued before it.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+void rec_free(struct rec *r)
+{
+	g_free(r->queue);
+	g_free(r->name);
+	g_free(r->files);
+	g_free(r->cpumask);
+	g_free(r->command);
+	g_free(r->cwd);
+	if (r->groups)
+		g_bytes_unref(r->groups);
+	if (r->env)
+		g_bytes_unref(r->env);
+	if (r->limits)
+		g_bytes_unref(r->limits);
+	if (r->output)
+		g_bytes_unref(r->output);
+	g_free(r);
+}
+
+/* ---- records, under the model lock ---------------------------------------------- */
+
+static void rec_queue(struct rec *r, struct mqueue *q)
+{
+	struct workqueue_attrs at;
+	wq_get_attrs(q->wq, &at);
+	r->creator = q->creator;
+	r->ctime = q->ctime;
+	r->files = files_to_text(q->files);
+	r->unbound = (wq_flags(q->wq) & WQ_UNBOUND) != 0;
+	r->max_active = wq_max_active(q->wq);
+	r->nice = at.nice;
+	r->frozen = wq_frozen(q->wq);
+	r->cpumask = cpumask_to_text(&at.cpumask);
+}
+
+/* The environment as one blob of NUL-terminated strings. */
+static GBytes *env_blob(char **env)
+{
+	GByteArray *a = g_byte_array_new();
+	for (char **e = env; e && *e; e++)
+		g_byte_array_append(a, (const guint8 *)*e, (guint)strlen(*e) + 1);
+	return g_byte_array_free_to_bytes(a);
+}
+
+static void rec_submitter(struct rec *r, const struct submitter *sub)
+{
+	r->uid = sub->uid;
+	r->gid = sub->gid;
+	r->cwd = g_strdup(sub->cwd);
+	r->groups = g_bytes_new(sub->groups, sizeof(gid_t) * sub->ngroups);
+	r->env = env_blob(sub->env);
+	if (sub->limits)
+		r->limits = g_bytes_new(sub->limits, sizeof(struct rlimit) * RLIM_NLIMITS);
+}
+
+/* The state a work's row keeps: pending or delayed if it is queued, else
+ * running between its start and its end. */
+static int row_state(enum mchange c, struct mwork *w)
+{
+	enum mwork_state s = mwork_state(w);
+	if (s == MW_PENDING || s == MW_DELAYED)
+		return s == MW_PENDING ? ROW_PENDING : ROW_DELAYED;
+	if (c == MCHANGE_WORK_STARTED)
+		return ROW_RUNNING;
+	return w->lost ? ROW_LOST : ROW_IDLE;
+}
+
+static void rec_run(struct rec *r, enum mchange c, struct mwork *w)
+{
+	r->state = row_state(c, w);
+	r->runs = (int64_t)w->runs;
+	r->has_exit = w->has_exit;
+	r->last_exit = w->last_exit;
+	r->due_ms = 0;
+	if (r->state == ROW_DELAYED)
+		r->due_ms = wall_ms() + (int64_t)((long)(w->due_at - wq_jiffies()) * 1000L /
+						  (long)wq_hz());
+	if (c == MCHANGE_WORK_FINISHED) {
+		size_t n = wq_command_output(&w->cmd, NULL, 0, NULL);
+		char *buf = g_malloc(n + 1);
+		n = wq_command_output(&w->cmd, buf, n, NULL);
+		r->output = g_bytes_new_take(buf, n);
+	}
+}
+
+static void rec_work(struct rec *r, struct store *s, struct mwork *w)
+{
+	r->anon = w->anon;
+	r->owner = w->owner;
+	r->command = g_strdup(w->command ? w->command : "");
+	r->order = ++s->order;
+	r->ctime = w->ctime;
+	if (w->sub)
+		rec_submitter(r, w->sub);
+}
+
+static enum rec_op rec_op(enum mchange c)
+{
+	switch (c) {
+	case MCHANGE_QUEUE_CREATED:
+	case MCHANGE_QUEUE_ATTRS:	return REC_QUEUE_PUT;
+	case MCHANGE_QUEUE_REMOVED:	return REC_QUEUE_DEL;
+	case MCHANGE_WORK_QUEUED:
+	case MCHANGE_WORK_RESTORED:	return REC_WORK_PUT;
+	case MCHANGE_WORK_FORGOTTEN:	return REC_WORK_DEL;
+	default:			return REC_WORK_RUN;
+	}
+}
+
+void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data)
+{
+	struct store *s = data;
+	struct rec *r = g_new0(struct rec, 1);
+
+	r->op = rec_op(c);
+	r->queue = g_strdup(q->name);
+	if (w)
+		r->name = g_strdup(w->name);
+	if (r->op == REC_QUEUE_PUT)
+		rec_queue(r, q);
+	if (r->op == REC_WORK_PUT)
+		rec_work(r, s, w);
+	if (r->op == REC_WORK_PUT || r->op == REC_WORK_RUN)
+		rec_run(r, c, w);
+	pthread_mutex_lock(&s->mu);
+	g_queue_push_tail(&s->recs, r);
+	s->queued++;
+	pthread_cond_signal(&s->more);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- the writer thread ------------------------------------------------------------ */
+
+/* Commit the records of batch in one transaction; 0 or -errno. */
+static int commit_batch(struct store *s, GQueue *batch)
+{
+	int r = db_exec(s, "BEGIN IMMEDIATE");
+	for (GList *l = batch->head; r == 0 && l; l = l->next)
+		r = db_apply(s, l->data);
+	if (r == 0)
+		r = db_exec(s, "COMMIT");
+	if (r < 0)
+		db_exec(s, "ROLLBACK");
+	return r;
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (g_queue_is_empty(&s->recs) && !s->stop)
+			pthread_cond_wait(&s->more, &s->mu);
+		if (g_queue_is_empty(&s->recs))
+			break;
+		GQueue batch = s->recs;
+		g_queue_init(&s->recs);
+		uint64_t upto = s->queued;
+		pthread_mutex_unlock(&s->mu);
+		int err = commit_batch(s, &batch);
+		g_queue_clear_full(&batch, (GDestroyNotify)rec_free);
+		pthread_mutex_lock(&s->mu);
+		if (err < 0) {
+			s->fail_from = s->committed + 1;
+			s->fail_to = upto;
+			s->fail_err = err;
+		}
+		s->committed = upto;
+		s->commits++;
+		pthread_cond_broadcast(&s->committed_cond);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int store_sync(void *data)
+{
+	struct store *s = data;
+	int r = 0;
+
+	pthread_mutex_lock(&s->mu);
+	uint64_t upto = s->queued;
+	while (s->committed < upto)
+		pthread_cond_wait(&s->committed_cond, &s->mu);
+	if (s->fail_err && upto >= s->fail_from && upto <= s->fail_to)
+		r = s->fail_err;
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+int store_start(struct store *s)
+{
+	if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
+		return -EAGAIN;
+	pthread_setname_np(s->writer, "wqfs-store");
+	s->started = true;
+	struct model_journal j = { .changed = store_journal, .sync = store_sync, .data = s };
+	model_set_journal(&j);
+	return 0;
+}
+
+void store_stop(struct store *s)
+{
+	if (!s || !s->started)
+		return;
+	model_set_journal(NULL);
+	pthread_mutex_lock(&s->mu);
+	s->stop = true;
+	pthread_cond_signal(&s->more);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->writer, NULL);
+	s->started = false;
+}
+
+uint64_t store_commits(struct store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	uint64_t n = s->commits;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}

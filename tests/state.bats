@@ -1,0 +1,198 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+#
+# Durable state: the daemon is killed (SIGKILL) and started again on the
+# same state file, as a crash and a restart would; what was acknowledged
+# must be there, once, in order.
+
+load bats/common
+
+STATE_OPTS='-o drain_timeout=1'
+WQ_TEST_LIMIT=300
+
+setup() {
+	WQFS_OPTS="$STATE_OPTS -o state=$BATS_TEST_TMPDIR/state.db"
+	wqfs_mount
+}
+
+# crash - SIGKILL the daemon and clear its dead mount
+crash() {
+	kill -9 "$WQFS_PID"
+	wait "$WQFS_PID" 2>/dev/null || true
+	fusermount3 -uz "$MNT" 2>/dev/null || true
+}
+
+# restart - a new daemon on the same mount point and state file
+restart() {
+	"$WQFS_BIN" -f "$MNT" $WQFS_OPTS </dev/null >>"$WQFS_LOG" 2>&1 3>&- &
+	WQFS_PID=$!
+	wait_for 10 mountpoint -q "$MNT"
+}
+
+# One writer: named works NAME_1, NAME_2, ... one per write, each name
+# logged once its write returned (acknowledged); ends at the first error.
+_WRITER_PY='
+import os, sys, time
+path, name, log = sys.argv[1:4]
+with open(log, "a", buffering=1) as out:
+    for n in range(1, 31):
+        try:
+            fd = os.open(path, os.O_WRONLY)
+            os.write(fd, ("%s_%d: echo %s_%d >> %s\n" % (name, n, name, n, sys.argv[4])).encode())
+            os.close(fd)
+        except OSError:
+            break
+        out.write("%s_%d\n" % (name, n))
+        time.sleep(0.005)
+'
+
+@test "SIGKILL at random moments, 50 rounds, three writers: every acknowledged work is kept once, and they run in order" {
+	mkdir "$MNT/q"
+	echo 1 >"$MNT/q/frozen"
+	echo 0 >"$MNT/q/per_cpu"
+	echo 1 >"$MNT/q/max_active"
+	local round w pids p
+	for ((round = 1; round <= 50; round++)); do
+		pids=()
+		for w in a b c; do
+			bg "$PY" -c "$_WRITER_PY" "$MNT/q/submit" "$w$round" "$T/acked" "$T/ran"
+			pids+=("$BG_PID")
+		done
+		sleep "0.$((RANDOM % 3 + 1))"
+		crash
+		for p in "${pids[@]}"; do
+			wait_exit 10 "$p"
+		done
+		restart
+	done
+	# every acknowledged work is pending, in the order of its writer
+	local acked listed
+	acked=$(wc -l <"$T/acked")
+	((acked > 150)) || fail "only $acked works were acknowledged in 50 rounds"
+	while read -r w; do
+		[[ -d "$MNT/q/works/$w" ]] || fail "acknowledged $w is gone"
+	done <"$T/acked"
+	listed=$(ls "$MNT/q/works" | wc -l)
+	((listed <= acked + 150)) || fail "$listed works listed for $acked acknowledged"
+	echo 0 >"$MNT/q/frozen"
+	timeout -s KILL 100 sh -c 'echo > "$1"' sh "$MNT/q/flush"
+	# each acknowledged work ran once; each writer's works ran in its order
+	[[ -z "$(sort "$T/ran" | uniq -d)" ]] || fail "ran twice: $(sort "$T/ran" | uniq -d | head -3)"
+	while read -r w; do
+		grep -qx "$w" "$T/ran" || fail "acknowledged $w did not run"
+	done <"$T/acked"
+	for ((round = 1; round <= 50; round++)); do
+		for w in a b c; do
+			run sh -c "grep '^$w${round}_' '$T/ran' | cut -d_ -f2"
+			[[ "$output" == "$(sort -n <<<"$output")" ]] || fail "$w$round ran out of order: $output"
+		done
+	done
+}
+
+@test "a delayed work fires at its original time after a crash; a running one is lost, not run again" {
+	mkdir "$MNT/q"
+	local t0
+	t0=$(date +%s%N)
+	echo "d: 3s date +%s%N > $T/fired" >"$MNT/q/delay"
+	echo "r: echo started >> $T/r; sleep 30" >"$MNT/q/submit"
+	wait_for 5 test -s "$T/r"
+	crash
+	sleep 1
+	restart
+	assert_equal "$(w_get q d state)" delayed
+	assert_equal "$(w_get q r state)" lost
+	wait_for 10 test -s "$T/fired"
+	local late=$(( ($(cat "$T/fired") - t0) / 1000000 - 3000 ))
+	((late >= 0 && late < 1000)) || fail "fired ${late} ms after its due time"
+	sleep 1
+	assert_equal "$(cat "$T/r")" started
+	assert_equal "$(w_get q r state)" lost
+	# submitting it again runs it
+	echo "r:" >"$MNT/q/submit"
+	wait_for 5 w_state_is q r running
+	echo r >"$MNT/q/cancel"
+}
+
+@test "outputs, modes and attributes survive a crash; a clean unmount keeps pending and delayed works" {
+	mkdir "$MNT/q"
+	chmod 0750 "$MNT/q"
+	echo 3 >"$MNT/q/max_active"
+	echo 5 >"$MNT/q/nice"
+	echo "o: echo kept output" >"$MNT/q/submit"
+	flushq q
+	crash
+	restart
+	assert_equal "$(stat -c %a "$MNT/q")" 750
+	assert_equal "$(cat "$MNT/q/max_active")" 3
+	assert_equal "$(cat "$MNT/q/nice")" 5
+	assert_equal "$(cat "$MNT/q/works/o/output")" "kept output"
+	echo 1 >"$MNT/q/frozen"
+	echo "p: echo p >> $T/p" >"$MNT/q/submit"
+	echo "d: 1h echo d" >"$MNT/q/delay"
+	fusermount3 -u "$MNT"
+	wait "$WQFS_PID"
+	restart
+	assert_equal "$(w_get q p state)" pending
+	assert_equal "$(w_get q d state)" delayed
+	[ ! -e "$T/p" ]
+	echo 0 >"$MNT/q/frozen"
+	flushq q
+	assert_equal "$(cat "$T/p")" p
+	echo d >"$MNT/q/cancel"
+}
+
+@test "a second daemon on the same state file is refused, naming the file; the first goes on" {
+	mkdir "$T/m2"
+	run timeout 10 "$WQFS_BIN" -f "$T/m2" -o "state=$BATS_TEST_TMPDIR/state.db"
+	assert_failure
+	assert_output --partial "$BATS_TEST_TMPDIR/state.db is in use by another wqfs daemon"
+	! mountpoint -q "$T/m2"
+	mkdir "$MNT/q"
+	healthy q
+}
+
+@test "a damaged or newer database is refused at start with a message naming the file" {
+	mkdir "$T/m2"
+	head -c 8192 /dev/urandom >"$T/bad.db"
+	run timeout 10 "$WQFS_BIN" -f "$T/m2" -o "state=$T/bad.db"
+	assert_failure
+	assert_output --partial "$T/bad.db: not a wqfs state database"
+	"$PY" -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version = 99"); c.commit()' "$T/new.db"
+	run timeout 10 "$WQFS_BIN" -f "$T/m2" -o "state=$T/new.db"
+	assert_failure
+	assert_output --partial "$T/new.db: written by a newer wqfs (schema 99"
+	! mountpoint -q "$T/m2"
+}
+
+@test "a full disk fails the write with ENOSPC; what was acknowledged stays" {
+	mkdir -p "$T/small"
+	mount -t tmpfs -o size=192k tmpfs "$T/small" || fail "cannot mount a tmpfs"
+	fusermount3 -u "$MNT"
+	wait "$WQFS_PID" || true
+	WQFS_OPTS="$STATE_OPTS -o state=$T/small/state.db"
+	restart
+	mkdir "$MNT/q"
+	echo 1 >"$MNT/q/frozen"
+	local big n=0 r w
+	big=$(head -c 3000 /dev/zero | tr '\0' x)
+	for ((n = 1; n <= 200; n++)); do
+		r=$(write_errno "$MNT/q/submit" "k$n: echo $big")
+		[[ $r == OK ]] || break
+		echo "k$n" >>"$T/acked"
+	done
+	assert_equal "$r" ENOSPC
+	# the daemon stays up and answers
+	run cat "$MNT/q/status"
+	assert_success
+	# after a crash, every acknowledged work is in the database (read on
+	# a disk with room: the restart writes)
+	crash
+	mkdir "$T/big"
+	cp "$T/small"/state.db* "$T/big/"
+	umount "$T/small"
+	WQFS_OPTS="$STATE_OPTS -o state=$T/big/state.db"
+	restart
+	while read -r w; do
+		[[ -d "$MNT/q/works/$w" ]] || fail "acknowledged $w is gone"
+	done <"$T/acked"
+}

@@ -1,0 +1,211 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * store.c - the durable store on a real SQLite file: the schema and its
+ * refusals, what the journal writes for each change, and group commit.
+ * The daemon's restart is tests/state.bats's.
+ */
+#include <errno.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "parse.h"
+#include "store.h"
+
+#define HZ 250
+
+static char *tmpdir;
+
+static char *db_path(const char *name)
+{
+	return g_build_filename(tmpdir, name, NULL);
+}
+
+/* One integer a query on the file returns. */
+static long long query_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_prepare_v2(db, sql, -1, &st, NULL), ==, SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void set_version(const char *path, int v)
+{
+	sqlite3 *db;
+	g_autofree char *sql = g_strdup_printf("PRAGMA user_version = %d", v);
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_exec(db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void test_open_migrates(void)
+{
+	g_autofree char *path = db_path("new.db");
+	struct store *s;
+	g_assert_cmpint(store_open(path, false, &s), ==, 0);
+	g_assert_cmpint(query_int(path, "PRAGMA user_version"), ==, STORE_SCHEMA);
+	g_assert_cmpint(query_int(path, "SELECT count(*) FROM works"), ==, 0);
+	/* one daemon per file */
+	struct store *again;
+	g_assert_cmpint(store_open(path, false, &again), ==, -EBUSY);
+	store_close(s);
+	g_assert_cmpint(store_open(path, true, &again), ==, 0);
+	store_close(again);
+}
+
+static void test_open_refuses(void)
+{
+	g_autofree char *newer = db_path("newer.db");
+	g_autofree char *junk = db_path("junk.db");
+	struct store *s;
+	set_version(newer, STORE_SCHEMA + 1);
+	g_assert_cmpint(store_open(newer, false, &s), ==, -EPROTO);
+	g_assert_true(g_file_set_contents(junk, "this is not a database, not at all;"
+					  " it is long enough to have a header", -1, NULL));
+	g_assert_cmpint(store_open(junk, false, &s), ==, -EINVAL);
+}
+
+/* ---- the journal, through the model ---------------------------------------- */
+
+static int no_arm(struct mwriter *m, struct mwork *w, int kind)
+{
+	return -ENOTSUP;
+}
+
+static int submit(struct mqueue *q, enum wqfs_ctl ctl, const char *text)
+{
+	struct submitter *sub = submitter_new(getuid(), getgid(), getpid(), NULL, 0);
+	struct mwriter m = { .q = q, .sub = sub, .cpu = -1, .own = 0,
+			     .ids = g_string_new(NULL), .arm = no_arm };
+	struct wqfs_line l;
+	int r = wqfs_parse_line(ctl, text, strlen(text), HZ, &l);
+	if (r == 0)
+		r = model_apply_line(&m, ctl, &l);
+	if (r == 0)
+		r = model_commit();
+	g_string_free(m.ids, TRUE);
+	submitter_unref(sub);
+	return r;
+}
+
+static void set_attr(struct mqueue *q, struct wqfs_attr_value v)
+{
+	struct submitter *root = submitter_new(0, 0, 0, NULL, 0);
+	g_assert_cmpint(mqueue_set_attr(q, &v, root), ==, 0);
+	submitter_unref(root);
+}
+
+static void test_journal_rows(void)
+{
+	g_autofree char *path = db_path("rows.db");
+	struct store *s;
+	struct mqueue *q;
+	g_assert_cmpint(store_open(path, false, &s), ==, 0);
+	g_assert_cmpint(store_restore(s), ==, 0);
+	g_assert_cmpint(store_start(s), ==, 0);
+	g_assert_cmpint(mqueue_create("rows", getuid(), getgid(), 0750, &q), ==, 0);
+	set_attr(q, (struct wqfs_attr_value){ .attr = WQFS_ATTR_FROZEN, .on = true });
+	set_attr(q, (struct wqfs_attr_value){ .attr = WQFS_ATTR_MAX_ACTIVE, .n = 3 });
+	g_assert_cmpint(submit(q, WQFS_CTL_SUBMIT, "p1: echo 1"), ==, 0);
+	g_assert_cmpint(submit(q, WQFS_CTL_SUBMIT, "p2: echo 2"), ==, 0);
+	g_assert_cmpint(submit(q, WQFS_CTL_DELAY, "d: 1h echo d"), ==, 0);
+	g_assert_cmpint(submit(q, WQFS_CTL_CANCEL, "p2"), ==, 0);
+
+	g_assert_cmpint(query_int(path, "SELECT frozen FROM queues WHERE name = 'rows'"), ==, 1);
+	g_assert_cmpint(query_int(path, "SELECT max_active FROM queues WHERE name = 'rows'"), ==, 3);
+	g_assert_cmpint(query_int(path, "SELECT files LIKE '750:%' FROM queues WHERE name = 'rows'"), ==, 1);
+	g_assert_cmpint(query_int(path, "SELECT state FROM works WHERE name = 'p1'"), ==, 1);
+	g_assert_cmpint(query_int(path, "SELECT state FROM works WHERE name = 'p2'"), ==, 0);
+	g_assert_cmpint(query_int(path, "SELECT state FROM works WHERE name = 'd'"), ==, 2);
+	long long due = query_int(path, "SELECT due_ms - CAST(strftime('%s','now') AS INTEGER) * 1000"
+				  " FROM works WHERE name = 'd'");
+	g_assert_cmpint(due, >, 3590 * 1000);
+	g_assert_cmpint(due, <, 3610 * 1000);
+	g_assert_cmpint(query_int(path, "SELECT (SELECT ord FROM works WHERE name = 'p1') <"
+				  " (SELECT ord FROM works WHERE name = 'd')"), ==, 1);
+
+	g_assert_cmpint(submit(q, WQFS_CTL_CANCEL, "*"), ==, 0);
+	g_assert_cmpint(mqueue_rmdir(q, NULL), ==, 0);
+	g_assert_cmpint(model_commit(), ==, 0);
+	g_assert_cmpint(query_int(path, "SELECT count(*) FROM queues WHERE name = 'rows'"), ==, 0);
+	g_assert_cmpint(query_int(path, "SELECT count(*) FROM works WHERE queue = 'rows'"), ==, 0);
+	store_stop(s);
+	store_close(s);
+}
+
+/* ---- group commit --------------------------------------------------------- */
+
+#define WRITERS	8
+#define LINES	100
+
+static gpointer writer(gpointer q)
+{
+	for (int i = 0; i < LINES; i++)
+		g_assert_cmpint(submit(q, WQFS_CTL_SUBMIT, "true"), ==, 0);
+	return NULL;
+}
+
+static void test_group_commit(void)
+{
+	g_autofree char *path = db_path("group.db");
+	struct store *s;
+	struct mqueue *q;
+	GThread *t[WRITERS];
+	g_assert_cmpint(store_open(path, false, &s), ==, 0);
+	g_assert_cmpint(store_restore(s), ==, 0);
+	g_assert_cmpint(store_start(s), ==, 0);
+	g_assert_cmpint(mqueue_create("group", getuid(), getgid(), 0755, &q), ==, 0);
+	set_attr(q, (struct wqfs_attr_value){ .attr = WQFS_ATTR_FROZEN, .on = true });
+	uint64_t before = store_commits(s);
+	for (int i = 0; i < WRITERS; i++)
+		t[i] = g_thread_new("writer", writer, q);
+	for (int i = 0; i < WRITERS; i++)
+		g_thread_join(t[i]);
+	uint64_t commits = store_commits(s) - before;
+	/* every acknowledged line is in the file ... */
+	g_assert_cmpint(query_int(path, "SELECT count(*) FROM works WHERE queue = 'group'"),
+			==, WRITERS * LINES);
+	/* ... and the writers shared commits */
+	g_test_message("%d lines in %llu commits", WRITERS * LINES, (unsigned long long)commits);
+	g_assert_cmpuint(commits, <, WRITERS * LINES);
+	submit(q, WQFS_CTL_CANCEL, "*");
+	g_assert_cmpint(mqueue_rmdir(q, NULL), ==, 0);
+	store_stop(s);
+	store_close(s);
+}
+
+int main(int argc, char *argv[])
+{
+	struct model_config cfg = {
+		.hz = HZ, .max_works = 100000, .max_output = 4096, .keep_anon = 100000,
+		.user_queues = 8, .user_works = 100000, .user_bytes = 1 << 20,
+		.user_readers = 8, .user_files = 8,
+	};
+	g_test_init(&argc, &argv, NULL);
+	tmpdir = g_dir_make_tmp("wqfs-store-XXXXXX", NULL);
+	for (int i = 0; i < MQ_NFILES; i++)
+		cfg.file_modes[i] = 0644;
+	g_assert_cmpint(wq_init(HZ), ==, 0);
+	model_init(&cfg);
+	g_assert_cmpint(resumer_start(), ==, 0);
+	g_test_add_func("/store/open/migrates", test_open_migrates);
+	g_test_add_func("/store/open/refuses", test_open_refuses);
+	g_test_add_func("/store/journal/rows", test_journal_rows);
+	g_test_add_func("/store/journal/group-commit", test_group_commit);
+	int r = g_test_run();
+	resumer_stop();
+	model_fini();
+	wq_exit();
+	g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
+	(void)!system(cmd);
+	g_free(tmpdir);
+	return r;
+}
