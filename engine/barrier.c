@@ -348,7 +348,10 @@ int wq_cancel_work_async(struct work_struct *work, struct wq_barrier *b,
 	ret = cancel_pending(work) != NULL;
 	worker = find_worker_executing_work(NULL, work);
 	if (worker) {
-		worker->canceling++;
+		/* the running instance is being stopped: a cancel row now, the
+		 * end row (and the cancelled count) when it returns */
+		if (!worker->canceling++)
+			event_push(WQ_EVENT_CANCELLED, worker->pwq->wq, work, 0, 0);
 		b->worker = worker;
 		b->result = ret;
 		barrier_wait_on(b, &worker->waiters);

@@ -123,13 +123,15 @@ static void worker_done(struct worker *worker, uint64_t cpu_ns)
 
 	wq_lockdep_assert_held();
 	busy_remove(worker);
-	worker->canceling = 0;
 	barriers_fire_all(&worker->waiters, 1);
 	inflight_remove(wq, &worker->inflight);
 	wq->nr_running--;
 	wq->counters.completed++;
-	if (worker->result)
+	if (worker->canceling)		/* stopped by a cancel: not a failure */
+		wq->counters.cancelled++;
+	else if (worker->result)
 		wq->counters.failed++;
+	worker->canceling = 0;
 	wq->counters.cpu_ns += cpu_ns + worker->extra_cpu_ns;
 }
 

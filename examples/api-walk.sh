@@ -32,6 +32,7 @@ errno_name() {
 	case $1 in
 	*"Operation already in progress"*) echo EALREADY ;;
 	*"No such file or directory"*) echo ENOENT ;;
+	*"No such process"*) echo ESRCH ;;
 	*"Directory not empty"*) echo ENOTEMPTY ;;
 	*"File exists"*) echo EEXIST ;;
 	*"Device or resource busy"*) echo EBUSY ;;

@@ -143,14 +143,14 @@ echo "work1: $(func work1_func c "$requeue")" >"$W/test/submit"
 sleep "$SECONDS_TO_RUN"
 
 # ---- module_exit --------------------------------------------------------
-# Each write returns once the work is neither pending nor running.  ENOENT
-# only means "was not pending" (it was running, or between two runs), which
-# the kernel returns as false: not an error here.
+# Each write returns once the work is neither pending nor running.  ESRCH
+# only means "nothing to cancel" (it was between two runs), which the
+# kernel returns as false: not an error here.
 cancel_sync() {		# cancel_sync QUEUE WORK
 	local err
 	if ! err=$( { echo "$2" >"$W/$1/cancel"; } 2>&1); then
 		case $err in
-		*"No such file or directory"*) ;;	# returned false
+		*"No such process"*) ;;	# returned false
 		*) echo "four-works: cancel $1/$2: $err" >&2; return 1 ;;
 		esac
 	fi

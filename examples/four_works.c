@@ -242,8 +242,8 @@ static int x_init(void)
 
 /*
  * cancel_sync - cancel_work_sync / cancel_delayed_work_sync: the write
- * returns once NAME is neither queued nor running.  ENOENT is the kernel's
- * "false" (it was not pending: running, or between two runs), not an error.
+ * returns once NAME is neither queued nor running.  ESRCH is the kernel's
+ * "false" (nothing to cancel: it was between two runs), not an error.
  */
 static int cancel_sync(const char *queue, const char *name, const char *kernel_call)
 {
@@ -252,7 +252,7 @@ static int cancel_sync(const char *queue, const char *name, const char *kernel_c
 
 	snprintf(rel, sizeof(rel), "%s/cancel", queue);
 	err = ctl(rel, name);
-	if (err && err != ENOENT) {
+	if (err && err != ESRCH) {
 		fprintf(stderr, "four_works: %s: %s\n", kernel_call, strerror(err));
 		return -1;
 	}

@@ -166,7 +166,7 @@ void wqfs_observer(const struct wq_event *ev, void *data)
 static void model_start(void)
 {
 	opts.model.root = wqfs_root;
-	nodes_queue_modes(opts.model.file_modes);
+	nodes_queue_files(&opts.model);
 	model_init(&opts.model);
 }
 
@@ -288,6 +288,9 @@ int main(int argc, char *argv[])
 	/* Fork before any thread starts: a fork keeps only its own thread. */
 	if (fuse_daemonize(fopts.foreground) != 0)
 		goto out_unmount;
+	/* detached: what the daemon has to say goes to the system log */
+	if (!fopts.foreground)
+		syslog_start();
 	if (wqfs_start() != 0)
 		goto out_unmount;
 	started = true;
@@ -306,6 +309,7 @@ out_session:
 	if (started)
 		wqfs_stop();
 out_opts:
+	syslog_stop();
 	store_close(store);
 	free(opts.state);
 	free(opts.sync);

@@ -15,6 +15,7 @@ const struct node nodes[K_COUNT] = {
 	[K_TRACE]	  = { "trace",		K_ROOT,  R(0444),  NC_TRACE, 0 },
 	[K_JIQWQ]	  = { "jiqwq",		K_ROOT,  R(0444),  NC_JIQ,   0 },
 	[K_JIQWQDELAY]	  = { "jiqwqdelay",	K_ROOT,  R(0444),  NC_JIQ,   1 },
+	[K_HZ]		  = { "hz",		K_ROOT,  R(0444),  NC_TEXT,  0 },
 	[K_QDIR]	  = { NULL,		K_ROOT,  D(0755),  NC_DIR,   0 },
 	[K_SUBMIT]	  = { "submit",		K_QDIR,  R(0600),  NC_CTL,   WQFS_CTL_SUBMIT },
 	[K_DELAY]	  = { "delay",		K_QDIR,  R(0600),  NC_CTL,   WQFS_CTL_DELAY },
@@ -31,6 +32,9 @@ const struct node nodes[K_COUNT] = {
 	[K_CPUMASK]	  = { "cpumask",	K_QDIR,  R(0644),  NC_ATTR,  WQFS_ATTR_CPUMASK },
 	[K_NICE]	  = { "nice",		K_QDIR,  R(0644),  NC_ATTR,  WQFS_ATTR_NICE },
 	[K_FROZEN]	  = { "frozen",		K_QDIR,  R(0644),  NC_ATTR,  WQFS_ATTR_FROZEN },
+	[K_REQUEUE_LOST]  = { "requeue_lost",	K_QDIR,  R(0644),  NC_ATTR,  WQFS_ATTR_REQUEUE_LOST },
+	[K_QLIST]	  = { "list",		K_QDIR,  R(0444),  NC_TEXT,  0 },
+	[K_QSTATUS_JSON]  = { "status.json",	K_QDIR,  R(0444),  NC_TEXT,  0 },
 	[K_WORKS]	  = { "works",		K_QDIR,  D(0755),  NC_DIR,   0 },
 	[K_WDIR]	  = { NULL,		K_WORKS, D(0755),  NC_DIR,   0 },
 	[K_WSTATUS]	  = { "status",		K_WDIR,  R(0444),  NC_TEXT,  0 },
@@ -40,9 +44,11 @@ const struct node nodes[K_COUNT] = {
 _Static_assert(K_WORKS - K_QDIR + 1 == MQ_NFILES,
 	       "the model keeps one struct fattr per file of a queue");
 
-/* The modes a new queue's files start with, in the model's order. */
-void nodes_queue_modes(mode_t modes[MQ_NFILES])
+/* The names and first modes of a queue's files, in the model's order. */
+void nodes_queue_files(struct model_config *cfg)
 {
-	for (int k = K_QDIR; k <= K_WORKS; k++)
-		modes[qfile((enum kind)k)] = nodes[k].mode & 07777;
+	for (int k = K_QDIR; k <= K_WORKS; k++) {
+		cfg->file_modes[qfile((enum kind)k)] = nodes[k].mode & 07777;
+		cfg->file_names[qfile((enum kind)k)] = nodes[k].name ? nodes[k].name : ".";
+	}
 }

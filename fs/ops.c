@@ -29,14 +29,16 @@ static int open_quota(enum node_class cls)
 /*
  * The opener, as the kernel binds f_cred at open: of a file whose writes
  * act for it (everything its works need), or of a view of every queue
- * (its credentials, to show it only the queues it may read).
+ * or of a queue's tables (its credentials, to show it only the queues and
+ * works it may read).
  */
 static struct submitter *opener(fuse_req_t req, enum kind k, int flags)
 {
 	enum node_class cls = nodes[k].cls;
 	if ((cls == NC_CTL || cls == NC_ATTR) && (flags & O_ACCMODE) != O_RDONLY)
 		return caller_capture(req);
-	if (k == K_STATUS || k == K_STATUS_JSON || k == K_TRACE)
+	if (k == K_STATUS || k == K_STATUS_JSON || k == K_TRACE || k == K_QLIST ||
+	    k == K_QSTATUS_JSON)
 		return caller_capture_creds(req);
 	return NULL;
 }

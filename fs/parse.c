@@ -7,30 +7,22 @@
  * (push_digit), blanks through one trimmer (trim).
  */
 #include "parse.h"
+#include "parse-internal.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
 
 #define NSEC_PER_SEC		UINT64_C(1000000000)
-#define MAX_ACTIVE_LIMIT	512
-#define NICE_MIN		(-20)
-#define NICE_MAX		19
-#define HEX_GROUP_DIGITS	8	/* a 32-bit group of a sysfs mask */
 
-/* A view of the caller's bytes. */
-struct span {
-	const char *s;
-	size_t len;
-};
 
-static struct span span_of(const char *s, size_t len)
+struct span span_of(const char *s, size_t len)
 {
 	return (struct span){ .s = s, .len = len };
 }
 
 /* The bytes of v from offset off on (off <= v.len). */
-static struct span span_from(struct span v, size_t off)
+struct span span_from(struct span v, size_t off)
 {
 	return off ? span_of(v.s + off, v.len - off) : v;
 }
@@ -46,24 +38,29 @@ static bool is_name_char(char c)
 	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
 }
 
-static struct span trim_end(struct span v)
+struct span trim_end(struct span v)
 {
 	while (v.len && is_blank(v.s[v.len - 1]))
 		v.len--;
 	return v;
 }
 
-static struct span trim(struct span v)
+static struct span trim_start(struct span v)
 {
 	size_t n = 0;
 
 	while (n < v.len && is_blank(v.s[n]))
 		n++;
-	return trim_end(span_from(v, n));
+	return span_from(v, n);
+}
+
+struct span trim(struct span v)
+{
+	return trim_end(trim_start(v));
 }
 
 /* Index of the first c in v, or v.len. */
-static size_t find(struct span v, char c)
+size_t find(struct span v, char c)
 {
 	const char *p = v.len ? memchr(v.s, c, v.len) : NULL;
 
@@ -74,7 +71,7 @@ static size_t find(struct span v, char c)
  * Split v at its first c into *head and *tail (c in neither); without a c,
  * *head is v, *tail is empty and the answer is false.
  */
-static bool split_at(struct span v, char c, struct span *head,
+bool split_at(struct span v, char c, struct span *head,
 		     struct span *tail)
 {
 	size_t n = find(v, c);
@@ -100,7 +97,7 @@ static struct span next_token(struct span *v)
 /* ---- numbers ---------------------------------------------------------- */
 
 /* The value of digit c in base 10 or 16, or -1. */
-static int digit_value(char c, unsigned int base)
+int digit_value(char c, unsigned int base)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -124,7 +121,7 @@ static bool push_digit(uint64_t *v, unsigned int d, unsigned int base,
 	return true;
 }
 
-static bool all_digits(struct span v, unsigned int base)
+bool all_digits(struct span v, unsigned int base)
 {
 	for (size_t i = 0; i < v.len; i++)
 		if (digit_value(v.s[i], base) < 0)
@@ -136,7 +133,7 @@ static bool all_digits(struct span v, unsigned int base)
  * The unsigned integer spelt by all of v.  -EINVAL when v is empty or holds
  * a non-digit (checked first), -ERANGE when the value passes max.
  */
-static int scan_uint(struct span v, unsigned int base, uint64_t max,
+int scan_uint(struct span v, unsigned int base, uint64_t max,
 		     uint64_t *out)
 {
 	*out = 0;
@@ -150,7 +147,7 @@ static int scan_uint(struct span v, unsigned int base, uint64_t max,
 }
 
 /* A decimal int with an optional sign, as kstrtoint takes it. */
-static int scan_int(struct span v, int *out)
+int scan_int(struct span v, int *out)
 {
 	bool neg = v.len && v.s[0] == '-';
 	uint64_t max = neg ? (uint64_t)INT_MAX + 1 : INT_MAX;
@@ -168,25 +165,43 @@ static int scan_int(struct span v, int *out)
 
 /* ---- DELAY ------------------------------------------------------------ */
 
-/* A unit is mult * 10^shift ns. */
+#define UNIT_SPELLINGS	5
+
+/* A unit is mult * 10^shift ns; names are its spellings (parse.h). */
 struct unit {
-	const char *name;
+	const char *names[UNIT_SPELLINGS];
 	unsigned int mult;
 	unsigned int shift;
 };
 
 static const struct unit units[] = {
-	{ "ns", 1, 0 }, { "us", 1, 3 }, { "ms", 1, 6 },
-	{ "s", 1, 9 }, { "m", 6, 10 }, { "h", 36, 11 },
+	{ { "ns", "nsec", "nsecs", "nanosecond", "nanoseconds" }, 1, 0 },
+	{ { "us", "usec", "usecs", "microsecond", "microseconds" }, 1, 3 },
+	{ { "ms", "msec", "msecs", "millisecond", "milliseconds" }, 1, 6 },
+	{ { "s", "sec", "secs", "second", "seconds" }, 1, 9 },
+	{ { "m", "min", "mins", "minute", "minutes" }, 6, 10 },
+	{ { "h", "hr", "hrs", "hour", "hours" }, 36, 11 },
 };
 
+/* The unit all of v spells (case-sensitive), or NULL. */
 static const struct unit *find_unit(struct span v)
 {
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (strlen(units[i].name) == v.len &&
-		    !memcmp(units[i].name, v.s, v.len))
-			return &units[i];
+		for (size_t j = 0; j < UNIT_SPELLINGS; j++)
+			if (strlen(units[i].names[j]) == v.len &&
+			    !memcmp(units[i].names[j], v.s, v.len))
+				return &units[i];
 	return NULL;
+}
+
+/* The length of the number v begins with: its leading digits and dots. */
+static size_t number_len(struct span v)
+{
+	size_t n = 0;
+
+	while (n < v.len && (digit_value(v.s[n], 10) >= 0 || v.s[n] == '.'))
+		n++;
+	return n;
 }
 
 static int check_delay(uint64_t ns)
@@ -254,19 +269,22 @@ static int time_to_ns(struct span ip, struct span fp, const struct unit *u,
 	return check_delay(*ns);
 }
 
+/*
+ * NUMBER, NUMBER UNIT or NUMBER BLANKS UNIT: the unit is what follows the
+ * number, after any blanks, up to the end of s; it must be a whole unit
+ * name ("5x", "5 s ", "5secs2" are -EINVAL).
+ */
 int wqfs_parse_delay(const char *s, size_t len, unsigned int hz, uint64_t *ns)
 {
 	struct span v = span_of(s, len), num, ip, fp;
 	const struct unit *u;
-	size_t n = 0;
+	size_t n = number_len(v);
 
-	while (n < v.len && (digit_value(v.s[n], 10) >= 0 || v.s[n] == '.'))
-		n++;
 	num = span_of(v.s, n);
 	v = span_from(v, n);
 	if (!v.len)
 		return jiffies_to_ns(num, hz, ns);
-	u = find_unit(v);
+	u = find_unit(trim_start(v));
 	split_at(num, '.', &ip, &fp);
 	if (!u || ip.len + fp.len == 0 || !all_digits(fp, 10))
 		return -EINVAL;
@@ -322,6 +340,25 @@ static void set_command(struct wqfs_line *out, struct span cmd)
 	out->command_len = cmd.len;
 }
 
+/*
+ * Take DELAY off the start of *v: its first token, and the next one with
+ * it when the first is a bare number ("5", "1.5") and the next is a unit
+ * word ("5 sec", "1.5 ms"); *v becomes the trimmed rest.  Any other next
+ * word is left in *v (the command of "5 echo hi" at 5 jiffies).
+ */
+static struct span take_delay(struct span *v)
+{
+	struct span tok = next_token(v), rest = *v, word;
+
+	if (!tok.len || number_len(tok) != tok.len)
+		return tok;
+	word = next_token(&rest);
+	if (!find_unit(word))
+		return tok;
+	*v = rest;
+	return span_of(tok.s, (size_t)(word.s + word.len - tok.s));
+}
+
 static int set_delay(struct wqfs_line *out, struct span tok, unsigned int hz)
 {
 	int ret = wqfs_parse_delay(tok.s, tok.len, hz, &out->delay_ns);
@@ -358,7 +395,7 @@ static int parse_delayed(struct span v, unsigned int hz, struct wqfs_line *out)
 		set_name(out, name);
 	else
 		rest = trim(v);
-	ret = set_delay(out, next_token(&rest), hz);
+	ret = set_delay(out, take_delay(&rest), hz);
 	if (ret)
 		return ret;
 	if (!named && !rest.len)
@@ -376,7 +413,7 @@ static int parse_modify(struct span v, unsigned int hz, struct wqfs_line *out)
 	if (ret <= 0)
 		return -EINVAL;
 	set_name(out, name);
-	tok = next_token(&rest);
+	tok = take_delay(&rest);
 	if (rest.len)
 		return -EINVAL;
 	return set_delay(out, tok, hz);
@@ -425,217 +462,6 @@ bool wqfs_next_line(const char *buf, size_t size, size_t *pos,
 	*len = find(rest, '\n');
 	*pos += *len < rest.len ? *len + 1 : *len;
 	return true;
-}
-
-/* ---- attributes ------------------------------------------------------- */
-
-/* As sysfs stores take a value: blanks around it and one '\n' at its end. */
-static struct span attr_value(const char *s, size_t len)
-{
-	struct span v = trim(span_of(s, len));
-
-	if (v.len && v.s[v.len - 1] == '\n')
-		v = trim_end(span_of(v.s, v.len - 1));
-	return v;
-}
-
-int wqfs_parse_max_active(const char *s, size_t len, int *out)
-{
-	int v;
-
-	if (scan_int(attr_value(s, len), &v) || v <= 0)
-		return -EINVAL;
-	*out = v > MAX_ACTIVE_LIMIT ? MAX_ACTIVE_LIMIT : v;
-	return 0;
-}
-
-int wqfs_parse_nice(const char *s, size_t len, int *out)
-{
-	int v;
-
-	if (scan_int(attr_value(s, len), &v) || v < NICE_MIN || v > NICE_MAX)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-int wqfs_parse_bool(const char *s, size_t len, bool *out)
-{
-	struct span v = attr_value(s, len);
-
-	if (v.len != 1 || (v.s[0] != '0' && v.s[0] != '1'))
-		return -EINVAL;
-	*out = v.s[0] == '1';
-	return 0;
-}
-
-/* ---- cpumask ---------------------------------------------------------- */
-
-static int clamp_ncpus(int ncpus)
-{
-	return ncpus > CPU_SETSIZE ? CPU_SETSIZE : ncpus;
-}
-
-static bool has_hex_prefix(struct span v)
-{
-	return v.len >= 2 && v.s[0] == '0' && (v.s[1] == 'x' || v.s[1] == 'X');
-}
-
-/*
- * Hex digits in comma-separated groups, every group after the first of
- * exactly 8 digits (32 bits), as sysfs prints a mask.
- */
-static bool hex_shape(struct span v)
-{
-	struct span group;
-	bool more, first = true;
-
-	do {
-		more = split_at(v, ',', &group, &v);
-		if (!group.len || !all_digits(group, 16) ||
-		    (!first && group.len != HEX_GROUP_DIGITS))
-			return false;
-		first = false;
-	} while (more);
-	return true;
-}
-
-/* A list has a '-', or commas that do not separate 8-digit hex groups. */
-static bool is_cpulist(struct span v)
-{
-	if (find(v, '-') < v.len)
-		return true;
-	if (has_hex_prefix(v))
-		return false;
-	return find(v, ',') < v.len && !hex_shape(v);
-}
-
-static int set_cpu(size_t cpu, int ncpus, cpu_set_t *set)
-{
-	if (cpu >= (size_t)ncpus)
-		return -EINVAL;
-	CPU_SET(cpu, set);
-	return 0;
-}
-
-static int parse_cpuhex(struct span v, int ncpus, cpu_set_t *set)
-{
-	size_t bit = 0;
-
-	if (has_hex_prefix(v))
-		v = span_from(v, 2);
-	if (!hex_shape(v))
-		return -EINVAL;
-	for (size_t i = v.len; i-- > 0;) {
-		int d = digit_value(v.s[i], 16);
-
-		if (d < 0)		/* a ',' */
-			continue;
-		for (unsigned int b = 0; b < 4; b++)
-			if ((d & (1 << b)) && set_cpu(bit + b, ncpus, set))
-				return -EINVAL;
-		bit += 4;
-	}
-	return 0;
-}
-
-/* N or N-M, N <= M */
-static int parse_cpurange(struct span item, int ncpus, cpu_set_t *set)
-{
-	struct span lo, hi;
-	bool range = split_at(item, '-', &lo, &hi);
-	uint64_t a, b;
-
-	if (scan_uint(lo, 10, (uint64_t)ncpus - 1, &a))
-		return -EINVAL;
-	if (!range)
-		b = a;
-	else if (scan_uint(hi, 10, (uint64_t)ncpus - 1, &b) || a > b)
-		return -EINVAL;
-	while (a <= b)
-		set_cpu(a++, ncpus, set);
-	return 0;
-}
-
-static int parse_cpulist(struct span v, int ncpus, cpu_set_t *set)
-{
-	struct span item;
-	bool more;
-
-	do {
-		more = split_at(v, ',', &item, &v);
-		if (parse_cpurange(item, ncpus, set))
-			return -EINVAL;
-	} while (more);
-	return 0;
-}
-
-int wqfs_parse_cpumask(const char *s, size_t len, int ncpus, cpu_set_t *out)
-{
-	struct span v = attr_value(s, len);
-	cpu_set_t set;
-	int ret;
-
-	if (ncpus <= 0)
-		return -EINVAL;
-	ncpus = clamp_ncpus(ncpus);
-	CPU_ZERO(&set);
-	if (is_cpulist(v))
-		ret = parse_cpulist(v, ncpus, &set);
-	else
-		ret = parse_cpuhex(v, ncpus, &set);
-	if (ret || CPU_COUNT(&set) == 0)
-		return -EINVAL;
-	*out = set;
-	return 0;
-}
-
-size_t wqfs_format_cpumask(const cpu_set_t *mask, int ncpus, char *buf,
-			   size_t size)
-{
-	char tmp[CPU_SETSIZE / 4 + CPU_SETSIZE / 32 + 2];
-	size_t n = 0, digits;
-
-	ncpus = clamp_ncpus(ncpus < 1 ? 1 : ncpus);
-	digits = ((size_t)ncpus + 3) / 4;
-	for (size_t k = digits; k-- > 0;) {
-		unsigned int d = 0;
-
-		for (size_t b = 0; b < 4; b++) {
-			size_t cpu = 4 * k + b;
-
-			if (cpu < (size_t)ncpus && CPU_ISSET(cpu, mask))
-				d |= 1u << b;
-		}
-		tmp[n++] = "0123456789abcdef"[d];
-		if (k && k % HEX_GROUP_DIGITS == 0)
-			tmp[n++] = ',';
-	}
-	tmp[n++] = '\n';
-	if (!size)
-		return 0;
-	n = n < size - 1 ? n : size - 1;
-	memcpy(buf, tmp, n);
-	buf[n] = '\0';
-	return n;
-}
-
-int wqfs_parse_attr(enum wqfs_attr a, const char *s, size_t len, int ncpus,
-		    struct wqfs_attr_value *out)
-{
-	out->attr = a;
-	switch (a) {
-	case WQFS_ATTR_PER_CPU:
-	case WQFS_ATTR_FROZEN:
-		return wqfs_parse_bool(s, len, &out->on);
-	case WQFS_ATTR_MAX_ACTIVE:
-		return wqfs_parse_max_active(s, len, &out->n);
-	case WQFS_ATTR_NICE:
-		return wqfs_parse_nice(s, len, &out->n);
-	case WQFS_ATTR_CPUMASK:
-		return wqfs_parse_cpumask(s, len, ncpus, &out->mask);
-	}
-	return -EINVAL;
 }
 
 /*

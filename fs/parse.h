@@ -59,10 +59,24 @@ bool wqfs_next_line(const char *buf, size_t size, size_t *pos,
 size_t wqfs_lines_end(const char *data, size_t len, size_t size);
 
 /*
- * wqfs_parse_delay - DELAY: a bare integer is jiffies at hz; with a unit
- * (ns us ms s m h) it is time, decimals allowed ("1.5s", ".5ms", "5.s";
- * at least one digit).  No sign, no exponent, no blanks inside.  Rounds
- * to the nearest ns, halves up.  hz 0 with a bare integer is -EINVAL.
+ * wqfs_parse_delay - DELAY: a bare integer is jiffies at hz; a number with
+ * a unit is time, decimals allowed ("1.5s", ".5ms", "5.s"; at least one
+ * digit).  The unit is attached ("5s", "2minutes") or the next word after
+ * blanks ("5 sec", "300 ms"); it is one of (case-sensitive):
+ *   ns us ms s m h, nsec usec msec sec min hr,
+ *   nsecs usecs msecs secs mins hrs,
+ *   nanosecond(s) microsecond(s) millisecond(s) second(s) minute(s) hour(s)
+ * Anything else after the number is -EINVAL ("5x", "5secs2", "5 s x").
+ * No sign, no exponent, no blanks before or after.  Rounds to the nearest
+ * ns, halves up; past WQFS_DELAY_MAX_NS is -ERANGE.  hz 0 with a bare
+ * integer is -EINVAL.
+ *
+ * In a line, DELAY is the first blank-separated word after NAME, and the
+ * second one too when the first is a bare number and the second a unit
+ * word: in delay, "5 sec echo hi" is 5 s then COMMAND "echo hi", "5 echo
+ * hi" 5 jiffies then "echo hi", "5x echo hi" -EINVAL.  So a command whose
+ * first word is a unit word, after a bare number of jiffies, is quoted
+ * ("5 's'"), since "5 s" is 5 seconds.
  */
 int wqfs_parse_delay(const char *s, size_t len, unsigned int hz, uint64_t *ns);
 

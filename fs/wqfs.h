@@ -71,11 +71,12 @@ extern time_t wqfs_mount_time;
 enum kind {
 	K_NONE = 0,
 	K_ROOT = 1,			/* must be 1: FUSE_ROOT_ID */
-	K_STATUS, K_STATUS_JSON, K_TRACE, K_JIQWQ, K_JIQWQDELAY,
+	K_STATUS, K_STATUS_JSON, K_TRACE, K_JIQWQ, K_JIQWQDELAY, K_HZ,
 	K_QDIR,
 	K_SUBMIT, K_DELAY, K_MODIFY, K_CANCEL, K_FLUSH, K_DRAIN,
 	K_QSTATUS, K_QTRACE, K_QJIQWQ, K_QJIQWQDELAY,
-	K_PER_CPU, K_MAX_ACTIVE, K_CPUMASK, K_NICE, K_FROZEN,
+	K_PER_CPU, K_MAX_ACTIVE, K_CPUMASK, K_NICE, K_FROZEN, K_REQUEUE_LOST,
+	K_QLIST, K_QSTATUS_JSON,
 	K_WORKS,
 	K_WDIR, K_WSTATUS, K_WOUTPUT,
 	K_COUNT
@@ -100,7 +101,7 @@ struct node {
 };
 
 extern const struct node nodes[K_COUNT];
-void nodes_queue_modes(mode_t modes[MQ_NFILES]);
+void nodes_queue_files(struct model_config *cfg);
 
 #define INO_SHIFT 6
 static inline fuse_ino_t mkino(uint64_t id, enum kind k)
@@ -124,6 +125,12 @@ static inline int qfile(enum kind k)
 
 /* The engine's observer: names an event (model_describe) for the trace. */
 void wqfs_observer(const struct wq_event *ev, void *data);
+
+/* ---- the system log (syslog.c) ----------------------------------------- */
+
+/* A detached daemon: stderr's lines go to syslog(3).  0 or -errno. */
+int syslog_start(void);
+void syslog_stop(void);
 
 /* ---- callers (caller.c) -------------------------------------------------- */
 

@@ -42,6 +42,11 @@ static int set_value(struct mqueue *q, const struct wqfs_attr_value *v,
 	case WQFS_ATTR_FROZEN:
 		wq_freeze(q->wq, v->on);
 		return 0;
+	case WQFS_ATTR_REQUEUE_LOST:
+		model_lock();
+		q->requeue_lost = v->on;
+		model_unlock();
+		return 0;
 	}
 	return -EINVAL;
 }

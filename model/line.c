@@ -254,14 +254,15 @@ static int wait_target(struct mwriter *m, bool cancel, const struct wqfs_line *l
 	if (cancel && !may_cancel(m, w))
 		return -EPERM;
 	if (!mwork_state_busy(mwork_state(w)))
-		return cancel ? -ENOENT : 1;
+		return cancel ? -ESRCH : 1;
 	w->holds++;
 	*wp = w;
 	return 0;
 }
 
 /* cancel NAME, flush: applied now; a wait is left for the writer's close.
- * cancel NAME with nothing to cancel is ENOENT. */
+ * cancel NAME with nothing to cancel is ESRCH (kill(2)'s "no such
+ * process"); ENOENT is only for a NAME never declared. */
 static int wait_line(struct mwriter *m, bool cancel, const struct wqfs_line *l)
 {
 	struct mwork *w;
@@ -275,7 +276,7 @@ static int wait_line(struct mwriter *m, bool cancel, const struct wqfs_line *l)
 	if (check && would_deadlock(m))
 		r = -EDEADLK;
 	else if (cancel)
-		r = (r = cancel_work(m, w)) < 0 ? r : r ? 0 : -ENOENT;
+		r = (r = cancel_work(m, w)) < 0 ? r : r ? 0 : -ESRCH;
 	else
 		r = m->arm(m, w, w ? MWAIT_FLUSH_WORK : MWAIT_FLUSH_QUEUE);
 	mwork_hold(w, -1);

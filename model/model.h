@@ -35,7 +35,7 @@
 
 /* A queue's files, the directory first: fs/nodes.c names them. */
 #define MQ_DIR		0
-#define MQ_NFILES	17
+#define MQ_NFILES	20
 
 struct model_config {
 	unsigned int hz;		/* jiffies per second */
@@ -49,6 +49,8 @@ struct model_config {
 	unsigned long user_files;	/* open control files */
 	const char *root;		/* WQ_ROOT of every work */
 	mode_t file_modes[MQ_NFILES];	/* a new queue's files */
+	const char *file_names[MQ_NFILES];	/* their names ("." the directory):
+						 * how the store keeps them */
 };
 
 extern struct model_config model_cfg;	/* set once by model_init() */
@@ -67,6 +69,8 @@ struct submitter {
 	char **env;			/* NULL-terminated, WQ_* removed; or NULL */
 	pid_t pid;
 	struct rlimit *limits;		/* RLIM_NLIMITS entries, or NULL */
+	int64_t journal_id;		/* model lock: its row in the durable
+					 * store, 0 while it has none */
 };
 
 struct submitter *submitter_new(uid_t uid, gid_t gid, pid_t pid,
@@ -109,6 +113,7 @@ struct mqueue {
 	int draining;			/* drain waits armed (wait.c) */
 	uid_t creator;			/* charged for the queue (quota.c) */
 	bool dead;			/* removed from the tree */
+	bool requeue_lost;		/* works lost in a crash are queued again */
 	int refs;			/* the tree, open files, requests */
 	struct fattr files[MQ_NFILES];	/* [MQ_DIR]: the owner and mode */
 	GHashTable *works;		/* name -> struct mwork */

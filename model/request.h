@@ -43,12 +43,13 @@ enum wqfs_attr {
 	WQFS_ATTR_CPUMASK,
 	WQFS_ATTR_NICE,
 	WQFS_ATTR_FROZEN,
+	WQFS_ATTR_REQUEUE_LOST,		/* the model's own, not the engine's */
 };
 
 /* One parsed attribute value. */
 struct wqfs_attr_value {
 	enum wqfs_attr attr;
-	bool on;			/* per_cpu, frozen */
+	bool on;			/* per_cpu, frozen, requeue_lost */
 	int n;				/* max_active, nice */
 	cpu_set_t mask;			/* cpumask */
 };

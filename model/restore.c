@@ -23,7 +23,9 @@ static int requeue(struct mqueue *q, struct mwork *w, const struct mwork_saved *
 		w->due_at = wq_jiffies() + wq_ns_to_jiffies(ns);
 		return wq_queue_delayed_work_ns(WORK_CPU_UNBOUND, q->wq, &w->dwork, ns);
 	}
-	case MW_RUNNING:
+	case MW_RUNNING:	/* it was running when the daemon died */
+		if (q->requeue_lost)
+			return wq_queue_work_on(WORK_CPU_UNBOUND, q->wq, &w->dwork.work);
 		w->lost = true;
 		return 0;
 	default:

@@ -30,6 +30,25 @@ static const char *const migrations[STORE_SCHEMA] = {
 	"  runs INTEGER NOT NULL, has_exit INTEGER NOT NULL,"
 	"  last_exit INTEGER NOT NULL, output BLOB, ctime INTEGER NOT NULL,"
 	"  PRIMARY KEY (queue, name));",
+	/* 2: a submitter (creds, cwd, environment, limits) is one row, shared
+	 * by the works it queued, not a copy in each */
+	"CREATE TABLE submitters ("
+	"  id INTEGER PRIMARY KEY, uid INTEGER NOT NULL, gid INTEGER NOT NULL,"
+	"  groups BLOB, cwd TEXT, env BLOB, limits BLOB);"
+	"INSERT INTO submitters SELECT rowid, uid, gid, groups, cwd, env, limits FROM works;"
+	"CREATE TABLE works2 ("
+	"  queue TEXT NOT NULL, name TEXT NOT NULL, anon INTEGER NOT NULL,"
+	"  owner INTEGER NOT NULL, command TEXT NOT NULL, sub INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL, ord INTEGER NOT NULL, due_ms INTEGER NOT NULL,"
+	"  runs INTEGER NOT NULL, has_exit INTEGER NOT NULL,"
+	"  last_exit INTEGER NOT NULL, output BLOB, ctime INTEGER NOT NULL,"
+	"  PRIMARY KEY (queue, name)) WITHOUT ROWID;"
+	"INSERT INTO works2 SELECT queue, name, anon, owner, command, rowid, state,"
+	"  ord, due_ms, runs, has_exit, last_exit, output, ctime FROM works;"
+	"DROP TABLE works;"
+	"ALTER TABLE works2 RENAME TO works;",
+	/* 3: the requeue_lost attribute */
+	"ALTER TABLE queues ADD COLUMN requeue_lost INTEGER NOT NULL DEFAULT 0;",
 };
 
 int db_errno(int rc)

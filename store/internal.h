@@ -18,7 +18,8 @@ enum { ROW_IDLE, ROW_PENDING, ROW_DELAYED, ROW_RUNNING, ROW_LOST };
 
 /* One change to write: a queue's row, a work's row or its run fields, or
  * a row to delete.  Copied under the model lock; owns its strings. */
-enum rec_op { REC_QUEUE_PUT, REC_QUEUE_DEL, REC_WORK_PUT, REC_WORK_RUN, REC_WORK_DEL };
+enum rec_op { REC_QUEUE_PUT, REC_QUEUE_DEL, REC_WORK_PUT, REC_WORK_RUN, REC_WORK_DEL,
+	      REC_SUB_PUT };
 
 struct rec {
 	enum rec_op op;
@@ -27,13 +28,16 @@ struct rec {
 	/* REC_QUEUE_PUT */
 	int64_t creator, ctime;
 	char *files;			/* "mode:uid:gid," per file */
-	int unbound, max_active, nice, frozen;
+	int unbound, max_active, nice, frozen, requeue_lost;
 	char *cpumask;			/* "0,1,3" */
-	/* REC_WORK_PUT (all), REC_WORK_RUN (state .. output) */
-	int anon;
-	int64_t owner, uid, gid;
-	char *command, *cwd;
+	/* REC_SUB_PUT: a submitter's row (sub is its id) */
+	int64_t sub, uid, gid;
+	char *cwd;
 	GBytes *groups, *env, *limits;	/* NULL: none */
+	/* REC_WORK_PUT (all, sub), REC_WORK_RUN (state .. output) */
+	int anon;
+	int64_t owner;
+	char *command;
 	int state;
 	int64_t order;			/* pending works run in this order */
 	int64_t due_ms;			/* wall clock, ms since the epoch */
@@ -59,8 +63,10 @@ struct store {
 	uint64_t fail_from, fail_to;	/* mu: the last failed batch */
 	int fail_err;			/* mu: its errno */
 	bool stop;			/* mu */
+	bool committing;		/* mu: a leader commits (writer.c) */
 	int64_t order;			/* model lock: the last order given */
-	sqlite3_stmt *stmts[REC_WORK_DEL + 1];	/* the writer's (rows.c) */
+	int64_t sub_id;			/* model lock: the last submitter row */
+	sqlite3_stmt *stmts[REC_SUB_PUT + 1];	/* the writer's (rows.c) */
 };
 
 /* db.c */

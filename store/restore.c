@@ -44,6 +44,7 @@ static int restore_queue(sqlite3_stmt *st, struct submitter *root)
 		{ .attr = WQFS_ATTR_CPUMASK },
 		{ .attr = WQFS_ATTR_NICE, .n = sqlite3_column_int(st, 6) },
 		{ .attr = WQFS_ATTR_FROZEN, .on = sqlite3_column_int(st, 7) },
+		{ .attr = WQFS_ATTR_REQUEUE_LOST, .on = sqlite3_column_int(st, 9) },
 	};
 	cpumask_from_text(col_text(st, 5), &v[2].mask);
 	for (size_t i = 0; i < G_N_ELEMENTS(v); i++)
@@ -58,18 +59,19 @@ static GBytes *col_bytes(sqlite3_stmt *st, int i)
 	return p ? g_bytes_new(p, (gsize)sqlite3_column_bytes(st, i)) : NULL;
 }
 
-/* The submitter of a work's row (uid .. limits: columns 5..10). */
-static struct submitter *row_submitter(sqlite3_stmt *st, int c)
+/* SELECT id, uid, gid, groups, cwd, env, limits FROM submitters: one,
+ * shared by the works it queued (its journal_id says it is written). */
+static struct submitter *row_submitter(sqlite3_stmt *st)
 {
-	g_autoptr(GBytes) groups = col_bytes(st, c + 2);
-	g_autoptr(GBytes) env = col_bytes(st, c + 4);
-	g_autoptr(GBytes) limits = col_bytes(st, c + 5);
+	g_autoptr(GBytes) groups = col_bytes(st, 3);
+	g_autoptr(GBytes) env = col_bytes(st, 5);
+	g_autoptr(GBytes) limits = col_bytes(st, 6);
 	gsize n = 0;
 	const gid_t *g = groups ? g_bytes_get_data(groups, &n) : NULL;
-	struct submitter *sub = submitter_new((uid_t)sqlite3_column_int64(st, c),
-					      (gid_t)sqlite3_column_int64(st, c + 1), 0,
+	struct submitter *sub = submitter_new((uid_t)sqlite3_column_int64(st, 1),
+					      (gid_t)sqlite3_column_int64(st, 2), 0,
 					      g, n / sizeof(gid_t));
-	const char *cwd = (const char *)sqlite3_column_text(st, c + 3);
+	const char *cwd = (const char *)sqlite3_column_text(st, 4);
 	sub->cwd = cwd ? g_strdup(cwd) : NULL;
 	GPtrArray *a = g_ptr_array_new();
 	gsize len = 0;
@@ -81,6 +83,7 @@ static struct submitter *row_submitter(sqlite3_stmt *st, int c)
 	if (limits && g_bytes_get_size(limits) == sizeof(struct rlimit) * RLIM_NLIMITS)
 		sub->limits = g_memdup2(g_bytes_get_data(limits, NULL),
 					g_bytes_get_size(limits));
+	sub->journal_id = sqlite3_column_int64(st, 0);
 	return sub;
 }
 
@@ -89,33 +92,33 @@ static const enum mwork_state row_states[] = {
 	[ROW_RUNNING] = MW_RUNNING, [ROW_LOST] = MW_LOST,
 };
 
-/* SELECT queue, name, anon, owner, command, uid, gid, groups, cwd, env,
- *        limits, state, ord, due_ms, runs, has_exit, last_exit, output, ctime */
-static int restore_work(sqlite3_stmt *st)
+/* SELECT queue, name, anon, owner, command, sub, state, ord, due_ms, runs,
+ *        has_exit, last_exit, output, ctime FROM works */
+static int restore_work(sqlite3_stmt *st, GHashTable *subs)
 {
 	struct mqueue *q = g_hash_table_lookup(queues_by_name, col_text(st, 0));
-	int state = sqlite3_column_int(st, 11);
-	if (!q || state < ROW_IDLE || state > ROW_LOST)
+	struct submitter *sub = g_hash_table_lookup(subs, GINT_TO_POINTER(
+							sqlite3_column_int64(st, 5)));
+	int state = sqlite3_column_int(st, 6);
+	if (!q || !sub || state < ROW_IDLE || state > ROW_LOST)
 		return 0;	/* a row without its queue: dropped */
 	struct mwork_saved s = {
 		.name = col_text(st, 1),
 		.anon = sqlite3_column_int(st, 2),
 		.owner = (uid_t)sqlite3_column_int64(st, 3),
 		.command = col_text(st, 4),
-		.sub = row_submitter(st, 5),
+		.sub = sub,
 		.state = row_states[state],
-		.due_in_ms = sqlite3_column_int64(st, 13) - wall_ms(),
-		.runs = (unsigned long)sqlite3_column_int64(st, 14),
-		.has_exit = sqlite3_column_int(st, 15),
-		.last_exit = sqlite3_column_int(st, 16),
+		.due_in_ms = sqlite3_column_int64(st, 8) - wall_ms(),
+		.runs = (unsigned long)sqlite3_column_int64(st, 9),
+		.has_exit = sqlite3_column_int(st, 10),
+		.last_exit = sqlite3_column_int(st, 11),
 		.lost = state == ROW_LOST,
-		.output = sqlite3_column_blob(st, 17),
-		.output_len = (size_t)sqlite3_column_bytes(st, 17),
-		.ctime = (time_t)sqlite3_column_int64(st, 18),
+		.output = sqlite3_column_blob(st, 12),
+		.output_len = (size_t)sqlite3_column_bytes(st, 12),
+		.ctime = (time_t)sqlite3_column_int64(st, 13),
 	};
-	int r = mwork_restore(q, &s);
-	submitter_unref(s.sub);
-	return r;
+	return mwork_restore(q, &s);
 }
 
 /* Run fn on every row of sql; 0 or the first error. */
@@ -138,34 +141,57 @@ static int queue_row(sqlite3_stmt *st, void *root)
 	return restore_queue(st, root);
 }
 
-static int work_row(sqlite3_stmt *st, void *unused)
+static int work_row(sqlite3_stmt *st, void *subs)
 {
-	return restore_work(st);
+	return restore_work(st, subs);
+}
+
+static int sub_row(sqlite3_stmt *st, void *subs)
+{
+	struct submitter *sub = row_submitter(st);
+	g_hash_table_insert(subs, GINT_TO_POINTER(sub->journal_id), sub);
+	return 0;
+}
+
+/* One integer of a query, or 0. */
+static int64_t query_int(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	int64_t v = 0;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	return v;
 }
 
 int store_restore(struct store *s)
 {
 	struct submitter *root = submitter_new(0, 0, 0, NULL, 0);
+	GHashTable *subs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+						 (GDestroyNotify)submitter_unref);
 	int r = db_connect(s);
-	if (r == 0)
-		r = db_exec(s, "UPDATE works SET state = 4 WHERE state = 3");	/* lost */
+	if (r == 0)	/* running when the daemon died: lost, or queued again */
+		r = db_exec(s, "UPDATE works SET state = CASE (SELECT requeue_lost FROM"
+			    " queues WHERE name = works.queue) WHEN 1 THEN 1 ELSE 4 END"
+			    " WHERE state = 3;"
+			    "DELETE FROM submitters WHERE id NOT IN (SELECT sub FROM works)");
 	if (r == 0)
 		r = each_row(s, "SELECT name, creator, files, unbound, max_active, cpumask,"
-			     " nice, frozen, ctime FROM queues ORDER BY ctime, name",
+			     " nice, frozen, ctime, requeue_lost FROM queues ORDER BY ctime, name",
 			     queue_row, root);
 	if (r == 0)
-		r = each_row(s, "SELECT queue, name, anon, owner, command, uid, gid, groups,"
-			     " cwd, env, limits, state, ord, due_ms, runs, has_exit,"
-			     " last_exit, output, ctime FROM works ORDER BY ord",
-			     work_row, NULL);
+		r = each_row(s, "SELECT id, uid, gid, groups, cwd, env, limits FROM submitters",
+			     sub_row, subs);
+	if (r == 0)
+		r = each_row(s, "SELECT queue, name, anon, owner, command, sub, state, ord,"
+			     " due_ms, runs, has_exit, last_exit, output, ctime FROM works"
+			     " ORDER BY ord", work_row, subs);
+	s->order = query_int(s, "SELECT coalesce(max(ord), 0) FROM works");
+	s->sub_id = query_int(s, "SELECT coalesce(max(id), 0) FROM submitters");
+	g_hash_table_destroy(subs);
 	submitter_unref(root);
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(ord), 0) FROM works", -1,
-			       &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			s->order = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
 	if (r < 0)
 		fprintf(stderr, "wqfs: %s: cannot restore the state: %s\n", s->path,
 			strerror(-r));

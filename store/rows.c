@@ -15,20 +15,23 @@
 static const char *const sql[] = {
 	[REC_QUEUE_PUT] =
 		"INSERT OR REPLACE INTO queues (name, creator, files, unbound, max_active,"
-		" cpumask, nice, frozen, ctime) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		" cpumask, nice, frozen, ctime, requeue_lost)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[REC_QUEUE_DEL] =
 		"DELETE FROM queues WHERE name = ?1",
 	[REC_WORK_PUT] =
-		"INSERT OR REPLACE INTO works (queue, name, anon, owner, command, uid, gid,"
-		" groups, cwd, env, limits, state, ord, due_ms, runs, has_exit, last_exit,"
-		" output, ctime) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12,"
-		" ?13, ?14, ?15, ?16, ?17, (SELECT output FROM works WHERE queue = ?1 AND"
-		" name = ?2), ?18)",
+		"INSERT OR REPLACE INTO works (queue, name, anon, owner, command, sub,"
+		" state, ord, due_ms, runs, has_exit, last_exit, output, ctime) VALUES"
+		" (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, (SELECT output FROM"
+		" works WHERE queue = ?1 AND name = ?2), ?13)",
 	[REC_WORK_RUN] =
 		"UPDATE works SET state = ?3, due_ms = ?4, runs = ?5, has_exit = ?6,"
 		" last_exit = ?7, output = coalesce(?8, output) WHERE queue = ?1 AND name = ?2",
 	[REC_WORK_DEL] =
 		"DELETE FROM works WHERE queue = ?1 AND name = ?2",
+	[REC_SUB_PUT] =
+		"INSERT OR REPLACE INTO submitters (id, uid, gid, groups, cwd, env, limits)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 };
 
 static void bind_bytes(sqlite3_stmt *st, int i, GBytes *b)
@@ -51,28 +54,33 @@ static void bind_ints(sqlite3_stmt *st, int first, const int64_t *v, int n)
 static void bind_queue(sqlite3_stmt *st, const struct rec *r)
 {
 	const int64_t v[] = { r->unbound, r->max_active };
-	const int64_t w[] = { r->nice, r->frozen, r->ctime };
+	const int64_t w[] = { r->nice, r->frozen, r->ctime, r->requeue_lost };
 	sqlite3_bind_int64(st, 2, r->creator);
 	sqlite3_bind_text(st, 3, r->files, -1, SQLITE_STATIC);
 	bind_ints(st, 4, v, 2);
 	sqlite3_bind_text(st, 6, r->cpumask, -1, SQLITE_STATIC);
-	bind_ints(st, 7, w, 3);
+	bind_ints(st, 7, w, 4);
 }
 
 static void bind_work(sqlite3_stmt *st, const struct rec *r)
 {
 	const int64_t head[] = { r->anon, r->owner };
-	const int64_t ids[] = { r->uid, r->gid };
-	const int64_t run[] = { r->state, r->order, r->due_ms, r->runs, r->has_exit,
-				r->last_exit, r->ctime };
+	const int64_t run[] = { r->sub, r->state, r->order, r->due_ms, r->runs,
+				r->has_exit, r->last_exit, r->ctime };
 	bind_ints(st, 3, head, 2);
 	sqlite3_bind_text(st, 5, r->command, -1, SQLITE_STATIC);
-	bind_ints(st, 6, ids, 2);
-	bind_bytes(st, 8, r->groups);
-	sqlite3_bind_text(st, 9, r->cwd, -1, SQLITE_STATIC);
-	bind_bytes(st, 10, r->env);
-	bind_bytes(st, 11, r->limits);
-	bind_ints(st, 12, run, 7);
+	bind_ints(st, 6, run, 8);
+}
+
+/* A submitter's row: its id is parameter 1 (in place of a queue). */
+static void bind_sub(sqlite3_stmt *st, const struct rec *r)
+{
+	const int64_t ids[] = { r->sub, r->uid, r->gid };
+	bind_ints(st, 1, ids, 3);
+	bind_bytes(st, 4, r->groups);
+	sqlite3_bind_text(st, 5, r->cwd, -1, SQLITE_STATIC);
+	bind_bytes(st, 6, r->env);
+	bind_bytes(st, 7, r->limits);
 }
 
 static void bind_run(sqlite3_stmt *st, const struct rec *r)
@@ -109,10 +117,13 @@ int db_apply(struct store *s, const struct rec *r)
 	sqlite3_stmt *st = statement(s, r->op);
 	if (!st)
 		return db_errno(sqlite3_errcode(s->db));
-	sqlite3_bind_text(st, 1, r->queue, -1, SQLITE_STATIC);
+	if (r->op == REC_SUB_PUT)
+		bind_sub(st, r);
+	else
+		sqlite3_bind_text(st, 1, r->queue, -1, SQLITE_STATIC);
 	if (r->op == REC_QUEUE_PUT)
 		bind_queue(st, r);
-	else if (r->op != REC_QUEUE_DEL)
+	else if (r->op != REC_QUEUE_DEL && r->op != REC_SUB_PUT)
 		sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
 	if (r->op == REC_WORK_PUT)
 		bind_work(st, r);
@@ -138,26 +149,69 @@ int64_t wall_ms(void)
 
 /* ---- text forms --------------------------------------------------------------------- */
 
+/* Files are kept by name ("submit=600:0:0,"), so that a wqfs with more
+ * files reads an older row right; a file the row lacks keeps the mode a
+ * new queue's has, and the directory's owner. */
 char *files_to_text(const struct fattr *files)
 {
 	GString *t = g_string_new(NULL);
 	for (int i = 0; i < MQ_NFILES; i++)
-		g_string_append_printf(t, "%o:%u:%u,", (unsigned)files[i].mode,
-				       (unsigned)files[i].uid, (unsigned)files[i].gid);
+		g_string_append_printf(t, "%s=%o:%u:%u,",
+				       model_cfg.file_names[i] ? model_cfg.file_names[i] : "?",
+				       (unsigned)files[i].mode, (unsigned)files[i].uid,
+				       (unsigned)files[i].gid);
 	return g_string_free(t, FALSE);
+}
+
+static int file_index(const char *name, size_t len)
+{
+	for (int i = 0; i < MQ_NFILES; i++)
+		if (model_cfg.file_names[i] && strlen(model_cfg.file_names[i]) == len &&
+		    memcmp(model_cfg.file_names[i], name, len) == 0)
+			return i;
+	return -1;
+}
+
+/* Schema 1 kept the files by position, in this order. */
+static const char *const files_v1[] = {
+	".", "submit", "delay", "modify", "cancel", "flush", "drain", "status",
+	"trace", "jiqwq", "jiqwqdelay", "per_cpu", "max_active", "cpumask",
+	"nice", "frozen", "works",
+};
+
+/* The file a "name=mode:uid:gid" (or schema 1's n-th "mode:uid:gid") is
+ * of, or -1; *fields is set to where mode begins. */
+static int file_of(const char *p, unsigned n, const char **fields)
+{
+	const char *eq = strchr(p, '=');
+	const char *end = strchr(p, ',');
+	if (eq && (!end || eq < end)) {
+		*fields = eq + 1;
+		return file_index(p, (size_t)(eq - p));
+	}
+	*fields = p;
+	if (n >= G_N_ELEMENTS(files_v1))
+		return -1;
+	return file_index(files_v1[n], strlen(files_v1[n]));
 }
 
 void files_from_text(const char *text, struct fattr *files)
 {
-	const char *p = text;
-	for (int i = 0; i < MQ_NFILES && p && *p; i++) {
+	bool seen[MQ_NFILES] = { false };
+	unsigned n = 0;
+	for (const char *p = text; p && *p; p = strchr(p, ','), p = p ? p + 1 : NULL, n++) {
+		const char *fields;
 		unsigned mode, uid, gid;
-		if (sscanf(p, "%o:%u:%u,", &mode, &uid, &gid) != 3)
-			return;
-		files[i] = (struct fattr){ mode, uid, gid };
-		p = strchr(p, ',');
-		p = p ? p + 1 : NULL;
+		int i = file_of(p, n, &fields);
+		if (i >= 0 && sscanf(fields, "%o:%u:%u", &mode, &uid, &gid) == 3) {
+			files[i] = (struct fattr){ mode, uid, gid };
+			seen[i] = true;
+		}
 	}
+	for (int i = 0; i < MQ_NFILES; i++)
+		if (!seen[i])
+			files[i] = (struct fattr){ model_cfg.file_modes[i], files[MQ_DIR].uid,
+						   files[MQ_DIR].gid };
 }
 
 char *cpumask_to_text(const cpu_set_t *mask)

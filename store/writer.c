@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * writer.c - the journal: each change of the model becomes a record (under
- * the model lock), and one writer thread commits all records queued so
- * far in one transaction (group commit).  store_sync() waits for the
- * commit of every record queued before it.
+ * the model lock); whoever commits takes every record queued so far into
+ * one transaction (group commit).  store_sync() commits them itself, or
+ * waits for the commit under way; a writer thread commits what nobody
+ * waits for.
  */
 #include <errno.h>
 #include <string.h>
@@ -43,6 +44,7 @@ static void rec_queue(struct rec *r, struct mqueue *q)
 	r->max_active = wq_max_active(q->wq);
 	r->nice = at.nice;
 	r->frozen = wq_frozen(q->wq);
+	r->requeue_lost = q->requeue_lost;
 	r->cpumask = cpumask_to_text(&at.cpumask);
 }
 
@@ -57,6 +59,7 @@ static GBytes *env_blob(char **env)
 
 static void rec_submitter(struct rec *r, const struct submitter *sub)
 {
+	r->sub = sub->journal_id;
 	r->uid = sub->uid;
 	r->gid = sub->gid;
 	r->cwd = g_strdup(sub->cwd);
@@ -103,8 +106,28 @@ static void rec_work(struct rec *r, struct store *s, struct mwork *w)
 	r->command = g_strdup(w->command ? w->command : "");
 	r->order = ++s->order;
 	r->ctime = w->ctime;
-	if (w->sub)
-		rec_submitter(r, w->sub);
+	r->sub = w->sub ? w->sub->journal_id : 0;
+}
+
+static void push(struct store *s, struct rec *r)
+{
+	pthread_mutex_lock(&s->mu);
+	g_queue_push_tail(&s->recs, r);
+	s->queued++;
+	pthread_cond_signal(&s->more);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* A submitter is written once, before the first work that names it. */
+static void journal_submitter(struct store *s, struct submitter *sub)
+{
+	if (!sub || sub->journal_id)
+		return;
+	sub->journal_id = ++s->sub_id;
+	struct rec *r = g_new0(struct rec, 1);
+	r->op = REC_SUB_PUT;
+	rec_submitter(r, sub);
+	push(s, r);
 }
 
 static enum rec_op rec_op(enum mchange c)
@@ -126,6 +149,8 @@ void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data
 	struct rec *r = g_new0(struct rec, 1);
 
 	r->op = rec_op(c);
+	if (r->op == REC_WORK_PUT)
+		journal_submitter(s, w->sub);
 	r->queue = g_strdup(q->name);
 	if (w)
 		r->name = g_strdup(w->name);
@@ -135,11 +160,7 @@ void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data
 		rec_work(r, s, w);
 	if (r->op == REC_WORK_PUT || r->op == REC_WORK_RUN)
 		rec_run(r, c, w);
-	pthread_mutex_lock(&s->mu);
-	g_queue_push_tail(&s->recs, r);
-	s->queued++;
-	pthread_cond_signal(&s->more);
-	pthread_mutex_unlock(&s->mu);
+	push(s, r);
 }
 
 /* ---- the writer thread ------------------------------------------------------------ */
@@ -157,31 +178,69 @@ static int commit_batch(struct store *s, GQueue *batch)
 	return r;
 }
 
+/*
+ * Commit what is queued, as the leader: whoever finds records queued and
+ * no commit under way (a handler in store_sync(), or the writer thread for
+ * changes nobody waits for) takes them all and commits them in one
+ * transaction on its own thread.  s->mu held; dropped meanwhile.
+ */
+static void commit_queued(struct store *s)
+{
+	GQueue batch = s->recs;
+	uint64_t upto = s->queued;
+
+	g_queue_init(&s->recs);
+	s->committing = true;
+	pthread_mutex_unlock(&s->mu);
+	int err = commit_batch(s, &batch);
+	g_queue_clear_full(&batch, (GDestroyNotify)rec_free);
+	pthread_mutex_lock(&s->mu);
+	if (err < 0) {
+		s->fail_from = s->committed + 1;
+		s->fail_to = upto;
+		s->fail_err = err;
+	}
+	s->committed = upto;
+	s->commits++;
+	s->committing = false;
+	pthread_cond_broadcast(&s->committed_cond);
+}
+
+/* How long the writer thread leaves queued records to a handler that
+ * will commit them itself (its store_sync() follows its change). */
+#define WRITER_DELAY_NS	(2 * 1000 * 1000)
+
+static void wait_ns(pthread_cond_t *cond, pthread_mutex_t *mu, long ns)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_nsec += ns;
+	t.tv_sec += t.tv_nsec / 1000000000L;
+	t.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(cond, mu, &t);
+}
+
+/* Commits the changes no handler waits for (a work's start and end),
+ * WRITER_DELAY_NS after they were queued, and what is left at stop. */
 static void *writer_main(void *arg)
 {
 	struct store *s = arg;
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
-		while (g_queue_is_empty(&s->recs) && !s->stop)
+		if (s->committing) {
+			pthread_cond_wait(&s->committed_cond, &s->mu);
+		} else if (g_queue_is_empty(&s->recs)) {
+			if (s->stop)
+				break;
 			pthread_cond_wait(&s->more, &s->mu);
-		if (g_queue_is_empty(&s->recs))
-			break;
-		GQueue batch = s->recs;
-		g_queue_init(&s->recs);
-		uint64_t upto = s->queued;
-		pthread_mutex_unlock(&s->mu);
-		int err = commit_batch(s, &batch);
-		g_queue_clear_full(&batch, (GDestroyNotify)rec_free);
-		pthread_mutex_lock(&s->mu);
-		if (err < 0) {
-			s->fail_from = s->committed + 1;
-			s->fail_to = upto;
-			s->fail_err = err;
+		} else {
+			uint64_t seen = s->committed;
+			if (!s->stop)
+				wait_ns(&s->committed_cond, &s->mu, WRITER_DELAY_NS);
+			if (s->committed == seen && !s->committing && !g_queue_is_empty(&s->recs))
+				commit_queued(s);
 		}
-		s->committed = upto;
-		s->commits++;
-		pthread_cond_broadcast(&s->committed_cond);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -194,8 +253,12 @@ int store_sync(void *data)
 
 	pthread_mutex_lock(&s->mu);
 	uint64_t upto = s->queued;
-	while (s->committed < upto)
-		pthread_cond_wait(&s->committed_cond, &s->mu);
+	while (s->committed < upto) {
+		if (s->committing)
+			pthread_cond_wait(&s->committed_cond, &s->mu);
+		else
+			commit_queued(s);
+	}
 	if (s->fail_err && upto >= s->fail_from && upto <= s->fail_to)
 		r = s->fail_err;
 	pthread_mutex_unlock(&s->mu);

@@ -54,12 +54,15 @@ load bats/common
 	file_has "$T/c" ran
 }
 
-@test "cancelling an idle work is ENOENT" {
+@test "cancelling an idle work is ESRCH: nothing to cancel; the message says so" {
 	mkdir "$MNT/q"
 	echo "c: true" >"$MNT/q/submit"
 	flushq q
 	run write_errno "$MNT/q/cancel" "c"
-	assert_output ENOENT
+	assert_output ESRCH
+	run bash -c 'echo c > "$1/q/cancel"' bash "$MNT"
+	assert_failure
+	assert_output --partial "No such process"
 	run w_get q c runs
 	assert_output 1
 }
@@ -90,6 +93,28 @@ load bats/common
 	run w_get q s state
 	assert_output idle
 	! kill -0 "$pid" 2>/dev/null || fail "the work's process $pid still runs"
+}
+
+@test "cancelling a running work counts it cancelled, not failed, and leaves a cancel row in trace" {
+	mkdir "$MNT/q"
+	exec 7<"$MNT/q/trace"
+	echo "s: exec sleep 100" >"$MNT/q/submit"
+	wait_for 10 w_state_is q s running
+	run write_errno "$MNT/q/cancel" "s"
+	assert_output OK
+	assert_equal "$(q_get q cancelled)" 1
+	assert_equal "$(q_get q failed)" 0
+	assert_equal "$(q_get q completed)" 1
+	local rows
+	rows=$(timeout 5 "$PY" -c 'import os, time, sys
+fd = 7; os.set_blocking(fd, False); out = b""; end = time.time() + 3
+while time.time() < end and b" end " not in out:
+    try: out += os.read(fd, 65536)
+    except BlockingIOError: time.sleep(0.05)
+sys.stdout.write(out.decode())' 7<&7)
+	exec 7<&-
+	grep -qE ' q s cancel ' <<<"$rows" || fail "no cancel row in: $rows"
+	grep -qE ' q s end ' <<<"$rows" || fail "no end row in: $rows"
 }
 
 @test "cancelling a running work that ignores SIGTERM still returns (SIGKILL)" {
@@ -130,8 +155,8 @@ EOF
 	echo "tick: sh '$T/tick.sh'" >"$MNT/q/submit"
 	wait_for 20 sh -c "[ \$(wc -l < '$T/count') -ge 3 ]"
 	run write_errno "$MNT/q/cancel" "tick"
-	# delayed (OK) or running (ENOENT) at that moment
-	[[ "$output" == OK || "$output" == ENOENT ]] || fail "cancel: $output"
+	# delayed or running (OK) or between two runs (ESRCH) at that moment
+	[[ "$output" == OK || "$output" == ESRCH ]] || fail "cancel: $output"
 	local n1 n2
 	n1=$(wc -l <"$T/count")
 	run w_get q tick state

@@ -74,6 +74,112 @@ assert_jiffies() {
 	assert_jiffies q d 625
 }
 
+@test "a unit as a word: 'job: 5 sec echo hi' is 5 s then echo hi; '5x' is EINVAL" {
+	mkdir "$MNT/q"
+	echo 'job: 5 sec echo hi' >"$MNT/q/delay"
+	run w_get q job state
+	assert_output delayed
+	run w_get q job command
+	assert_output "echo hi"
+	assert_jiffies q job 1250
+	run write_errno "$MNT/q/delay" 'job2: 5x echo hi'
+	assert_output EINVAL
+	[ ! -e "$MNT/q/works/job2" ]
+	run write_errno "$MNT/q/delay" '5x echo hi' '5secs2 echo hi' '1.5q echo hi'
+	assert_output "EINVAL EINVAL EINVAL"
+	run q_get q delayed
+	assert_output 1
+	echo job >"$MNT/q/cancel"
+}
+
+@test "units as words, long spellings attached: 2 minutes, 300 ms, 1 hour, 5sec" {
+	mkdir "$MNT/q"
+	echo 1 >"$MNT/q/frozen"
+	printf '%s\n' \
+		"a: 2 minutes true" "b: 300 ms true" "c: 1 hour true" \
+		"d: 5 seconds true" "e: 1.5 s true" "f: 40000000 ns true" \
+		"g: 80000 usec true" "h: 3 mins true" "i: 2 hrs true" \
+		"j: 5sec true" "k: 1minute true" "l: 120msecs true" \
+		"m: 7	second	true" "n: 2 hr true" "o: 1 millisecond true" \
+		"p: 4000000nanoseconds true" "q: 8000 microseconds true" \
+		"r: 1 min true" "s: 1 secs true" "t: 1 h true" \
+		>"$MNT/q/delay"
+	assert_jiffies q a 30000
+	assert_jiffies q b 75
+	assert_jiffies q c 900000
+	assert_jiffies q d 1250
+	assert_jiffies q e 375
+	assert_jiffies q f 10
+	assert_jiffies q g 20
+	assert_jiffies q h 45000
+	assert_jiffies q i 1800000
+	assert_jiffies q j 1250
+	assert_jiffies q k 15000
+	assert_jiffies q l 30
+	assert_jiffies q m 1750
+	assert_jiffies q n 1800000
+	assert_jiffies q o 0
+	assert_jiffies q p 1
+	assert_jiffies q q 2
+	assert_jiffies q r 15000
+	assert_jiffies q s 250
+	assert_jiffies q t 900000
+	run w_get q a command
+	assert_output true
+	run w_get q m command
+	assert_output true
+	echo '*' >"$MNT/q/cancel"
+}
+
+@test "a unit word after the number is DELAY's; any other word begins the command" {
+	mkdir "$MNT/q"
+	echo 1 >"$MNT/q/frozen"
+	{
+		echo "a: 5 s s"
+		echo "b: 5s sec x"
+		echo "c: 500 's' x"
+		echo "d: 500 Sec x"
+		echo "e: 500 echo hi"
+	} >"$MNT/q/delay"
+	assert_jiffies q a 1250
+	assert_equal "$(w_get q a command)" s
+	assert_jiffies q b 1250
+	assert_equal "$(w_get q b command)" "sec x"
+	assert_jiffies q c 500
+	assert_equal "$(w_get q c command)" "'s' x"
+	assert_jiffies q d 500
+	assert_equal "$(w_get q d command)" "Sec x"
+	assert_jiffies q e 500
+	assert_equal "$(w_get q e command)" "echo hi"
+	run write_errno "$MNT/q/delay" "5 sec"
+	assert_output EINVAL
+	echo '*' >"$MNT/q/cancel"
+}
+
+@test "NAME: DELAY with a unit word queues the declared work again: 'd: 5 sec'" {
+	mkdir "$MNT/q"
+	echo "d: echo run >> '$T/d'" >"$MNT/q/submit"
+	flushq q
+	run write_errno "$MNT/q/delay" "d: 5 sec"
+	assert_output OK
+	run w_get q d state
+	assert_output delayed
+	run w_get q d command
+	assert_output "echo run >> '$T/d'"
+	assert_jiffies q d 1250
+	run write_errno "$MNT/q/delay" "d: 5x"
+	assert_output EINVAL
+	echo d >"$MNT/q/cancel"
+	run write_errno "$MNT/q/modify" "d: 300 ms"
+	assert_output OK
+	assert_jiffies q d 75
+	wait_for 10 w_state_is q d idle
+	run w_get q d runs
+	assert_output 2
+	run cat "$T/d"
+	assert_output $'run\nrun'
+}
+
 @test "bare jiffies follow -o hz" {
 	wqfs_remount -o hz=100
 	mkdir "$MNT/q"

@@ -173,7 +173,7 @@ bad = [(c, r) for c, r in results if r != "0"]
 want = [
     ("echo 'hello:' > ", "EALREADY (Operation already in progress)"),
     ("echo 'tick: 2s' > ", "EALREADY (Operation already in progress)"),
-    ("echo tick > ", "ENOENT (No such file or directory)"),
+    ("echo tick > ", "ESRCH (No such process)"),
     ("rmdir ", "EBUSY (Device or resource busy)"),
     ("rmdir ", "EBUSY (Device or resource busy)"),
 ]

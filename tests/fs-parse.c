@@ -120,6 +120,9 @@ static void test_delay_lines(void)
 		{ WQFS_CTL_DELAY, "tick: 367d x", -EINVAL },
 		{ WQFS_CTL_DELAY, "tick: 9000h x", -ERANGE },
 		{ WQFS_CTL_DELAY, "tick:1s x", -EINVAL },
+		{ WQFS_CTL_DELAY, "tick: 1 s x", 0, "tick", "x", true, SEC },
+		{ WQFS_CTL_DELAY, "tick: 1 x", 0, "tick", "x", true, 4000000 },
+		{ WQFS_CTL_DELAY, "tick: 1x s", -EINVAL },
 	};
 
 	CHECK_LINES(cases);
@@ -137,6 +140,78 @@ static void test_modify(void)
 		{ WQFS_CTL_MODIFY, "1s", -EINVAL },
 		{ WQFS_CTL_MODIFY, "", -EINVAL },
 		{ WQFS_CTL_MODIFY, "tick: -1s", -EINVAL },
+		{ WQFS_CTL_MODIFY, "tick: 1 s", 0, "tick", NULL, true, SEC },
+		{ WQFS_CTL_MODIFY, "tick: 1 x", -EINVAL },
+	};
+
+	CHECK_LINES(cases);
+}
+
+/* The typo: a unit word after the number is part of DELAY. */
+static void test_delay_line_word_units(void)
+{
+	static const struct line_case cases[] = {
+		{ WQFS_CTL_DELAY, "job: 5 sec echo hi", 0, "job", "echo hi", true, 5 * SEC },
+		{ WQFS_CTL_DELAY, "5 sec echo hi", 0, "", "echo hi", true, 5 * SEC },
+		{ WQFS_CTL_DELAY, "job:\t5\t sec \techo  hi \r", 0, "job", "echo  hi", true, 5 * SEC },
+		{ WQFS_CTL_DELAY, "2 minutes date", 0, "", "date", true, 120 * SEC },
+		{ WQFS_CTL_DELAY, "300 ms date", 0, "", "date", true, 300000000 },
+		{ WQFS_CTL_DELAY, "1.5 h x", 0, "", "x", true, 5400 * SEC },
+		{ WQFS_CTL_DELAY, ".5 s x", 0, "", "x", true, SEC / 2 },
+		{ WQFS_CTL_DELAY, "5. s x", 0, "", "x", true, 5 * SEC },
+		/* the command may begin with a unit word after a unit */
+		{ WQFS_CTL_DELAY, "5 s s", 0, "", "s", true, 5 * SEC },
+		{ WQFS_CTL_DELAY, "5s sec x", 0, "", "sec x", true, 5 * SEC },
+		{ WQFS_CTL_DELAY, "5 sec 5 sec", 0, "", "5 sec", true, 5 * SEC },
+		/* ... or, after jiffies, quoted for the shell */
+		{ WQFS_CTL_DELAY, "5 's' x", 0, "", "'s' x", true, 20000000 },
+		{ WQFS_CTL_DELAY, "5 \\s", 0, "", "\\s", true, 20000000 },
+		/* not a unit word: the command, after jiffies */
+		{ WQFS_CTL_DELAY, "5 echo hi", 0, "", "echo hi", true, 20000000 },
+		{ WQFS_CTL_DELAY, "5 Sec echo", 0, "", "Sec echo", true, 20000000 },
+		{ WQFS_CTL_DELAY, "5 secs2 x", 0, "", "secs2 x", true, 20000000 },
+		{ WQFS_CTL_DELAY, "5 d x", 0, "", "d x", true, 20000000 },
+		{ WQFS_CTL_DELAY, "5 sec:x", 0, "", "sec:x", true, 20000000 },
+		/* a unit word only follows a bare number */
+		{ WQFS_CTL_DELAY, "5s s", 0, "", "s", true, 5 * SEC },
+		{ WQFS_CTL_DELAY, "1.5 x", -EINVAL },
+		{ WQFS_CTL_DELAY, "x s y", -EINVAL },
+		{ WQFS_CTL_DELAY, ". s x", -EINVAL },
+		{ WQFS_CTL_DELAY, "1.2.3 s x", -EINVAL },
+		/* DELAY alone: re-queues NAME, no command for a new work */
+		{ WQFS_CTL_DELAY, "d: 5 sec", 0, "d", NULL, true, 5 * SEC },
+		{ WQFS_CTL_DELAY, "d: 5 sec \t", 0, "d", NULL, true, 5 * SEC },
+		{ WQFS_CTL_DELAY, "d: 5", 0, "d", NULL, true, 20000000 },
+		{ WQFS_CTL_DELAY, "1 s", -EINVAL },
+		{ WQFS_CTL_DELAY, "5 seconds", -EINVAL },
+		{ WQFS_CTL_DELAY, "5 seconds  ", -EINVAL },
+		/* an unknown attached unit is never a command */
+		{ WQFS_CTL_DELAY, "job2: 5x echo hi", -EINVAL },
+		{ WQFS_CTL_DELAY, "5x echo hi", -EINVAL },
+		{ WQFS_CTL_DELAY, "5secs2 x", -EINVAL },
+		{ WQFS_CTL_DELAY, "1.5q x", -EINVAL },
+		{ WQFS_CTL_DELAY, "5Sec x", -EINVAL },
+		{ WQFS_CTL_DELAY, "5days x", -EINVAL },
+		{ WQFS_CTL_DELAY, "5x s x", -EINVAL },
+		{ WQFS_CTL_DELAY, "5 9000 h x", 0, "", "9000 h x", true, 20000000 },
+		{ WQFS_CTL_DELAY, "9000 h x", -ERANGE },
+		{ WQFS_CTL_DELAY, "99999999999999999999 s x", -ERANGE },
+		{ WQFS_CTL_DELAY, "-1 s x", -EINVAL },
+		{ WQFS_CTL_MODIFY, "tick: 5 sec", 0, "tick", NULL, true, 5 * SEC },
+		{ WQFS_CTL_MODIFY, "tick: 5sec", 0, "tick", NULL, true, 5 * SEC },
+		{ WQFS_CTL_MODIFY, "tick:\t2\tminutes\r", 0, "tick", NULL, true, 120 * SEC },
+		{ WQFS_CTL_MODIFY, "tick: 1.5 ms", 0, "tick", NULL, true, 1500000 },
+		{ WQFS_CTL_MODIFY, "tick: 5", 0, "tick", NULL, true, 20000000 },
+		{ WQFS_CTL_MODIFY, "tick: 5 x", -EINVAL },
+		{ WQFS_CTL_MODIFY, "tick: 5x", -EINVAL },
+		{ WQFS_CTL_MODIFY, "tick: 5secs2", -EINVAL },
+		{ WQFS_CTL_MODIFY, "tick: 1.5q", -EINVAL },
+		{ WQFS_CTL_MODIFY, "tick: 5 sec x", -EINVAL },
+		{ WQFS_CTL_MODIFY, "tick: 5 s s", -EINVAL },
+		{ WQFS_CTL_MODIFY, "tick: 5s s", -EINVAL },
+		{ WQFS_CTL_MODIFY, "tick: 5 Sec", -EINVAL },
+		{ WQFS_CTL_MODIFY, "tick: 1.5", -EINVAL },
+		{ WQFS_CTL_MODIFY, "tick: 9000 hours", -ERANGE },
 	};
 
 	CHECK_LINES(cases);
@@ -331,9 +406,9 @@ static void test_delay_units(void)
 		{ "0s", HZ, 0, 0 },
 		{ "007s", HZ, 0, 7 * SEC },
 		{ "7S", HZ, -EINVAL },
-		{ "7sec", HZ, -EINVAL },
+		{ "7sec", HZ, 0, 7 * SEC },
 		{ "7d", HZ, -EINVAL },
-		{ "7 s", HZ, -EINVAL },
+		{ "7 s", HZ, 0, 7 * SEC },
 		{ "7mss", HZ, -EINVAL },
 		{ "7µs", HZ, -EINVAL },
 	};
@@ -418,6 +493,133 @@ static void test_delay_erange(void)
 	check_delays(cases, G_N_ELEMENTS(cases));
 }
 
+/* Every spelling of every unit, as parse.h lists them. */
+static const struct {
+	const char *name;
+	uint64_t ns;
+} unit_spellings[] = {
+	{ "ns", 1 }, { "nsec", 1 }, { "nsecs", 1 },
+	{ "nanosecond", 1 }, { "nanoseconds", 1 },
+	{ "us", 1000 }, { "usec", 1000 }, { "usecs", 1000 },
+	{ "microsecond", 1000 }, { "microseconds", 1000 },
+	{ "ms", 1000000 }, { "msec", 1000000 }, { "msecs", 1000000 },
+	{ "millisecond", 1000000 }, { "milliseconds", 1000000 },
+	{ "s", SEC }, { "sec", SEC }, { "secs", SEC },
+	{ "second", SEC }, { "seconds", SEC },
+	{ "m", 60 * SEC }, { "min", 60 * SEC }, { "mins", 60 * SEC },
+	{ "minute", 60 * SEC }, { "minutes", 60 * SEC },
+	{ "h", 3600 * SEC }, { "hr", 3600 * SEC }, { "hrs", 3600 * SEC },
+	{ "hour", 3600 * SEC }, { "hours", 3600 * SEC },
+};
+
+/* Each spelling attached and as a word: "3U", "3 U", "3\t U", "1.5U"... */
+static void test_delay_word_units(void)
+{
+	static const char *const numbers[] = {
+		"3", "3 ", "3\t \r", "1.5", "1.5 ", ".5 ", "03.",
+	};
+	/* twice the value; halves round up ("1.5ns" is 2) */
+	static const uint64_t times2[] = { 6, 6, 6, 3, 3, 1, 6 };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(unit_spellings); i++) {
+		for (size_t f = 0; f < G_N_ELEMENTS(numbers); f++) {
+			struct delay_case c = { NULL, HZ, 0,
+				(unit_spellings[i].ns * times2[f] + 1) / 2 };
+			char *in = g_strconcat(numbers[f],
+					       unit_spellings[i].name, NULL);
+
+			c.in = in;
+			check_delays(&c, 1);
+			g_free(in);
+		}
+	}
+}
+
+/* The same in delay and modify lines, with the command left over. */
+static void test_delay_line_every_unit(void)
+{
+	for (size_t k = 0; k < G_N_ELEMENTS(unit_spellings); k++) {
+		const char *u = unit_spellings[k].name;
+		uint64_t ns = 2 * unit_spellings[k].ns;
+		char *in[] = {
+			g_strdup_printf("w: 2%s echo %s", u, u),
+			g_strdup_printf("w: 2 %s echo %s", u, u),
+			g_strdup_printf("2\t%s  %s x", u, u),
+			g_strdup_printf("w: 2 %s", u),
+			g_strdup_printf("w: 2%s", u),
+			g_strdup_printf(" w:  2 %s ", u),
+			g_strdup_printf("w: 2 %s x", u),
+			g_strdup_printf("w: 2%s2 x", u),
+			g_strdup_printf("w: 2 %sx", u),
+		};
+		char *echo = g_strdup_printf("echo %s", u);
+		char *ux = g_strdup_printf("%s x", u);
+		char *bad = g_strdup_printf("%sx", u);
+		const struct line_case cases[] = {
+			{ WQFS_CTL_DELAY, in[0], 0, "w", echo, true, ns },
+			{ WQFS_CTL_DELAY, in[1], 0, "w", echo, true, ns },
+			{ WQFS_CTL_DELAY, in[2], 0, "", ux, true, ns },
+			{ WQFS_CTL_DELAY, in[3], 0, "w", NULL, true, ns },
+			{ WQFS_CTL_DELAY, in[4], 0, "w", NULL, true, ns },
+			{ WQFS_CTL_DELAY, in[7], -EINVAL },
+			{ WQFS_CTL_DELAY, in[8], 0, "w", bad, true, 8000000 },
+			{ WQFS_CTL_MODIFY, in[3], 0, "w", NULL, true, ns },
+			{ WQFS_CTL_MODIFY, in[4], 0, "w", NULL, true, ns },
+			{ WQFS_CTL_MODIFY, in[5], 0, "w", NULL, true, ns },
+			{ WQFS_CTL_MODIFY, in[6], -EINVAL },
+			{ WQFS_CTL_MODIFY, in[7], -EINVAL },
+			{ WQFS_CTL_MODIFY, in[8], -EINVAL },
+		};
+
+		CHECK_LINES(cases);
+		for (size_t j = 0; j < G_N_ELEMENTS(in); j++)
+			g_free(in[j]);
+		g_free(echo);
+		g_free(ux);
+		g_free(bad);
+	}
+}
+
+/* Unknown units: attached is -EINVAL, case counts, no days. */
+static void test_delay_bad_units(void)
+{
+	static const struct delay_case cases[] = {
+		{ "5x", HZ, -EINVAL }, { "5secs2", HZ, -EINVAL },
+		{ "1.5q", HZ, -EINVAL }, { "5 x", HZ, -EINVAL },
+		{ "5 secs2", HZ, -EINVAL }, { "5 s ", HZ, -EINVAL },
+		{ " 5 s", HZ, -EINVAL }, { "5 ", HZ, -EINVAL },
+		{ "5\t", HZ, -EINVAL }, { "5 S", HZ, -EINVAL },
+		{ "5 Sec", HZ, -EINVAL }, { "5SEC", HZ, -EINVAL },
+		{ "5 s s", HZ, -EINVAL }, { "5s s", HZ, -EINVAL },
+		{ "5 sec x", HZ, -EINVAL }, { "5 d", HZ, -EINVAL },
+		{ "5 day", HZ, -EINVAL }, { "5days", HZ, -EINVAL },
+		{ "5 w", HZ, -EINVAL }, { "5 second_", HZ, -EINVAL },
+		{ "5 seco", HZ, -EINVAL }, { "5 secondss", HZ, -EINVAL },
+		{ "5 nsecss", HZ, -EINVAL }, { "5 hours2", HZ, -EINVAL },
+		{ "5\ns", HZ, -EINVAL }, { "5\vs", HZ, -EINVAL },
+		{ ". s", HZ, -EINVAL }, { " s", HZ, -EINVAL },
+		{ "sec", HZ, -EINVAL }, { "seconds", HZ, -EINVAL },
+		{ "1.2.3 s", HZ, -EINVAL }, { "-5 s", HZ, -EINVAL },
+		{ "+5 sec", HZ, -EINVAL }, { "1e3 sec", HZ, -EINVAL },
+		{ "nan sec", HZ, -EINVAL }, { "inf seconds", HZ, -EINVAL },
+		{ "0x10 s", HZ, -EINVAL },
+		{ "5 sec", 0, 0, 5 * SEC },		/* hz only for jiffies */
+		{ "8784 hours", HZ, 0, WQFS_DELAY_MAX_NS },
+		{ "8785 hours", HZ, -ERANGE },
+		{ "527041 minutes", HZ, -ERANGE },
+		{ "31622400.000000001 seconds", HZ, -ERANGE },
+		{ "99999999999999999999 s", HZ, -ERANGE },
+	};
+	uint64_t ns;
+
+	check_delays(cases, G_N_ELEMENTS(cases));
+	g_assert_cmpint(wqfs_parse_delay("5 s\0", 4, HZ, &ns), ==, -EINVAL);
+	g_assert_cmpint(wqfs_parse_delay("5 \0s", 4, HZ, &ns), ==, -EINVAL);
+	g_assert_cmpint(wqfs_parse_delay("5 sec", 4, HZ, &ns), ==, -EINVAL);
+	g_assert_cmpint(wqfs_parse_delay("5 sec", 3, HZ, &ns), ==, 0);
+	g_assert_cmpuint(ns, ==, 5 * SEC);
+}
+
 static void test_delay_garbage(void)
 {
 	static const struct delay_case cases[] = {
@@ -426,7 +628,7 @@ static void test_delay_garbage(void)
 		{ "-1", HZ, -EINVAL }, { "-1s", HZ, -EINVAL },
 		{ "+1s", HZ, -EINVAL }, { "1e99s", HZ, -EINVAL },
 		{ "1e3", HZ, -EINVAL }, { "0x10", HZ, -EINVAL },
-		{ "1 s", HZ, -EINVAL }, { " 1s", HZ, -EINVAL },
+		{ "1 x", HZ, -EINVAL }, { " 1s", HZ, -EINVAL },
 		{ "1s ", HZ, -EINVAL }, { "s", HZ, -EINVAL },
 		{ "", HZ, -EINVAL }, { "ms", HZ, -EINVAL },
 		{ "1s1", HZ, -EINVAL }, { "1ms5", HZ, -EINVAL },
@@ -692,6 +894,10 @@ int main(int argc, char **argv)
 			test_word_colon);
 	g_test_add_func("/fs/parse/line/delay", test_delay_lines);
 	g_test_add_func("/fs/parse/line/modify", test_modify);
+	g_test_add_func("/fs/parse/line/delay-word-units",
+			test_delay_line_word_units);
+	g_test_add_func("/fs/parse/line/delay-every-unit",
+			test_delay_line_every_unit);
 	g_test_add_func("/fs/parse/line/cancel-flush", test_cancel_flush);
 	g_test_add_func("/fs/parse/line/crlf", test_line_crlf);
 	g_test_add_func("/fs/parse/line/bad-ctl", test_line_bad_ctl);
@@ -708,6 +914,8 @@ int main(int argc, char **argv)
 	g_test_add_func("/fs/parse/delay/decimals", test_delay_decimals);
 	g_test_add_func("/fs/parse/delay/erange", test_delay_erange);
 	g_test_add_func("/fs/parse/delay/garbage", test_delay_garbage);
+	g_test_add_func("/fs/parse/delay/word-units", test_delay_word_units);
+	g_test_add_func("/fs/parse/delay/bad-units", test_delay_bad_units);
 	g_test_add_func("/fs/parse/name/limits", test_name_limits);
 	g_test_add_func("/fs/parse/name/in-line", test_name_in_line);
 	g_test_add_func("/fs/parse/attr/max-active", test_attr_max_active);

@@ -134,14 +134,16 @@ for p in (sys.argv[1] + "/..", sys.argv[1] + "/.", sys.argv[1] + "/nosuch/x"):
 	healthy q
 }
 
-@test "DELAY: overflow is ERANGE; sign, NaN, inf, exponent are EINVAL; '1 s' is 1 jiffy then command s" {
+@test "DELAY: overflow is ERANGE; sign, NaN, inf, exponent, unknown unit are EINVAL; '1 s' is 1 second" {
 	mkdir "$MNT/q"
-	local d
-	for d in 99999999999999999999 18446744073709551616 9999999999999999999999999s 9000h; do
+	local d q0 d0
+	for d in 99999999999999999999 18446744073709551616 9999999999999999999999999s 9000h \
+		'9000 hours' '99999999999999999999 s'; do
 		run py_write "$MNT/q/delay" -- "d: $d true\\n"
 		assert_line ERANGE
 	done
-	for d in -1s -1 +1s NaN nan inf infs 1e99s 1e3s 0x10 1.5.5s 400d; do
+	for d in -1s -1 +1s NaN nan inf infs 1e99s 1e3s 0x10 1.5.5s 400d \
+		5x 5secs2 1.5q 5Sec 5days '-1 s' '1.5 x' '1e3 s'; do
 		run py_write "$MNT/q/delay" -- "d: $d true\\n"
 		assert_line EINVAL
 	done
@@ -149,21 +151,44 @@ for p in (sys.argv[1] + "/..", sys.argv[1] + "/.", sys.argv[1] + "/nosuch/x"):
 	run write_errno "$MNT/q/submit" "m: true"
 	assert_output OK
 	flushq q
-	for d in 99999999999999999999 9000h; do
+	for d in 99999999999999999999 9000h '9000 hours'; do
 		run py_write "$MNT/q/modify" -- "m: $d\\n"
 		assert_line ERANGE
 	done
-	for d in -1s NaN inf 1e99s '1 s'; do
+	for d in -1s NaN inf 1e99s 5x 5secs2 1.5q '1 x' '1 s s' '1 S' 1.5; do
 		run py_write "$MNT/q/modify" -- "m: $d\\n"
 		assert_line EINVAL
 	done
 	assert_equal "$(w_get q m state)" idle
-	# In delay, '1 s' is DELAY 1 (jiffy) and COMMAND 's'
+	# '1 s' is one second (250 jiffies at hz 250), in modify ...
+	run py_write "$MNT/q/modify" -- 'm: 1 s\n'
+	assert_line --regexp '^OK'
+	assert_equal "$(w_get q m state)" delayed
+	q0=$(w_get q m queued_at)
+	d0=$(w_get q m due_at)
+	((d0 - q0 >= 249 && d0 - q0 <= 251)) || fail "m: due in $((d0 - q0)) jiffies"
+	# ... and in delay, where alone it has no command: EINVAL for an
+	# anonymous work, ENOENT for an undeclared NAME
+	run py_write "$MNT/q/delay" -- '1 s\n'
+	assert_line EINVAL
 	run py_write "$MNT/q/delay" -- 'sp: 1 s\n'
+	assert_line ENOENT
+	[ ! -e "$MNT/q/works/sp" ]
+	# A command named like a unit follows the unit, or is quoted after
+	# jiffies ("1 s" would be a second)
+	run py_write "$MNT/q/delay" -- 'sp: 1 s s\n'
 	assert_line 'OK ids=sp'
+	assert_equal "$(w_get q sp state)" delayed
+	run py_write "$MNT/q/delay" -- 'sq: 1 "s"\n'
+	assert_line 'OK ids=sq'
+	wait_for 10 w_state_is q sq idle
+	assert_equal "$(w_get q sq command)" '"s"'
+	assert_equal "$(w_get q sq last_exit)" 127
 	wait_for 10 w_state_is q sp idle
 	assert_equal "$(w_get q sp command)" s
 	assert_equal "$(w_get q sp last_exit)" 127
+	wait_for 10 w_state_is q m idle
+	assert_equal "$(w_get q m runs)" 2
 	healthy q
 }
 

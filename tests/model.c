@@ -222,7 +222,7 @@ static void test_errors(struct fixture *f, gconstpointer unused)
 	g_assert_cmpint(line(f, WQFS_CTL_SUBMIT, "i: true"), ==, 0);
 	g_assert_cmpint(line(f, WQFS_CTL_FLUSH, "i"), ==, 0);
 	/* cancel of an idle work: nothing to cancel */
-	g_assert_cmpint(line(f, WQFS_CTL_CANCEL, "i"), ==, -ENOENT);
+	g_assert_cmpint(line(f, WQFS_CTL_CANCEL, "i"), ==, -ESRCH);
 	g_assert_cmpint(line(f, WQFS_CTL_DRAIN, ""), ==, 0);
 }
 
@@ -355,7 +355,7 @@ int main(int argc, char *argv[])
 	};
 	g_test_init(&argc, &argv, NULL);
 	for (int i = 0; i < MQ_NFILES; i++)
-		cfg.file_modes[i] = 0644;
+		cfg.file_modes[i] = 0644, cfg.file_names[i] = i ? g_strdup_printf("f%d", i) : ".";
 	g_assert_cmpint(wq_init(HZ), ==, 0);
 	model_init(&cfg);
 	g_assert_cmpint(resumer_start(), ==, 0);

@@ -15,8 +15,30 @@ setup() {
 	WATCHDOG=$!
 }
 
+# escape_path PATH - PATH as `systemd-escape --path` writes it: no leading
+# or trailing '/', '/' as '-', and bytes other than [A-Za-z0-9_] (and '.'
+# after the first) as \xNN.
+escape_path() {
+	local p=${1#/} out= c i
+	p=${p%/}
+	for ((i = 0; i < ${#p}; i++)); do
+		c=${p:i:1}
+		case "$c" in
+		/) out+=- ;;
+		[A-Za-z0-9_]) out+=$c ;;
+		.) if ((i > 0)); then out+=.; else out+='\x2e'; fi ;;
+		*) out+=$(printf '\\x%02x' "'$c") ;;
+		esac
+	done
+	printf '%s\n' "$out"
+}
+
+# The default state file of mount point $M (root's).
+default_state() { echo "/var/lib/wqfs/$(escape_path "$M").db"; }
+
 teardown() {
 	kill "$WATCHDOG" 2>/dev/null || true
+	rm -f "$(default_state)"{,-wal,-shm,.lock} "$M.sock" "$M.syslog"
 	if [[ -e "$M.hung" ]]; then
 		rm -f "$M.hung"
 		echo "teardown: the daemon hung; the watchdog killed it" >&2
@@ -62,10 +84,14 @@ teardown() {
 	assert_line --index 0 "    time  delta preempt   pid cpu command"
 }
 
-@test "the daemon detaches, and fusermount3 -u ends it" {
+@test "the daemon detaches, and fusermount3 -u ends it; its state is at the default path" {
 	"$WQFS_BIN" "$M"
 	run grep -F " $M fuse.wqfs " /proc/mounts
 	assert_success
+	mkdir "$M/kept"
+	[[ -s "$(default_state)" ]] || fail "no state file at $(default_state)"
+	run "$PY" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT name FROM queues WHERE name = ?", ("kept",)).fetchone()[0])' "$(default_state)"
+	assert_output kept
 	local pid
 	pid=$(pgrep -f -- "^$WQFS_BIN $M\$")
 	[[ "$pid" =~ ^[0-9]+$ ]] || fail "no single daemon: '$pid'"
@@ -101,9 +127,44 @@ teardown() {
 	run man -l -P cat "$man"
 	assert_success
 	for f in submit delay modify cancel flush status trace jiqwq jiqwqdelay \
-		per_cpu max_active cpumask nice frozen works output \
+		per_cpu max_active cpumask nice frozen requeue_lost works output \
 		EALREADY ENOENT EINVAL E2BIG ENOSPC EDEADLK EINTR ESHUTDOWN EBUSY \
 		ENOTEMPTY ERANGE EPERM; do
 		assert_output --partial "$f"
 	done
+}
+
+# The listener: a datagram socket at $1 whose records are appended to $2.
+_SYSLOG_PY='
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o666)
+open(sys.argv[2], "w").close()
+with open(sys.argv[2], "a", buffering=1) as out:
+    while True:
+        out.write(s.recv(65536).decode(errors="replace") + "\n")
+'
+
+@test "a detached daemon's reports go to the system log, not nowhere" {
+	# syslog(3) writes to /dev/log: ours, either where there is none, or
+	# bound over the system's in a private mount namespace
+	local sock="$M.sock" log="$M.syslog" ns=()
+	if [[ -e /dev/log ]]; then
+		"$PY" -c "$_SYSLOG_PY" "$sock" "$log" &
+		ns=(unshare -m --propagation private sh -c 'mount --bind "$0" /dev/log && exec "$@"' "$sock")
+	else
+		sock=/dev/log
+		"$PY" -c "$_SYSLOG_PY" "$sock" "$log" &
+	fi
+	local listener=$!
+	wait_for 5 test -e "$log"
+	"${ns[@]}" sh -c '"$0" -o state=none -o drain_timeout=1 "$1" &&
+		mkdir "$1/q" && echo "d: 1h true" > "$1/q/delay" && fusermount3 -u "$1"' \
+		"$WQFS_BIN" "$M"
+	wait_for 10 grep -q "dropped q/d: delayed work not yet due at unmount" "$log"
+	kill "$listener"
+	[[ "$sock" != /dev/log ]] || rm -f /dev/log
+	run grep -c "wqfs\[[0-9]*\]: dropped q/d" "$log"
+	assert_output 1
 }

@@ -29,6 +29,7 @@ except OSError as e:
 	assert_line trace
 	assert_line jiqwq
 	assert_line jiqwqdelay
+	assert_line hz
 	[ -d "$MNT/events" ]
 	for f in submit delay modify cancel flush status trace jiqwq jiqwqdelay \
 		per_cpu max_active cpumask nice frozen; do
@@ -43,7 +44,7 @@ except OSError as e:
 	run ls "$MNT/q"
 	assert_success
 	for f in submit delay modify cancel flush status trace jiqwq jiqwqdelay \
-		per_cpu max_active cpumask nice frozen works; do
+		per_cpu max_active cpumask nice frozen requeue_lost works; do
 		assert_line "$f"
 	done
 	[ -d "$MNT/q/works" ]

@@ -46,8 +46,47 @@ with open(log, "a", buffering=1) as out:
         time.sleep(0.005)
 '
 
-@test "SIGKILL at random moments, 50 rounds, three writers: every acknowledged work is kept once, and they run in order" {
-	mkdir "$MNT/q"
+# One writer of delay, modify and cancel: works NAME_1, NAME_2, ... each
+# delayed 1h, modified to 2h and cancelled, one line per write, each step
+# logged ("NAME_N OP") once its write returned; ends at the first error.
+_DELAYER_PY='
+import os, sys, time
+qdir, name, log = sys.argv[1:4]
+def put(f, line):
+    fd = os.open(os.path.join(qdir, f), os.O_WRONLY)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+with open(log, "a", buffering=1) as out:
+    try:
+        for n in range(1, 11):
+            w = "%s_%d" % (name, n)
+            for f, line, op in (("delay", w + ": 1h true", "delay"),
+                                ("modify", w + ": 2h", "modify"),
+                                ("cancel", w, "cancel")):
+                put(f, line)
+                out.write("%s %s\n" % (w, op))
+                time.sleep(0.003)
+    except OSError:
+        pass
+'
+
+# check_delayed LOG - every work's state is what its last acknowledged
+# step left (or what the next, unacknowledged, step made of it)
+check_delayed() {
+	local w op st
+	while read -r w op; do
+		st=$(w_get m "$w" state 2>/dev/null) || st=gone
+		case "$op:$st" in
+		delay:delayed | modify:delayed | modify:idle | cancel:idle) ;;
+		*) fail "$w: last acknowledged $op, state $st" ;;
+		esac
+	done < <(awk '{ last[$1] = $2 } END { for (w in last) print w, last[w] }' "$1")
+}
+
+@test "SIGKILL at random moments, 50 rounds, three submitters and a delay/modify/cancel writer: every acknowledged change is kept once, and works run in order" {
+	mkdir "$MNT/q" "$MNT/m"
 	echo 1 >"$MNT/q/frozen"
 	echo 0 >"$MNT/q/per_cpu"
 	echo 1 >"$MNT/q/max_active"
@@ -58,6 +97,8 @@ with open(log, "a", buffering=1) as out:
 			bg "$PY" -c "$_WRITER_PY" "$MNT/q/submit" "$w$round" "$T/acked" "$T/ran"
 			pids+=("$BG_PID")
 		done
+		bg "$PY" -c "$_DELAYER_PY" "$MNT/m" "m$round" "$T/steps"
+		pids+=("$BG_PID")
 		sleep "0.$((RANDOM % 3 + 1))"
 		crash
 		for p in "${pids[@]}"; do
@@ -65,6 +106,8 @@ with open(log, "a", buffering=1) as out:
 		done
 		restart
 	done
+	(($(wc -l <"$T/steps") > 100)) || fail "few delay/modify/cancel steps acknowledged"
+	check_delayed "$T/steps"
 	# every acknowledged work is pending, in the order of its writer
 	local acked listed
 	acked=$(wc -l <"$T/acked")
@@ -139,6 +182,22 @@ with open(log, "a", buffering=1) as out:
 	flushq q
 	assert_equal "$(cat "$T/p")" p
 	echo d >"$MNT/q/cancel"
+}
+
+@test "requeue_lost: 0 or 1, kept across a crash; with 1 a work running at the crash runs again" {
+	mkdir "$MNT/q"
+	assert_equal "$(cat "$MNT/q/requeue_lost")" 0
+	run write_errno "$MNT/q/requeue_lost" 2
+	assert_output EINVAL
+	echo 1 >"$MNT/q/requeue_lost"
+	echo "r: echo run >> $T/r; sleep 30" >"$MNT/q/submit"
+	wait_for 5 test -s "$T/r"
+	crash
+	restart
+	assert_equal "$(cat "$MNT/q/requeue_lost")" 1
+	wait_for 10 sh -c "[ \$(wc -l < '$T/r') = 2 ]"
+	assert_equal "$(w_get q r state)" running
+	echo r >"$MNT/q/cancel"
 }
 
 @test "a second daemon on the same state file is refused, naming the file; the first goes on" {

@@ -221,3 +221,13 @@ for r in rows:
 	assert_output 1
 	exec 4<&-
 }
+
+@test "hz: the root's hz file says the jiffies per second, as -o hz set it; it is read-only" {
+	assert_equal "$(cat "$MNT/hz")" 250
+	assert_equal "$(stat -c %a "$MNT/hz")" 444
+	wqfs_remount -o hz=100
+	assert_equal "$(cat "$MNT/hz")" 100
+	# root passes the mode check; the file takes no write
+	run write_errno "$MNT/hz" 300
+	assert_output EINVAL
+}

@@ -73,6 +73,57 @@ static void test_open_refuses(void)
 	g_assert_cmpint(store_open(junk, false, &s), ==, -EINVAL);
 }
 
+static int submit(struct mqueue *q, enum wqfs_ctl ctl, const char *text);
+
+/* A file of schema 1 (a copy of each submitter in its work's row) is
+ * migrated to 2 (a table of submitters) and restored. */
+static void test_migrate_v1(void)
+{
+	g_autofree char *path = db_path("v1.db");
+	sqlite3 *db;
+	g_assert_cmpint(sqlite3_open(path, &db), ==, SQLITE_OK);
+	g_assert_cmpint(sqlite3_exec(db,
+		"CREATE TABLE queues (name TEXT PRIMARY KEY, creator INTEGER NOT NULL,"
+		" files TEXT NOT NULL, unbound INTEGER NOT NULL, max_active INTEGER NOT NULL,"
+		" cpumask TEXT NOT NULL, nice INTEGER NOT NULL, frozen INTEGER NOT NULL,"
+		" ctime INTEGER NOT NULL);"
+		"CREATE TABLE works (queue TEXT NOT NULL, name TEXT NOT NULL,"
+		" anon INTEGER NOT NULL, owner INTEGER NOT NULL, command TEXT NOT NULL,"
+		" uid INTEGER NOT NULL, gid INTEGER NOT NULL, groups BLOB, cwd TEXT,"
+		" env BLOB, limits BLOB, state INTEGER NOT NULL, ord INTEGER NOT NULL,"
+		" due_ms INTEGER NOT NULL, runs INTEGER NOT NULL, has_exit INTEGER NOT NULL,"
+		" last_exit INTEGER NOT NULL, output BLOB, ctime INTEGER NOT NULL,"
+		" PRIMARY KEY (queue, name));"
+		"INSERT INTO queues VALUES ('old', 0, '755:0:0,', 0, 1, '0', 0, 1, 1);"
+		"INSERT INTO works VALUES ('old', 'w', 0, 0, 'echo $OLD', 0, 0, NULL,"
+		" '/tmp', CAST('OLD=kept' || char(0) AS BLOB), NULL, 1, 1, 0, 2, 1, 0,"
+		" CAST('out' AS BLOB), 1);"
+		"PRAGMA user_version = 1;", NULL, NULL, NULL), ==, SQLITE_OK);
+	sqlite3_close(db);
+
+	struct store *s;
+	g_assert_cmpint(store_open(path, false, &s), ==, 0);
+	g_assert_cmpint(query_int(path, "PRAGMA user_version"), ==, STORE_SCHEMA);
+	g_assert_cmpint(store_restore(s), ==, 0);
+	model_lock();
+	struct mqueue *q = g_hash_table_lookup(queues_by_name, "old");
+	g_assert_nonnull(q);
+	struct mwork *w = g_hash_table_lookup(q->works, "w");
+	g_assert_nonnull(w);
+	g_assert_cmpstr(mwork_state_name(mwork_state(w)), ==, "pending");
+	g_assert_cmpstr(w->command, ==, "echo $OLD");
+	g_assert_cmpstr(w->sub->cwd, ==, "/tmp");
+	g_assert_cmpstr(w->sub->env[0], ==, "OLD=kept");
+	g_assert_cmpuint(q->files[MQ_DIR].mode, ==, 0755);	/* schema 1: by position */
+	g_assert_cmpuint(w->runs, ==, 2);
+	model_unlock();
+	g_assert_cmpint(store_start(s), ==, 0);
+	g_assert_cmpint(submit(q, WQFS_CTL_CANCEL, "w"), ==, 0);
+	g_assert_cmpint(mqueue_rmdir(q, NULL), ==, 0);
+	store_stop(s);
+	store_close(s);
+}
+
 /* ---- the journal, through the model ---------------------------------------- */
 
 static int no_arm(struct mwriter *m, struct mwork *w, int kind)
@@ -121,7 +172,7 @@ static void test_journal_rows(void)
 
 	g_assert_cmpint(query_int(path, "SELECT frozen FROM queues WHERE name = 'rows'"), ==, 1);
 	g_assert_cmpint(query_int(path, "SELECT max_active FROM queues WHERE name = 'rows'"), ==, 3);
-	g_assert_cmpint(query_int(path, "SELECT files LIKE '750:%' FROM queues WHERE name = 'rows'"), ==, 1);
+	g_assert_cmpint(query_int(path, "SELECT files LIKE '.=750:%' FROM queues WHERE name = 'rows'"), ==, 1);
 	g_assert_cmpint(query_int(path, "SELECT state FROM works WHERE name = 'p1'"), ==, 1);
 	g_assert_cmpint(query_int(path, "SELECT state FROM works WHERE name = 'p2'"), ==, 0);
 	g_assert_cmpint(query_int(path, "SELECT state FROM works WHERE name = 'd'"), ==, 2);
@@ -192,12 +243,13 @@ int main(int argc, char *argv[])
 	g_test_init(&argc, &argv, NULL);
 	tmpdir = g_dir_make_tmp("wqfs-store-XXXXXX", NULL);
 	for (int i = 0; i < MQ_NFILES; i++)
-		cfg.file_modes[i] = 0644;
+		cfg.file_modes[i] = 0644, cfg.file_names[i] = i ? g_strdup_printf("f%d", i) : ".";
 	g_assert_cmpint(wq_init(HZ), ==, 0);
 	model_init(&cfg);
 	g_assert_cmpint(resumer_start(), ==, 0);
 	g_test_add_func("/store/open/migrates", test_open_migrates);
 	g_test_add_func("/store/open/refuses", test_open_refuses);
+	g_test_add_func("/store/open/migrates-schema-1", test_migrate_v1);
 	g_test_add_func("/store/journal/rows", test_journal_rows);
 	g_test_add_func("/store/journal/group-commit", test_group_commit);
 	int r = g_test_run();

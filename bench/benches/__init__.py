@@ -7,9 +7,9 @@ which mounts what it needs and returns its rows (benchlib.rows.Row).
 bench/README.md describes each.
 """
 
-from benches import batch, e2e, jiq, scale, shell, submit, timer, trace, waiters
+from benches import batch, e2e, jiq, scale, shell, state, submit, timer, trace, waiters
 
-ALL = [submit, batch, shell, e2e, timer, scale, trace, jiq, waiters]
+ALL = [submit, batch, shell, e2e, timer, scale, trace, jiq, waiters, state]
 
 
 def select(only=None):

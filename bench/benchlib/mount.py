@@ -44,6 +44,12 @@ class Mount:
         self.kind, self.registry, self.closed = kind, registry, False
         self.dir = tempfile.mkdtemp(prefix='wqfs-bench-%s-' % name)
         opts = list(opts) + (NULLFS_OPTS if kind == 'nullfs' else [])
+        # wqfs keeps its state (on by default) beside the mount point, not
+        # under /var/lib/wqfs: removed with the mount
+        self.state = None
+        if kind == 'wqfs' and not any(o.startswith('state=') for o in opts):
+            self.state = self.dir + '.state.db'
+            opts.append('state=' + self.state)
         args = [exe, '-f'] + (['-o', ','.join(opts)] if opts else []) + [self.dir]
         self.logpath = os.path.join(logdir, '%s-%d.log' % (name, id(self)))
         self.log = open(self.logpath, 'w+')
@@ -95,11 +101,17 @@ class Mount:
         self._stop_daemon()
         subprocess.run(['fusermount3', '-u', '-z', self.dir],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            os.rmdir(self.dir)
-        except OSError:
-            pass
+        for path in [self.dir] + self._state_files():
+            try:
+                os.rmdir(path) if path == self.dir else os.unlink(path)
+            except OSError:
+                pass
         self.log.close()
+
+    def _state_files(self):
+        if not self.state:
+            return []
+        return [self.state + tail for tail in ('', '-wal', '-shm', '.lock')]
 
     def _stop_daemon(self):
         # wqfs drains queued works at a clean unmount; the benchmarks leave

@@ -180,7 +180,7 @@ watchdog_stop() {
 	if [[ -n "${WQ_WATCHDOG:-}" ]]; then
 		kill -KILL -- "-$WQ_WATCHDOG" 2>/dev/null || true
 		kill -KILL "$WQ_WATCHDOG" 2>/dev/null || true
-		wait "$WQ_WATCHDOG" 2>/dev/null || true
+		{ wait "$WQ_WATCHDOG"; } 2>/dev/null || true
 		WQ_WATCHDOG=
 	fi
 }

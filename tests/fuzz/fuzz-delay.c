@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * fuzz-delay.c - wqfs_parse_delay() against an oracle written apart from
- * it: a syntax check by hand and the value by strtold().
+ * it: a syntax check by hand and the value by strtold().  The grammar, as
+ * parse.h states it: DIGITS (jiffies), or a decimal with a unit, attached
+ * ("5s") or after blanks ("5 sec"); a unit is one of the spellings below.
  *
  * Input: byte 0 picks hz (fuzz_hz), the rest is the DELAY.
  */
@@ -10,15 +12,25 @@
 #include <math.h>
 #include <string.h>
 
-/* The unit s names, in ns; 0 when it is none. */
+/* The unit s names (all of its len bytes), in ns; 0 when it is none. */
 static long double unit_ns(const char *s, size_t len)
 {
 	static const struct {
 		const char *name;
 		long double ns;
 	} units[] = {
-		{ "ns", 1 }, { "us", 1e3L }, { "ms", 1e6L },
-		{ "s", 1e9L }, { "m", 60e9L }, { "h", 3600e9L },
+		{ "ns", 1 }, { "nsec", 1 }, { "nsecs", 1 },
+		{ "nanosecond", 1 }, { "nanoseconds", 1 },
+		{ "us", 1e3L }, { "usec", 1e3L }, { "usecs", 1e3L },
+		{ "microsecond", 1e3L }, { "microseconds", 1e3L },
+		{ "ms", 1e6L }, { "msec", 1e6L }, { "msecs", 1e6L },
+		{ "millisecond", 1e6L }, { "milliseconds", 1e6L },
+		{ "s", 1e9L }, { "sec", 1e9L }, { "secs", 1e9L },
+		{ "second", 1e9L }, { "seconds", 1e9L },
+		{ "m", 60e9L }, { "min", 60e9L }, { "mins", 60e9L },
+		{ "minute", 60e9L }, { "minutes", 60e9L },
+		{ "h", 3600e9L }, { "hr", 3600e9L }, { "hrs", 3600e9L },
+		{ "hour", 3600e9L }, { "hours", 3600e9L },
 	};
 
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
@@ -30,11 +42,12 @@ static long double unit_ns(const char *s, size_t len)
 
 /*
  * The oracle: the value of s in ns (unrounded), or -1 when s is not
- * DIGITS (jiffies, hz > 0) or [DIGITS][.[DIGITS]]UNIT with a digit.
+ * DIGITS (jiffies, hz > 0) or [DIGITS][.[DIGITS]][BLANKS]UNIT with a
+ * digit (BLANKS: spaces, tabs, '\r'; UNIT up to the end of s).
  */
 static long double expect_ns(const char *s, size_t len, unsigned int hz)
 {
-	size_t n = 0, digits = 0, dots = 0;
+	size_t n = 0, u, digits = 0, dots = 0;
 	long double unit, v;
 	char *num;
 
@@ -48,7 +61,9 @@ static long double expect_ns(const char *s, size_t len, unsigned int hz)
 		return -1;
 	if (n == len && (dots || !hz))
 		return -1;
-	unit = n == len ? 1e9L / hz : unit_ns(s + n, len - n);
+	for (u = n; u < len && (s[u] == ' ' || s[u] == '\t' || s[u] == '\r');)
+		u++;
+	unit = n == len ? 1e9L / hz : unit_ns(s + u, len - u);
 	if (unit == 0)
 		return -1;
 	num = strndup(s, n);
