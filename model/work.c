@@ -319,6 +319,9 @@ static void mwork_func(struct work_struct *work)
 	struct run r = { 0 };
 
 	run_start(w, &r, sched_getcpu());
+	/* durable before the command starts: after a crash the work is lost,
+	 * never run a second time as if it had been pending */
+	model_commit();
 	run_prepare(&r, &w->cmd);
 	int rc = wq_command_run(&w->cmd);
 	int exit_code = rc < 0 ? 127 : w->cmd.exit_code;

@@ -7,9 +7,10 @@ which mounts what it needs and returns its rows (benchlib.rows.Row).
 bench/README.md describes each.
 """
 
-from benches import batch, e2e, jiq, scale, shell, state, submit, timer, trace, waiters
+from benches import (batch, e2e, jiq, restart, scale, shell, state, submit, timer,
+                     trace, waiters)
 
-ALL = [submit, batch, shell, e2e, timer, scale, trace, jiq, waiters, state]
+ALL = [submit, batch, shell, e2e, timer, scale, trace, jiq, waiters, state, restart]
 
 
 def select(only=None):
