@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # examples.bats - every program of examples/ run against a real mount, its
-# output checked against what its tutorial (shared/seeds) says it shows.
+# output checked against what the kernel calls it walks through return.
 #
 # Needs WQFS_BIN (the daemon) and EXAMPLES_BUILD (where meson built the C
 # examples); examples/meson.build passes both.  Nothing here is skipped: a
