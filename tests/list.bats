@@ -99,7 +99,9 @@ for w, line in zip(j["works"], text.splitlines()[1:]):
     cells = line.split()
     want = [w["name"], w["state"]] + [show(w[k], k) for k in
             ("exit", "runs", "queued_at", "started_at", "duration")]
-    if cells[:7] != want:
+    # a running work's duration grows between the two files' opens
+    n = 6 if w["state"] == "running" else 7
+    if cells[:n] != want[:n]:
         sys.exit("list row %r\n  status.json %r" % (line, want))
     if not line.endswith("  " + w["command"]) and w["command"]:
         sys.exit("list row %r does not end with command %r" % (line, w["command"]))
