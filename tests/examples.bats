@@ -405,3 +405,21 @@ if exits.count("0") != 2 or len(exits) != 3:
 print("%d slices on %d worker tracks" % (len(xs), len(workers)))
 EOF
 }
+
+# ---------------------------------------------------------------------------
+# submit_wait.py
+
+@test "submit_wait.py: queues a command, waits for it, prints its output and exits with its status" {
+	mkdir "$MNT/q"
+	export GREETING=from-the-caller
+	cd "$T"
+	run "$PY" "$EX/submit_wait.py" "$MNT/q" 'sleep 0.3; echo "$GREETING in $(pwd)"; exit 3'
+	assert_equal "$status" 3
+	assert_output "from-the-caller in $T"
+	# the work it made, by the id it read back
+	run cat "$MNT/q/list"
+	assert_line --regexp "^w1 +idle +3 +1 "
+	run "$PY" "$EX/submit_wait.py" "$MNT/q" 'echo second'
+	assert_success
+	assert_output second
+}
