@@ -80,13 +80,12 @@ int db_exec(struct store *s, const char *sql)
 	return db_errno(rc);
 }
 
-/* One integer a PRAGMA returns, or -1. */
-static long pragma_int(struct store *s, const char *sql)
+int64_t db_int(struct store *s, const char *sql, int64_t none)
 {
 	sqlite3_stmt *st;
-	long v = -1;
+	int64_t v = none;
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return -1;
+		return none;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -108,7 +107,7 @@ static bool quick_check_ok(struct store *s)
 
 static int migrate(struct store *s)
 {
-	long v = pragma_int(s, "PRAGMA user_version");
+	long v = (long)db_int(s, "PRAGMA user_version", -1);
 	if (v < 0) {
 		fprintf(stderr, "wqfs: %s: not a wqfs state database (%s)\n", s->path,
 			sqlite3_errmsg(s->db));
@@ -152,10 +151,8 @@ static int take_lock(struct store *s)
 	return 0;
 }
 
-int db_connect(struct store *s)
+static int connect_raw(struct store *s)
 {
-	if (s->db)
-		return 0;
 	int rc = sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE |
 				 SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -163,16 +160,24 @@ int db_connect(struct store *s)
 		return db_errno(rc) ? db_errno(rc) : -EIO;
 	}
 	sqlite3_busy_timeout(s->db, 1000);
-	if (!quick_check_ok(s)) {
-		fprintf(stderr, "wqfs: %s: not a wqfs state database, or damaged (%s); "
-			"not opened\n", s->path, sqlite3_errmsg(s->db));
-		return -EINVAL;
-	}
+	return 0;
+}
+
+static int set_pragmas(struct store *s)
+{
 	int r = db_exec(s, "PRAGMA journal_mode = WAL");
 	if (r == 0)
 		r = db_exec(s, s->sync_full ? "PRAGMA synchronous = FULL"
 					    : "PRAGMA synchronous = NORMAL");
 	return r;
+}
+
+int db_connect(struct store *s)
+{
+	if (s->db)
+		return 0;
+	int r = connect_raw(s);
+	return r < 0 ? r : set_pragmas(s);
 }
 
 /* Close the connection (not the lock): a fork must not carry it. */
@@ -184,9 +189,20 @@ static void db_disconnect(struct store *s)
 	s->db = NULL;
 }
 
+/* The checks of store_open(), once: the file is sound (quick_check reads
+ * all of it, so a reconnect after the fork does not repeat it), then the
+ * schema is brought to this wqfs's. */
 static int open_db(struct store *s)
 {
-	int r = db_connect(s);
+	int r = connect_raw(s);
+	if (r < 0)
+		return r;
+	if (!quick_check_ok(s)) {
+		fprintf(stderr, "wqfs: %s: not a wqfs state database, or damaged (%s); "
+			"not opened\n", s->path, sqlite3_errmsg(s->db));
+		return -EINVAL;
+	}
+	r = set_pragmas(s);
 	return r < 0 ? r : migrate(s);
 }
 

@@ -71,6 +71,8 @@ struct store {
 
 /* db.c */
 int db_connect(struct store *s);		/* 0 or -errno; a no-op if connected */
+/* The first column of the first row of sql, or none. */
+int64_t db_int(struct store *s, const char *sql, int64_t none);
 int db_exec(struct store *s, const char *sql);
 int db_errno(int rc);			/* SQLITE_FULL -> -ENOSPC, ... */
 /* writer.c */

@@ -153,19 +153,6 @@ static int sub_row(sqlite3_stmt *st, void *subs)
 	return 0;
 }
 
-/* One integer of a query, or 0. */
-static int64_t query_int(struct store *s, const char *sql)
-{
-	sqlite3_stmt *st;
-	int64_t v = 0;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			v = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
-	return v;
-}
-
 int store_restore(struct store *s)
 {
 	struct submitter *root = submitter_new(0, 0, 0, NULL, 0);
@@ -188,8 +175,8 @@ int store_restore(struct store *s)
 		r = each_row(s, "SELECT queue, name, anon, owner, command, sub, state, ord,"
 			     " due_ms, runs, has_exit, last_exit, output, ctime FROM works"
 			     " ORDER BY ord", work_row, subs);
-	s->order = query_int(s, "SELECT coalesce(max(ord), 0) FROM works");
-	s->sub_id = query_int(s, "SELECT coalesce(max(id), 0) FROM submitters");
+	s->order = db_int(s, "SELECT coalesce(max(ord), 0) FROM works", 0);
+	s->sub_id = db_int(s, "SELECT coalesce(max(id), 0) FROM submitters", 0);
 	g_hash_table_destroy(subs);
 	submitter_unref(root);
 	if (r < 0)

@@ -567,6 +567,16 @@ static void test_no_fd_leak(void)
 	test_cmd_free(cmd);
 }
 
+/* Root is needed (the tests run as root); never a silent skip. */
+static bool test_need_root(void)
+{
+	if (wq_command_can_switch_user())
+		return true;
+	g_test_message("this test needs root: run the tests as root");
+	g_test_fail();
+	return false;
+}
+
 /* A child that cannot take the identity does not run: -errno. */
 static void test_switch_user_fails(void)
 {
@@ -579,10 +589,8 @@ static void test_switch_user_fails(void)
 	struct wq_command *cmd = test_cmd_new("echo should not run");
 	char *out;
 
-	if (!wq_command_can_switch_user()) {
-		g_test_skip("needs root");
+	if (!test_need_root())
 		goto out;
-	}
 	cmd->cred = &cred;
 	g_assert_cmpint(wq_command_run(cmd), ==, -EINVAL);
 	out = test_output(cmd, NULL);
@@ -755,16 +763,6 @@ static char *test_limit_str(rlim_t v)
 {
 	return v == RLIM_INFINITY ? g_strdup("unlimited") :
 				    g_strdup_printf("%llu", (unsigned long long)v);
-}
-
-/* Root is needed (the tests run as root); never a silent skip. */
-static bool test_need_root(void)
-{
-	if (wq_command_can_switch_user())
-		return true;
-	g_test_message("this test needs root: run the tests as root");
-	g_test_fail();
-	return false;
 }
 
 /* Run as cred: its nofile soft and hard and nproc soft must be want's. */
