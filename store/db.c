@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * db.c - the database: opened for one daemon alone (a lock file), checked,
- * its schema created or migrated forward, closed; and where it lives by
- * default.
+ * db.c - the SQLite backend: the database opened for one daemon alone (a
+ * lock file), checked, its schema created or migrated forward, read row by
+ * row, closed; and where it lives by default.  Its rows are written by
+ * rows.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,7 +71,7 @@ int db_errno(int rc)
 	}
 }
 
-int db_exec(struct store *s, const char *sql)
+static int db_exec(struct store *s, const char *sql)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
@@ -80,7 +81,7 @@ int db_exec(struct store *s, const char *sql)
 	return db_errno(rc);
 }
 
-int64_t db_int(struct store *s, const char *sql, int64_t none)
+static int64_t db_int(struct store *s, const char *sql, int64_t none)
 {
 	sqlite3_stmt *st;
 	int64_t v = none;
@@ -113,24 +114,7 @@ static int migrate(struct store *s)
 			sqlite3_errmsg(s->db));
 		return -EINVAL;
 	}
-	if (v > STORE_SCHEMA) {
-		fprintf(stderr, "wqfs: %s: written by a newer wqfs (schema %ld, this "
-			"wqfs knows %d); not opened\n", s->path, v, STORE_SCHEMA);
-		return -EPROTO;
-	}
-	for (; v < STORE_SCHEMA; v++) {
-		char sql[64];
-		snprintf(sql, sizeof sql, "PRAGMA user_version = %ld;", v + 1);
-		int r = db_exec(s, "BEGIN IMMEDIATE");
-		if (r == 0 && (r = db_exec(s, migrations[v])) == 0 &&
-		    (r = db_exec(s, sql)) == 0)
-			r = db_exec(s, "COMMIT");
-		if (r < 0) {
-			db_exec(s, "ROLLBACK");
-			return r;
-		}
-	}
-	return 0;
+	return store_migrate(s, (int)v, STORE_SCHEMA, migrations, "PRAGMA user_version = ");
 }
 
 /* This daemon's alone: an exclusive flock on PATH.lock, kept open. */
@@ -172,7 +156,7 @@ static int set_pragmas(struct store *s)
 	return r;
 }
 
-int db_connect(struct store *s)
+static int db_connect(struct store *s)
 {
 	if (s->db)
 		return 0;
@@ -206,43 +190,77 @@ static int open_db(struct store *s)
 	return r < 0 ? r : migrate(s);
 }
 
-int store_open(const char *path, bool sync_full, struct store **sp)
+/* The backend's open: a lock file, the checks, the schema; then
+ * disconnected, for store_restore() connects after the fork. */
+static int db_open(struct store *s)
 {
-	struct store *s = g_new0(struct store, 1);
-	s->path = g_strdup(path);
-	s->sync_full = sync_full;
-	s->lock_fd = -1;
-	pthread_mutex_init(&s->mu, NULL);
-	pthread_cond_init(&s->more, NULL);
-	pthread_cond_init(&s->committed_cond, NULL);
-	g_queue_init(&s->recs);
-	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *dir = g_path_get_dirname(s->path);
 	g_mkdir_with_parents(dir, 0700);
 	int r = take_lock(s);
 	if (r == 0)
 		r = open_db(s);
-	if (r < 0) {
-		store_close(s);
-		return r;
-	}
-	db_disconnect(s);	/* store_restore() connects, after the fork */
-	*sp = s;
-	return 0;
+	db_disconnect(s);
+	return r;
 }
 
-void store_close(struct store *s)
+static void db_close(struct store *s)
 {
-	if (!s)
-		return;
 	db_disconnect(s);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
-	pthread_cond_destroy(&s->committed_cond);
-	pthread_cond_destroy(&s->more);
-	pthread_mutex_destroy(&s->mu);
-	g_free(s->path);
-	g_free(s);
+	s->lock_fd = -1;
 }
+
+/* ---- rows ----------------------------------------------------------------------- */
+
+static int db_each_row(struct store *s, const char *sql,
+		       int (*fn)(const struct row *, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	int r = db_errno(rc);
+	struct row row = { .s = s, .impl = st };
+	while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		r = fn(&row, arg);
+	if (r == 0)
+		r = db_errno(rc);
+	if (r < 0 && rc != SQLITE_ROW)
+		fprintf(stderr, "wqfs: %s: %s\n", s->path, sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return r;
+}
+
+static int64_t db_col_int(const struct row *r, int i)
+{
+	return sqlite3_column_int64(r->impl, i);
+}
+
+static const char *db_col_text(const struct row *r, int i)
+{
+	return (const char *)sqlite3_column_text(r->impl, i);
+}
+
+static const void *db_col_blob(const struct row *r, int i, size_t *len)
+{
+	const void *p = sqlite3_column_blob(r->impl, i);
+	*len = (size_t)sqlite3_column_bytes(r->impl, i);
+	return p;
+}
+
+const struct store_backend store_sqlite = {
+	.name		= "SQLite",
+	.open		= db_open,
+	.connect	= db_connect,
+	.disconnect	= db_disconnect,
+	.close		= db_close,
+	.exec		= db_exec,
+	.apply		= db_apply,
+	.each_row	= db_each_row,
+	.col_int	= db_col_int,
+	.col_text	= db_col_text,
+	.col_blob	= db_col_blob,
+	.begin		= "BEGIN IMMEDIATE",
+};
 
 /* systemd-escape --path: "/run/wqfs" -> "run-wqfs". */
 static char *escape_path(const char *path)

@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * internal.h - what the store's files share: the store, its records, and
- * the row format of the schema (db.c).
+ * internal.h - what the store's files share: the store, its records, the
+ * backend interface (SQLite in db.c/rows.c, PostgreSQL in pg.c/pg-rows.c)
+ * and the row format of the schema.
+ *
+ * The backend-neutral parts are writer.c (records and group commit) and
+ * restore.c (rows back into the model); each backend provides the
+ * operations of struct store_backend, over the same tables and the same
+ * SELECT statements.
  */
 #ifndef WQFS_STORE_INTERNAL_H
 #define WQFS_STORE_INTERNAL_H
 
+#include <libpq-fe.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -46,8 +53,40 @@ struct rec {
 	GBytes *output;			/* REC_WORK_RUN: NULL keeps the row's */
 };
 
+struct store;
+
+/* One row of a SELECT, read through its backend's accessors. */
+struct row {
+	const struct store *s;
+	void *impl;			/* sqlite3_stmt, or PGresult */
+	int n;				/* its row number (PostgreSQL) */
+};
+
+struct store_backend {
+	const char *name;
+	/* store_open(): take the database for this daemon, check it, bring its
+	 * schema to this wqfs's, and disconnect (the fork comes next). */
+	int (*open)(struct store *s);
+	int (*connect)(struct store *s);	/* 0 or -errno; no-op if connected */
+	void (*disconnect)(struct store *s);
+	void (*close)(struct store *s);		/* what open took */
+	int (*exec)(struct store *s, const char *sql);	/* no rows */
+	int (*apply)(struct store *s, const struct rec *r);
+	/* Run fn on every row of sql; 0 or the first error. */
+	int (*each_row)(struct store *s, const char *sql,
+			int (*fn)(const struct row *, void *), void *arg);
+	int64_t (*col_int)(const struct row *r, int i);
+	const char *(*col_text)(const struct row *r, int i);	/* NULL: null */
+	const void *(*col_blob)(const struct row *r, int i, size_t *len);
+	const char *begin;		/* the statement that opens a commit */
+};
+
+extern const struct store_backend store_sqlite, store_pg;
+
 struct store {
-	char *path;
+	const struct store_backend *be;
+	char *path;			/* as the user named it */
+	char *label;			/* what messages call it */
 	sqlite3 *db;
 	int lock_fd;			/* flock'ed: this daemon's alone */
 	bool sync_full;
@@ -67,17 +106,26 @@ struct store {
 	int64_t order;			/* model lock: the last order given */
 	int64_t sub_id;			/* model lock: the last submitter row */
 	sqlite3_stmt *stmts[REC_SUB_PUT + 1];	/* the writer's (rows.c) */
+	PGconn *pg;			/* PostgreSQL's connection */
+	bool pg_prepared;		/* its statements are prepared */
 };
 
-/* db.c */
-int db_connect(struct store *s);		/* 0 or -errno; a no-op if connected */
-/* The first column of the first row of sql, or none. */
-int64_t db_int(struct store *s, const char *sql, int64_t none);
-int db_exec(struct store *s, const char *sql);
+/* db.c (SQLite) */
 int db_errno(int rc);			/* SQLITE_FULL -> -ENOSPC, ... */
+int db_apply(struct store *s, const struct rec *r);	/* rows.c */
+/* pg.c, pg-rows.c (PostgreSQL) */
+int pg_errno(const PGresult *res);
+int pg_check(struct store *s, PGresult *res, ExecStatusType ok);
+int pg_apply(struct store *s, const struct rec *r);
+/* store.c: the schema from version v to n, one transaction per
+ * migration; set_version followed by a number records it.  -EPROTO if
+ * v > n. */
+int store_migrate(struct store *s, int v, int n, const char *const *migrations,
+		  const char *set_version);
+/* restore.c: the first column of the first row of sql, or none */
+int64_t store_int(struct store *s, const char *sql, int64_t none);
 /* writer.c */
 void rec_free(struct rec *r);
-int db_apply(struct store *s, const struct rec *r);
 void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data);
 int store_sync(void *data);
 /* rows.c: the wall clock in ms since the epoch, as due_ms keeps it */

@@ -41,6 +41,8 @@ int store_start(struct store *s);
  * teardown, which must not reach the database). */
 void store_stop(struct store *s);
 void store_close(struct store *s);
+/* Whether state names a PostgreSQL database (a libpq URI). */
+bool store_is_postgres(const char *state);
 /* Transactions committed so far (many changes share one). */
 uint64_t store_commits(struct store *s);
 

@@ -168,13 +168,13 @@ void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data
 /* Commit the records of batch in one transaction; 0 or -errno. */
 static int commit_batch(struct store *s, GQueue *batch)
 {
-	int r = db_exec(s, "BEGIN IMMEDIATE");
+	int r = s->be->exec(s, s->be->begin);
 	for (GList *l = batch->head; r == 0 && l; l = l->next)
-		r = db_apply(s, l->data);
+		r = s->be->apply(s, l->data);
 	if (r == 0)
-		r = db_exec(s, "COMMIT");
+		r = s->be->exec(s, "COMMIT");
 	if (r < 0)
-		db_exec(s, "ROLLBACK");
+		s->be->exec(s, "ROLLBACK");
 	return r;
 }
 

@@ -3,7 +3,8 @@
 #
 # Durable state: the daemon is killed (SIGKILL) and started again on the
 # same state file, as a crash and a restart would; what was acknowledged
-# must be there, once, in order.
+# must be there, once, in order.  The tests that do not name the file also
+# run against PostgreSQL (pg-state in tests/meson.build).
 
 load bats/common
 
@@ -13,22 +14,8 @@ ROUNDS=${WQFS_CRASH_ROUNDS:-50}
 WQ_TEST_LIMIT=$((300 + ROUNDS * 6))
 
 setup() {
-	WQFS_OPTS="$STATE_OPTS -o state=$BATS_TEST_TMPDIR/state.db"
+	WQFS_OPTS="$STATE_OPTS -o state=$(state_target "$BATS_TEST_TMPDIR/state.db")"
 	wqfs_mount
-}
-
-# crash - SIGKILL the daemon and clear its dead mount
-crash() {
-	kill -9 "$WQFS_PID"
-	wait "$WQFS_PID" 2>/dev/null || true
-	fusermount3 -uz "$MNT" 2>/dev/null || true
-}
-
-# restart - a new daemon on the same mount point and state file
-restart() {
-	"$WQFS_BIN" -f "$MNT" $WQFS_OPTS </dev/null >>"$WQFS_LOG" 2>&1 3>&- &
-	WQFS_PID=$!
-	wait_for 10 mountpoint -q "$MNT"
 }
 
 # One writer: named works NAME_1, NAME_2, ... one per write, each name

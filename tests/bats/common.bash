@@ -10,6 +10,10 @@
 #
 # Exported to tests: MNT (the mount point), WQFS_PID (the daemon),
 # WQFS_LOG (its stdout+stderr), T (a scratch directory outside the mount).
+#
+# Under tests/pg-bats (WQFS_PG_DIR set), each mount's state is a new
+# database of its own on a throwaway PostgreSQL, unless WQFS_OPTS names a
+# state: the same suites, unchanged, against the PostgreSQL store.
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
@@ -57,7 +61,7 @@ wqfs_mount() {
 	# Memory only unless the suite asks for a state file (state.bats):
 	# the default state path is per mount point, outside the scratch dir.
 	local state=()
-	[[ "$WQFS_OPTS" == *state=* ]] || state=(-o state=none)
+	[[ "$WQFS_OPTS" == *state=* ]] || state=(-o "state=$(state_default)") || return 1
 	# shellcheck disable=SC2086
 	"$WQFS_BIN" -f "$MNT" "${state[@]}" $WQFS_OPTS </dev/null >"$WQFS_LOG" 2>&1 3>&- &
 	WQFS_PID=$!
@@ -80,6 +84,25 @@ wqfs_mount() {
 	WQFS_PID=
 	fusermount3 -uz "$MNT" 2>/dev/null || true
 	return 1
+}
+
+# The state of a mount whose options name none: memory only, or a new
+# database on the throwaway PostgreSQL of tests/pg-bats.
+state_default() {
+	if [[ -z "${WQFS_PG_DIR:-}" ]]; then
+		echo none
+		return 0
+	fi
+	local db="wqfs_${BATS_TEST_NUMBER:-0}_${RANDOM}${RANDOM}"
+	psql -q "postgresql:///wqfs?host=$WQFS_PG_DIR&user=wqfs" \
+		-c "CREATE DATABASE $db" >/dev/null || return 1
+	echo "postgresql:///$db?host=$WQFS_PG_DIR&user=wqfs"
+}
+
+# state_target FILE - a state that lives on across restarts within a test:
+# FILE, or under tests/pg-bats a new database of its own
+state_target() {
+	if [[ -n "${WQFS_PG_DIR:-}" ]]; then state_default; else echo "$1"; fi
 }
 
 # Kill what the test left in the background (see bg), unmount, wait for the
@@ -190,6 +213,22 @@ wqfs_remount() {
 	wqfs_unmount
 	WQFS_OPTS="$*"
 	wqfs_mount
+}
+
+# crash - SIGKILL the daemon and clear its dead mount
+crash() {
+	kill -9 "$WQFS_PID"
+	wait "$WQFS_PID" 2>/dev/null || true
+	fusermount3 -uz "$MNT" 2>/dev/null || true
+}
+
+# restart - a new daemon on the same mount point and options (its state
+# file or database), as after a crash or an unmount
+restart() {
+	# shellcheck disable=SC2086
+	"$WQFS_BIN" -f "$MNT" $WQFS_OPTS </dev/null >>"$WQFS_LOG" 2>&1 3>&- &
+	WQFS_PID=$!
+	wait_for 10 mountpoint -q "$MNT"
 }
 
 # ---------------------------------------------------------------------------

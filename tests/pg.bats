@@ -1,0 +1,67 @@
+#!/usr/bin/env bats
+# SPDX-License-Identifier: MIT
+#
+# The PostgreSQL store (state=postgresql://...), run by tests/pg-bats on a
+# throwaway server: what is its own beside the suites that run unchanged
+# on it (pg-* in tests/meson.build).
+
+load bats/common
+
+setup() {
+	if [[ -z "${WQFS_PG_DIR:-}" ]]; then
+		echo "pg.bats runs under tests/pg-bats, which starts PostgreSQL" >&2
+		return 1
+	fi
+	DB=$(state_default)
+	WQFS_OPTS="-o drain_timeout=1 -o state=$DB"
+	wqfs_mount
+}
+
+# pg pause|resume - the throwaway server (which must not keep Bats's fd 3)
+pg() {
+	"$BATS_TEST_DIRNAME/../scripts/pg-throwaway" "$1" "$WQFS_PG_DIR" </dev/null 3>&-
+}
+
+@test "a second daemon on the same database is refused, naming the database; the first goes on" {
+	mkdir "$T/m2"
+	run timeout 10 "$WQFS_BIN" -f "$T/m2" -o "state=$DB"
+	assert_failure
+	assert_output --partial "PostgreSQL database wqfs_"
+	assert_output --partial "is in use by another wqfs daemon"
+	! mountpoint -q "$T/m2"
+	mkdir "$MNT/q"
+	healthy q
+}
+
+@test "the database stopped under the daemon: writes fail with EIO, then it reconnects; nothing acknowledged is lost" {
+	mkdir "$MNT/q"
+	echo "a: echo a" >"$MNT/q/submit"
+	flushq q
+	pg pause
+	run write_errno "$MNT/q/submit" "b: echo b"
+	assert_output EIO
+	run write_errno "$MNT/q/submit" "b2: echo b2"
+	assert_output EIO
+	pg resume
+	echo 1 >"$MNT/q/frozen"
+	echo "c: echo c" >"$MNT/q/submit"
+	crash
+	restart
+	assert_equal "$(cat "$MNT/q/works/a/output")" a
+	assert_equal "$(w_get q c state)" pending
+	[[ ! -e "$MNT/q/works/b" ]] || fail "b was refused but came back"
+	echo 0 >"$MNT/q/frozen"
+	flushq q
+	assert_equal "$(cat "$MNT/q/works/c/output")" c
+}
+
+@test "a database of a newer wqfs is refused at start with a message" {
+	fusermount3 -u "$MNT"
+	wait "$WQFS_PID"
+	WQFS_PID=
+	psql -q "$DB" -c "UPDATE wqfs_schema SET version = version + 1"
+	run timeout 10 "$WQFS_BIN" -f "$MNT" -o "state=$DB"
+	assert_failure
+	assert_output --partial "written by a newer wqfs"
+	! mountpoint -q "$MNT"
+}
