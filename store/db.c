@@ -50,6 +50,9 @@ static const char *const migrations[STORE_SCHEMA] = {
 	"ALTER TABLE works2 RENAME TO works;",
 	/* 3: the requeue_lost attribute */
 	"ALTER TABLE queues ADD COLUMN requeue_lost INTEGER NOT NULL DEFAULT 0;",
+	/* 4: the last record of the log file applied (log.c) */
+	"CREATE TABLE meta (applied INTEGER NOT NULL);"
+	"INSERT INTO meta VALUES (0);",
 };
 
 int db_errno(int rc)
@@ -75,7 +78,7 @@ static int db_exec(struct store *s, const char *sql)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK && !s->quiet)
 		fprintf(stderr, "wqfs: %s: %s\n", s->path, msg ? msg : sqlite3_errstr(rc));
 	sqlite3_free(msg);
 	return db_errno(rc);
@@ -224,7 +227,7 @@ static int db_each_row(struct store *s, const char *sql,
 		r = fn(&row, arg);
 	if (r == 0)
 		r = db_errno(rc);
-	if (r < 0 && rc != SQLITE_ROW)
+	if (r < 0 && rc != SQLITE_ROW && !s->quiet)
 		fprintf(stderr, "wqfs: %s: %s\n", s->path, sqlite3_errmsg(s->db));
 	sqlite3_finalize(st);
 	return r;
@@ -260,6 +263,7 @@ const struct store_backend store_sqlite = {
 	.col_text	= db_col_text,
 	.col_blob	= db_col_blob,
 	.begin		= "BEGIN IMMEDIATE",
+	.set_applied	= "UPDATE meta SET applied = ",
 };
 
 /* systemd-escape --path: "/run/wqfs" -> "run-wqfs". */

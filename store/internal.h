@@ -51,6 +51,8 @@ struct rec {
 	int64_t runs;
 	int has_exit, last_exit;
 	GBytes *output;			/* REC_WORK_RUN: NULL keeps the row's */
+	uint64_t seq;			/* its number, across restarts */
+	bool logged;			/* copied into the log file */
 };
 
 struct store;
@@ -60,6 +62,13 @@ struct row {
 	const struct store *s;
 	void *impl;			/* sqlite3_stmt, or PGresult */
 	int n;				/* its row number (PostgreSQL) */
+};
+
+/* Records [from, to] (counted as s->queued counts) failed to commit: a
+ * write that waited for one of them gets err. */
+struct store_failure {
+	uint64_t from, to;
+	int err;
 };
 
 struct store_backend {
@@ -79,6 +88,8 @@ struct store_backend {
 	const char *(*col_text)(const struct row *r, int i);	/* NULL: null */
 	const void *(*col_blob)(const struct row *r, int i, size_t *len);
 	const char *begin;		/* the statement that opens a commit */
+	const char *set_applied;	/* ... followed by the last seq applied,
+					 * or NULL: no log file */
 };
 
 extern const struct store_backend store_sqlite, store_pg;
@@ -96,11 +107,20 @@ struct store {
 	pthread_cond_t more;		/* mu: records queued, or stop */
 	pthread_cond_t committed_cond;	/* mu: a commit ended */
 	GQueue recs;			/* mu: struct rec, in order */
+	GQueue retry;			/* mu: logged records whose commit failed */
+	uint64_t seq_base;		/* records applied before this start */
+	uint64_t unlogged_to;		/* mu: the last record not in the log */
+	char *log;			/* the log file's mapping (log.c) */
+	int log_fd;
+	size_t log_size;
+	size_t log_tail;		/* mu: where the next record goes */
+	void *log_test;			/* for tests/store.c */
 	uint64_t queued;		/* mu: records queued, ever */
 	uint64_t committed;		/* mu: records committed (or failed) */
 	uint64_t commits;		/* mu: transactions, ever */
-	uint64_t fail_from, fail_to;	/* mu: the last failed batch */
-	int fail_err;			/* mu: its errno */
+	GArray *failed;			/* mu: struct store_failure, the latest */
+	int fail_err;			/* mu: the errno of the last failed commit */
+	bool quiet;			/* mu: its retries report nothing */
 	bool stop;			/* mu */
 	bool committing;		/* mu: a leader commits (writer.c) */
 	int64_t order;			/* model lock: the last order given */
@@ -122,6 +142,15 @@ int pg_apply(struct store *s, const struct rec *r);
  * v > n. */
 int store_migrate(struct store *s, int v, int n, const char *const *migrations,
 		  const char *set_version);
+/* log.c */
+int log_open(struct store *s);
+void log_close(struct store *s);
+bool log_append(struct store *s, const struct rec *r, uint64_t seq);
+void log_rewind(struct store *s);
+int log_sync(struct store *s, size_t tail);
+int log_replay(struct store *s, uint64_t applied,
+	       int (*fn)(struct store *, struct rec *), uint64_t *last);
+void store_rollback(struct store *s);	/* reports nothing */
 /* restore.c: the first column of the first row of sql, or none */
 int64_t store_int(struct store *s, const char *sql, int64_t none);
 /* writer.c */

@@ -60,7 +60,8 @@ int pg_check(struct store *s, PGresult *res, ExecStatusType ok)
 	if (res && PQresultStatus(res) == ok)
 		return 0;
 	int err = pg_errno(res);
-	fprintf(stderr, "wqfs: %s: %s", s->label, PQerrorMessage(s->pg));
+	if (!s->quiet)
+		fprintf(stderr, "wqfs: %s: %s", s->label, PQerrorMessage(s->pg));
 	return err;
 }
 

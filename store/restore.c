@@ -7,6 +7,7 @@
  * database.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -163,12 +164,46 @@ static int sub_row(const struct row *st, void *subs)
 	return 0;
 }
 
+static int replay_one(struct store *s, struct rec *r)
+{
+	int err = s->be->apply(s, r);
+	rec_free(r);
+	return err;
+}
+
+/* The log's records that the database lacks (the daemon died before the
+ * writer applied them), applied in one transaction; then the log starts
+ * again at offset 0 and sequence numbers go on from the last. */
+static int replay_log(struct store *s)
+{
+	if (!s->be->set_applied || log_open(s) < 0)
+		return 0;
+	int64_t applied = store_int(s, "SELECT applied FROM meta", 0);
+	uint64_t last = 0;
+	char sql[96];
+	int r = s->be->exec(s, s->be->begin);
+	if (r == 0)
+		r = log_replay(s, (uint64_t)applied, replay_one, &last);
+	s->seq_base = MAX(last, (uint64_t)applied);
+	snprintf(sql, sizeof sql, "%s%" PRIu64, s->be->set_applied, s->seq_base);
+	if (r == 0)
+		r = s->be->exec(s, sql);
+	if (r == 0)
+		r = s->be->exec(s, "COMMIT");
+	if (r < 0)
+		store_rollback(s);
+	s->log_tail = 0;
+	return r;
+}
+
 int store_restore(struct store *s)
 {
 	struct submitter *root = submitter_new(0, 0, 0, NULL, 0);
 	GHashTable *subs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
 						 (GDestroyNotify)submitter_unref);
 	int r = s->be->connect(s);
+	if (r == 0)
+		r = replay_log(s);
 	if (r == 0)	/* running when the daemon died: lost, or queued again */
 		r = s->be->exec(s, "UPDATE works SET state = CASE (SELECT requeue_lost FROM"
 			    " queues WHERE name = works.queue) WHEN 1 THEN 1 ELSE 4 END"

@@ -24,10 +24,12 @@ int store_open(const char *path, bool sync_full, struct store **sp)
 	s->label = g_strdup(s->be == &store_pg ? "PostgreSQL" : path);
 	s->sync_full = sync_full;
 	s->lock_fd = -1;
+	s->log_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->more, NULL);
 	pthread_cond_init(&s->committed_cond, NULL);
 	g_queue_init(&s->recs);
+	s->failed = g_array_new(FALSE, FALSE, sizeof(struct store_failure));
 	int r = s->be->open(s);
 	if (r < 0) {
 		store_close(s);
@@ -41,6 +43,10 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	g_queue_clear_full(&s->retry, (GDestroyNotify)rec_free);
+	g_queue_clear_full(&s->recs, (GDestroyNotify)rec_free);
+	log_close(s);
+	g_array_unref(s->failed);
 	s->be->close(s);
 	pthread_cond_destroy(&s->committed_cond);
 	pthread_cond_destroy(&s->more);
@@ -66,9 +72,17 @@ int store_migrate(struct store *s, int v, int n, const char *const *migrations,
 		    (r = s->be->exec(s, sql)) == 0)
 			r = s->be->exec(s, "COMMIT");
 		if (r < 0) {
-			s->be->exec(s, "ROLLBACK");
+			store_rollback(s);
 			return r;
 		}
 	}
 	return 0;
+}
+
+void store_rollback(struct store *s)
+{
+	bool quiet = s->quiet;
+	s->quiet = true;	/* after a failed COMMIT, SQLite has none to undo */
+	s->be->exec(s, "ROLLBACK");
+	s->quiet = quiet;
 }

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA	3	/* PRAGMA user_version of this wqfs */
+#define STORE_SCHEMA	4	/* PRAGMA user_version of this wqfs */
 
 struct store;
 
@@ -43,6 +43,10 @@ void store_stop(struct store *s);
 void store_close(struct store *s);
 /* Whether state names a PostgreSQL database (a libpq URI). */
 bool store_is_postgres(const char *state);
+/* Commit to the database every change queued so far (a change is
+ * acknowledged once it is in the log file; this puts it in the tables).
+ * 0 or the errno of the failed commit. */
+int store_checkpoint(struct store *s);
 /* Transactions committed so far (many changes share one). */
 uint64_t store_commits(struct store *s);
 

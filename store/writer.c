@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * writer.c - the journal: each change of the model becomes a record (under
- * the model lock); whoever commits takes every record queued so far into
- * one transaction (group commit).  store_sync() commits them itself, or
- * waits for the commit under way; a writer thread commits what nobody
- * waits for.
+ * the model lock), copied at once into the log file (log.c) where there is
+ * one; whoever commits takes every record queued so far into one
+ * transaction (group commit).  store_sync() returns at once for records in
+ * the log (after an msync with sync=full), and otherwise commits them
+ * itself or waits for the commit under way; a writer thread commits the
+ * rest, the logged records among them.
+ *
+ * A logged record is acknowledged: if its commit fails it is kept and
+ * tried again (first, to keep the order), and the log keeps it meanwhile.
+ * A record with no room in the log fails with its commit, and the write
+ * that waited for it gets the errno.
  */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -114,6 +123,10 @@ static void push(struct store *s, struct rec *r)
 	pthread_mutex_lock(&s->mu);
 	g_queue_push_tail(&s->recs, r);
 	s->queued++;
+	r->seq = s->seq_base + s->queued;
+	r->logged = log_append(s, r, r->seq);
+	if (!r->logged)
+		s->unlogged_to = s->queued;
 	pthread_cond_signal(&s->more);
 	pthread_mutex_unlock(&s->mu);
 }
@@ -165,6 +178,17 @@ void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data
 
 /* ---- the writer thread ------------------------------------------------------------ */
 
+/* The last record's seq in the database, with the batch (SQLite). */
+static int set_applied(struct store *s, GQueue *batch)
+{
+	const struct rec *last = g_queue_peek_tail(batch);
+	if (!s->be->set_applied || !last)
+		return 0;
+	char sql[96];
+	snprintf(sql, sizeof sql, "%s%" PRIu64, s->be->set_applied, last->seq);
+	return s->be->exec(s, sql);
+}
+
 /* Commit the records of batch in one transaction; 0 or -errno. */
 static int commit_batch(struct store *s, GQueue *batch)
 {
@@ -172,9 +196,11 @@ static int commit_batch(struct store *s, GQueue *batch)
 	for (GList *l = batch->head; r == 0 && l; l = l->next)
 		r = s->be->apply(s, l->data);
 	if (r == 0)
+		r = set_applied(s, batch);
+	if (r == 0)
 		r = s->be->exec(s, "COMMIT");
 	if (r < 0)
-		s->be->exec(s, "ROLLBACK");
+		store_rollback(s);
 	return r;
 }
 
@@ -184,22 +210,66 @@ static int commit_batch(struct store *s, GQueue *batch)
  * changes nobody waits for) takes them all and commits them in one
  * transaction on its own thread.  s->mu held; dropped meanwhile.
  */
+/* After a failed commit: logged records wait for the next one, in order;
+ * the others are gone (their writes get the errno).  s->mu held. */
+static void keep_logged(struct store *s, GQueue *batch)
+{
+	struct rec *r;
+	while ((r = g_queue_pop_head(batch))) {
+		if (r->logged)
+			g_queue_push_tail(&s->retry, r);
+		else
+			rec_free(r);
+	}
+}
+
+/* The waiters of records from..to (if any) will get err; the oldest
+ * failures are forgotten, their waiters long gone.  s->mu held. */
+#define FAILURES_KEPT	64
+
+static void note_failure(struct store *s, uint64_t from, uint64_t to, int err)
+{
+	s->fail_err = err;
+	if (from > to)
+		return;
+	if (s->failed->len == FAILURES_KEPT)
+		g_array_remove_index(s->failed, 0);
+	struct store_failure f = { from, to, err };
+	g_array_append_val(s->failed, f);
+}
+
+static int failure_of(struct store *s, uint64_t rec)
+{
+	for (guint i = 0; i < s->failed->len; i++) {
+		const struct store_failure *f = &g_array_index(s->failed, struct store_failure, i);
+		if (rec >= f->from && rec <= f->to)
+			return f->err;
+	}
+	return 0;
+}
+
 static void commit_queued(struct store *s)
 {
-	GQueue batch = s->recs;
+	GQueue batch = s->retry;
 	uint64_t upto = s->queued;
 
-	g_queue_init(&s->recs);
+	for (GList *l = s->recs.head; l; l = l->next)
+		g_queue_push_tail(&batch, l->data);
+	g_queue_clear(&s->recs);
+	g_queue_init(&s->retry);
 	s->committing = true;
 	pthread_mutex_unlock(&s->mu);
 	int err = commit_batch(s, &batch);
-	g_queue_clear_full(&batch, (GDestroyNotify)rec_free);
 	pthread_mutex_lock(&s->mu);
 	if (err < 0) {
-		s->fail_from = s->committed + 1;
-		s->fail_to = upto;
-		s->fail_err = err;
+		note_failure(s, s->committed + 1, upto, err);
+		keep_logged(s, &batch);
+	} else {
+		g_queue_clear_full(&batch, (GDestroyNotify)rec_free);
 	}
+	s->quiet = err < 0;
+	if (g_queue_is_empty(&s->recs) && g_queue_is_empty(&s->retry))
+		log_rewind(s);
 	s->committed = upto;
 	s->commits++;
 	s->committing = false;
@@ -209,6 +279,9 @@ static void commit_queued(struct store *s)
 /* How long the writer thread leaves queued records to a handler that
  * will commit them itself (its store_sync() follows its change). */
 #define WRITER_DELAY_NS	(2 * 1000 * 1000)
+
+/* How often the writer tries again to commit logged records that failed. */
+#define RETRY_NS	(100 * 1000 * 1000)
 
 static void wait_ns(pthread_cond_t *cond, pthread_mutex_t *mu, long ns)
 {
@@ -230,6 +303,11 @@ static void *writer_main(void *arg)
 	for (;;) {
 		if (s->committing) {
 			pthread_cond_wait(&s->committed_cond, &s->mu);
+		} else if (g_queue_is_empty(&s->recs) && !g_queue_is_empty(&s->retry) &&
+			   !s->stop) {
+			wait_ns(&s->more, &s->mu, RETRY_NS);
+			if (!s->committing)
+				commit_queued(s);
 		} else if (g_queue_is_empty(&s->recs)) {
 			if (s->stop)
 				break;
@@ -246,21 +324,51 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int store_sync(void *data)
+/* Whether every record queued so far that is not committed is in the
+ * log: then it is acknowledged already (after an msync with sync=full). */
+static bool all_logged(struct store *s)
 {
-	struct store *s = data;
-	int r = 0;
+	return s->unlogged_to <= s->committed;
+}
 
-	pthread_mutex_lock(&s->mu);
-	uint64_t upto = s->queued;
+/* Commit everything queued up to upto, as the leader or by waiting for
+ * one; s->mu held.  The errno of a failed commit that took upto. */
+static int commit_upto(struct store *s, uint64_t upto)
+{
 	while (s->committed < upto) {
 		if (s->committing)
 			pthread_cond_wait(&s->committed_cond, &s->mu);
 		else
 			commit_queued(s);
 	}
-	if (s->fail_err && upto >= s->fail_from && upto <= s->fail_to)
-		r = s->fail_err;
+	return failure_of(s, upto);
+}
+
+int store_sync(void *data)
+{
+	struct store *s = data;
+	int r = 0;
+
+	pthread_mutex_lock(&s->mu);
+	if (all_logged(s)) {	/* sync=full: concurrent msyncs share the
+				 * file system's journal commits */
+		size_t tail = s->log_tail;
+		pthread_mutex_unlock(&s->mu);
+		return s->sync_full ? log_sync(s, tail) : 0;
+	}
+	r = commit_upto(s, s->queued);
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
+int store_checkpoint(struct store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	int r = commit_upto(s, s->queued);
+	if (r == 0 && !g_queue_is_empty(&s->retry) && !s->committing) {
+		commit_queued(s);
+		r = g_queue_is_empty(&s->retry) ? 0 : s->fail_err;
+	}
 	pthread_mutex_unlock(&s->mu);
 	return r;
 }

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * log.c - the journal file: each record, as it is queued, is copied into
+ * a memory-mapped, preallocated file (PATH.log) beside the SQLite
+ * database, so a change is as safe from a crash of the daemon as the page
+ * cache once its copy is done; the writer thread applies the records to
+ * SQLite later, many to a transaction.  With sync=full a waiter msyncs the
+ * log instead of waiting for SQLite's fsync.
+ *
+ * Record: { u32 len, u32 crc32 of seq and payload, u64 seq } then len bytes,
+ * padded to 8.  Sequence numbers go up by one across the daemon's life and
+ * its restarts; the database keeps the last one applied (table meta).
+ * Replay at start applies, from offset 0, the records whose seq follows
+ * the previous one's and lies beyond the applied one; it stops at the
+ * first record that is torn (crc), empty, or out of sequence.  So when all
+ * records are applied the log starts again at offset 0 with no erasing:
+ * what is left behind is older, hence out of sequence.
+ *
+ * Locking: s->mu guards the tail and the sequence (log_append is called
+ * under it); the mapping and its size are set before any thread starts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "internal.h"
+
+#define LOG_SIZE	(8u << 20)	/* preallocated, at most an eighth of the free space */
+#define LOG_MIN		(64u << 10)	/* below: no log, a commit per change */
+
+struct log_hdr {
+	uint32_t len;
+	uint32_t crc;
+	uint64_t seq;
+};
+
+/* ---- records to bytes and back --------------------------------------------------- */
+
+#define NIL	UINT32_MAX		/* the length of a NULL string or blob */
+
+static void put(GByteArray *b, const void *p, size_t n)
+{
+	g_byte_array_append(b, p, (guint)n);
+}
+
+static void put_int(GByteArray *b, int64_t v)
+{
+	put(b, &v, sizeof v);
+}
+
+static void put_mem(GByteArray *b, const void *p, size_t n, bool null)
+{
+	uint32_t len = null ? NIL : (uint32_t)n;
+	put(b, &len, sizeof len);
+	if (!null)
+		put(b, p, n);
+}
+
+static void put_str(GByteArray *b, const char *s)
+{
+	put_mem(b, s, s ? strlen(s) : 0, !s);
+}
+
+static void put_bytes(GByteArray *b, GBytes *g)
+{
+	gsize n = 0;
+	const void *p = g ? g_bytes_get_data(g, &n) : NULL;
+	put_mem(b, p, n, !g);
+}
+
+/* The integer fields of a record, in the order they are written. */
+#define REC_INTS(r) { &(r)->creator, &(r)->ctime, &(r)->sub, &(r)->uid, &(r)->gid,	\
+		      &(r)->owner, &(r)->order, &(r)->due_ms, &(r)->runs }
+#define REC_SMALL(r) { &(r)->unbound, &(r)->max_active, &(r)->nice, &(r)->frozen,	\
+		       &(r)->requeue_lost, &(r)->anon, &(r)->state, &(r)->has_exit,	\
+		       &(r)->last_exit }
+
+static void rec_encode(GByteArray *b, const struct rec *r)
+{
+	int64_t *ints[] = REC_INTS((struct rec *)r);
+	int *small[] = REC_SMALL((struct rec *)r);
+	put_int(b, r->op);
+	for (size_t i = 0; i < G_N_ELEMENTS(ints); i++)
+		put_int(b, *ints[i]);
+	for (size_t i = 0; i < G_N_ELEMENTS(small); i++)
+		put_int(b, *small[i]);
+	put_str(b, r->queue);
+	put_str(b, r->name);
+	put_str(b, r->files);
+	put_str(b, r->cpumask);
+	put_str(b, r->command);
+	put_str(b, r->cwd);
+	put_bytes(b, r->groups);
+	put_bytes(b, r->env);
+	put_bytes(b, r->limits);
+	put_bytes(b, r->output);
+}
+
+/* A reader of bytes that fails (sets bad) rather than overruns. */
+struct cursor {
+	const char *p, *end;
+	bool bad;
+};
+
+static const void *take(struct cursor *c, size_t n)
+{
+	if (c->bad || (size_t)(c->end - c->p) < n) {
+		c->bad = true;
+		return NULL;
+	}
+	const void *p = c->p;
+	c->p += n;
+	return p;
+}
+
+static int64_t take_int(struct cursor *c)
+{
+	int64_t v = 0;
+	const void *p = take(c, sizeof v);
+	if (p)
+		memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static const void *take_mem(struct cursor *c, uint32_t *len)
+{
+	const void *p = take(c, sizeof *len);
+	if (!p)
+		return NULL;
+	memcpy(len, p, sizeof *len);
+	return *len == NIL ? NULL : take(c, *len);
+}
+
+static char *take_str(struct cursor *c)
+{
+	uint32_t len;
+	const char *p = take_mem(c, &len);
+	return p ? g_strndup(p, len) : NULL;
+}
+
+static GBytes *take_bytes(struct cursor *c)
+{
+	uint32_t len;
+	const void *p = take_mem(c, &len);
+	return p ? g_bytes_new(p, len) : NULL;
+}
+
+static struct rec *rec_decode(const char *p, size_t n)
+{
+	struct cursor c = { p, p + n, false };
+	struct rec *r = g_new0(struct rec, 1);
+	int64_t *ints[] = REC_INTS(r);
+	int *small[] = REC_SMALL(r);
+	r->op = (enum rec_op)take_int(&c);
+	for (size_t i = 0; i < G_N_ELEMENTS(ints); i++)
+		*ints[i] = take_int(&c);
+	for (size_t i = 0; i < G_N_ELEMENTS(small); i++)
+		*small[i] = (int)take_int(&c);
+	r->queue = take_str(&c);
+	r->name = take_str(&c);
+	r->files = take_str(&c);
+	r->cpumask = take_str(&c);
+	r->command = take_str(&c);
+	r->cwd = take_str(&c);
+	r->groups = take_bytes(&c);
+	r->env = take_bytes(&c);
+	r->limits = take_bytes(&c);
+	r->output = take_bytes(&c);
+	if (c.bad || r->op > REC_SUB_PUT || (r->op != REC_SUB_PUT && !r->queue)) {
+		rec_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* ---- the file --------------------------------------------------------------------- */
+
+static uint32_t hdr_crc(uint64_t seq, const void *payload, size_t len)
+{
+	uLong crc = crc32(0L, (const Bytef *)&seq, sizeof seq);
+	return (uint32_t)crc32(crc, payload, (uInt)len);
+}
+
+static size_t padded(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+/* A new log's size: LOG_SIZE, or an eighth of the free space if less. */
+static size_t new_size(int fd)
+{
+	struct statvfs v;
+	if (fstatvfs(fd, &v) < 0)
+		return LOG_SIZE;
+	uint64_t free8 = (uint64_t)v.f_bavail * v.f_frsize / 8;
+	return free8 < LOG_SIZE ? (size_t)free8 & ~(size_t)4095 : LOG_SIZE;
+}
+
+/* Map PATH.log, preallocated so that a store into it never faults on a
+ * full disk; smaller while the disk refuses.  0, or -errno: no log. */
+int log_open(struct store *s)
+{
+	g_autofree char *path = g_strconcat(s->path, ".log", NULL);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	off_t have = lseek(fd, 0, SEEK_END);
+	size_t size = have >= (off_t)LOG_MIN ? (size_t)have : new_size(fd);
+	int err = size < LOG_MIN ? ENOSPC : posix_fallocate(fd, 0, (off_t)size);
+	void *map = err ? MAP_FAILED : mmap(NULL, size, PROT_READ | PROT_WRITE,
+					    MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		int e = err ? err : errno;
+		close(fd);
+		if (e != ENOSPC)
+			fprintf(stderr, "wqfs: %s: %s; committing each change instead\n",
+				path, strerror(e));
+		return -e;
+	}
+	s->log_fd = fd;
+	s->log = map;
+	s->log_size = size;
+	return 0;
+}
+
+void log_close(struct store *s)
+{
+	if (!s->log)
+		return;
+	munmap(s->log, s->log_size);
+	close(s->log_fd);
+	s->log = NULL;
+}
+
+/* Copy r into the log as record seq; s->mu held.  false: no room (or no
+ * log), and r is left to a commit of its own. */
+bool log_append(struct store *s, const struct rec *r, uint64_t seq)
+{
+	if (!s->log)
+		return false;
+	GByteArray *b = g_byte_array_sized_new(256);
+	rec_encode(b, r);
+	size_t need = sizeof(struct log_hdr) + padded(b->len);
+	bool room = s->log_tail + need + sizeof(struct log_hdr) <= s->log_size;
+	if (room) {
+		struct log_hdr h = { (uint32_t)b->len, hdr_crc(seq, b->data, b->len), seq };
+		char *at = s->log + s->log_tail;
+		memcpy(at + sizeof h, b->data, b->len);
+		memcpy(at, &h, sizeof h);
+		s->log_tail += need;
+	}
+	g_byte_array_unref(b);
+	return room;
+}
+
+/* Everything logged is applied: start again at offset 0.  s->mu held. */
+void log_rewind(struct store *s)
+{
+	s->log_tail = 0;
+}
+
+/* sync=full: the log on disk up to its tail. */
+int log_sync(struct store *s, size_t tail)
+{
+	if (!s->log || !tail)
+		return 0;
+	return msync(s->log, tail, MS_SYNC) < 0 ? -errno : 0;
+}
+
+/* The records of the log that follow seq applied, in order: fn on each
+ * (it takes the record); *last is the last seq seen in sequence.  0, or
+ * the first error of fn. */
+int log_replay(struct store *s, uint64_t applied,
+	       int (*fn)(struct store *, struct rec *), uint64_t *lastp)
+{
+	size_t off = 0;
+	uint64_t last = 0;
+	int err = 0;
+	while (!err && s->log && off + sizeof(struct log_hdr) <= s->log_size) {
+		struct log_hdr h;
+		memcpy(&h, s->log + off, sizeof h);
+		const char *payload = s->log + off + sizeof h;
+		if (h.len == 0 || h.len > s->log_size - off - sizeof h ||
+		    (last && h.seq != last + 1) || hdr_crc(h.seq, payload, h.len) != h.crc)
+			break;
+		struct rec *r = h.seq > applied ? rec_decode(payload, h.len) : NULL;
+		if (h.seq > applied && !r)
+			break;
+		if (r) {
+			r->seq = h.seq;
+			r->logged = true;
+			err = fn(s, r);
+		}
+		last = h.seq;
+		off += sizeof h + padded(h.len);
+	}
+	*lastp = last;
+	return err;
+}
