@@ -3,7 +3,8 @@
  * ops.c - the FUSE low-level operations table, and the operations on open
  * files (open, read, write, poll, flush, release), dispatched on the node
  * table's class: text made at open, control lines (control.c), attribute
- * values (attr.c), trace streams (tracefile.c), jiqwq pages (jiqfile.c).
+ * values (attr.c), trace streams (tracefile.c), jiqwq pages (jiqfile.c),
+ * a work's output and follow files (output.c).
  * Names and directories are names.c's.
  */
 #include <errno.h>
@@ -83,6 +84,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		tracefile_open(fh);
 		fi->nonseekable = 1;
 		break;
+	case NC_OUTPUT:
+		if (nodes[k].arg) {
+			follow_open(fh, mwork_lookup_id(id));
+			fi->nonseekable = 1;
+		}
+		break;
 	default:
 		break;
 	}
@@ -130,6 +137,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	case NC_JIQ:
 		jiqfile_read(req, fh, size, off);
+		return;
+	case NC_OUTPUT:
+		output_read(req, fh, size, off);
 		return;
 	default:
 		fuse_reply_err(req, EISDIR);

@@ -2,7 +2,7 @@
 /*
  * status.c - the text of every file generated at open: root status (the
  * wq_monitor.py table) and status.json, queue status, list and
- * status.json, attribute values, and a work's status and output.
+ * status.json, attribute values, and a work's status.
  */
 #include <stdio.h>
 #include <string.h>
@@ -464,15 +464,6 @@ static void attr_text(GString *s, enum kind k, struct mqueue *q)
 	}
 }
 
-/* A work's output kept so far. */
-static void output_text(GString *s, struct mwork *w)
-{
-	size_t n = wq_command_output(&w->cmd, NULL, 0, NULL);
-	g_string_set_size(s, n);
-	n = wq_command_output(&w->cmd, s->str, n, NULL);
-	g_string_truncate(s, n);
-}
-
 /* The text of a root, queue or work file (not an attribute). */
 static void file_text(GString *s, enum kind k, struct mqueue *q, struct mwork *w,
 		      const struct submitter *reader)
@@ -499,9 +490,6 @@ static void file_text(GString *s, enum kind k, struct mqueue *q, struct mwork *w
 	case K_WSTATUS:
 		work_status(s, w);
 		break;
-	case K_WOUTPUT:
-		output_text(s, w);
-		break;
 	default:
 		break;
 	}
@@ -512,7 +500,7 @@ char *gen_text(enum kind k, struct mqueue *q, uint64_t wid, const struct submitt
 {
 	struct mwork *w = NULL;
 
-	if (k == K_WSTATUS || k == K_WOUTPUT) {
+	if (k == K_WSTATUS) {
 		w = mwork_lookup_id(wid);
 		if (!w)
 			return NULL;

@@ -31,6 +31,9 @@ void model_register_work(struct mwork *w, bool add);
 /* queue.c: wait on cond with the model lock held, until *until */
 void model_wait_cond(pthread_cond_t *cond, const struct timespec *until);
 
+/* journal.c: a running work's output grew (wq_command.output_notify) */
+void model_output_grew(void *data);
+
 /* drain.c: wake whoever waits for queues to go idle; model lock held */
 void model_wake_idle(void);
 

@@ -301,6 +301,11 @@ struct model_journal {
 };
 void model_set_journal(const struct model_journal *j);	/* NULL: none */
 void model_changed(enum mchange c, struct mqueue *q, struct mwork *w);
+/* Who watches works (fs/output.c, the follow files): fn(wid) is called
+ * at every change of a work (model lock held) and each time a running
+ * work's output grew (no lock held, on its worker).  It only records, or
+ * hands work to the resumer.  Set once, before the first work. */
+void model_set_work_watch(void (*fn)(uint64_t wid));
 /* Acknowledged means committed: a handler calls this after its changes
  * and before its reply.  No lock held; 0, -EIO or -ENOSPC. */
 int model_commit(void);

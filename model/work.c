@@ -246,6 +246,7 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 	w->has_exit = false;
 	w->last_cpu = cpu;
 	w->has_due = false;
+	wq_command_clear_output(&w->cmd);	/* a follower sees this run's */
 	model_changed(MCHANGE_WORK_STARTED, w->q, w);
 	model_unlock();
 	r->extra[2] = g_strdup_printf("WQ_CPU=%d", cpu);
@@ -255,7 +256,7 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 /* The environment and credentials of r's command.  As at(1): the groups
  * the owner has now (a deleted owner's work does not run); the limits
  * are the submitter's. */
-static void run_prepare(struct run *r, struct wq_command *cmd)
+static void run_prepare(struct mwork *w, struct run *r, struct wq_command *cmd)
 {
 	struct submitter *s = r->sub;
 	r->env = g_ptr_array_new();
@@ -278,6 +279,8 @@ static void run_prepare(struct run *r, struct wq_command *cmd)
 	cmd->cred = s ? &r->cred : NULL;
 	cmd->output_limit = model_cfg.max_output;
 	cmd->kill_grace_ms = 0;		/* the engine's default */
+	cmd->output_notify = model_output_grew;
+	cmd->output_data = w;
 }
 
 static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
@@ -322,7 +325,7 @@ static void mwork_func(struct work_struct *work)
 	/* durable before the command starts: after a crash the work is lost,
 	 * never run a second time as if it had been pending */
 	model_commit();
-	run_prepare(&r, &w->cmd);
+	run_prepare(w, &r, &w->cmd);
 	int rc = wq_command_run(&w->cmd);
 	int exit_code = rc < 0 ? 127 : w->cmd.exit_code;
 	uint64_t cpu_ns = rc < 0 ? 0 : w->cmd.cpu_ns;

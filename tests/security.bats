@@ -918,7 +918,7 @@ EOF
 # ===========================================================================
 # M2 - what a user cannot read, wqfs does not show
 
-@test "M2: works/W/status and output belong to the work's owner, 0440 or 0400; nobody cannot read root's" {
+@test "M2: works/W/status, output and follow belong to the work's owner, 0440 or 0400; nobody cannot read root's" {
 	mkdir "$MNT/q" "$MNT/p"
 	chmod 0711 "$MNT/p"
 	chmod o+w "$MNT/q/submit"
@@ -931,7 +931,7 @@ EOF
 	flushq q
 	flushq p
 	local f
-	for f in status output; do
+	for f in status output follow; do
 		# a group-readable queue (0755): the owner and its group
 		assert_equal "$f $(stat -c %u:%a "$MNT/q/works/rw/$f")" "$f 0:440"
 		assert_equal "$f $(stat -c %u:%a "$MNT/q/works/nw/$f")" "$f 65534:440"

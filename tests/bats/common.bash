@@ -355,6 +355,16 @@ file_has() {
 	[[ -f "$1" && "$(cat "$1")" == "$2" ]]
 }
 
+# file_has_line FILE LINE - FILE exists and has LINE as one of its lines
+file_has_line() {
+	[[ -f "$1" ]] && grep -qxF -- "$2" "$1"
+}
+
+# waits_on_fuse PID - PID sleeps waiting for the answer to a FUSE request
+waits_on_fuse() {
+	[[ "$(cat "/proc/$1/wchan" 2>/dev/null)" == request_wait_answer ]]
+}
+
 # flushq QUEUE - flush_workqueue, bounded; fails if the write fails
 flushq() {
 	timeout -s KILL "$WQ_TIMEOUT" sh -c 'echo > "$1"' sh "$MNT/$1/flush"
