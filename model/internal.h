@@ -20,6 +20,9 @@ void mwork_rename_anon(struct mwork *w, const char *name);
  * force.  A NULL or shorter command is never refused. */
 int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force);
 bool mwork_removable(struct mwork *w);
+/* w is due delay_ns from now (now_ms on the wall clock), as the engine's
+ * timer fires it: in whole jiffies. */
+void mwork_set_due(struct mwork *w, int64_t now_ms, uint64_t delay_ns);
 bool mwork_runs(struct mwork *w);		/* running, or about to */
 
 /* queue.c: the observer's map of works (registry_lock, not the model's) */

@@ -121,16 +121,15 @@ static void line_undo(struct mwork *w, struct undo *u)
 
 static void line_done(struct mwork *w, const struct wqfs_line *l, struct undo *u)
 {
-	unsigned long now = wq_jiffies();
-
 	g_free(u->command);
 	submitter_unref(u->sub);
 	w->has_queued = true;
-	w->queued_at = now;
+	w->queued_ms = model_now_ms();
 	w->lost = false;
+	w->cancelled = false;
 	w->has_due = l->has_delay;
 	if (l->has_delay)
-		w->due_at = now + wq_ns_to_jiffies(l->delay_ns);
+		mwork_set_due(w, w->queued_ms, l->delay_ns);
 	model_changed(MCHANGE_WORK_QUEUED, w->q, w);
 }
 
@@ -195,6 +194,10 @@ static int cancel_work(struct mwriter *m, struct mwork *w)
 	bool pending = cancel_delayed_work(&w->dwork);
 	model_lock();
 	bool running = mwork_runs(w);
+	if (pending || running)
+		w->cancelled = true;
+	if (pending)
+		w->has_due = false;	/* no instance is due any more */
 	if (pending)
 		model_changed(MCHANGE_WORK_CANCELLED, w->q, w);
 	model_wake_idle();

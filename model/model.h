@@ -122,14 +122,21 @@ struct mqueue {
 	time_t ctime;
 };
 
-/* What a work is doing, as status shows it. */
-enum mwork_state { MW_IDLE, MW_PENDING, MW_DELAYED, MW_RUNNING, MW_LOST };
+/* What a work is doing, as status shows it: queued (pending, delayed,
+ * blocked), running, or the kernel's idle, told apart by how it got there
+ * (new: never queued; done, failed: its latest run's exit; cancelled: a
+ * cancel took it; lost: running when the daemon died). */
+enum mwork_state { MW_NEW, MW_PENDING, MW_DELAYED, MW_BLOCKED, MW_RUNNING, MW_DONE,
+		   MW_FAILED, MW_CANCELLED, MW_LOST };
 
 /* Queued, delayed or running: what cancel and flush act on. */
 static inline bool mwork_state_busy(enum mwork_state s)
 {
-	return s == MW_PENDING || s == MW_DELAYED || s == MW_RUNNING;
+	return s == MW_PENDING || s == MW_DELAYED || s == MW_BLOCKED || s == MW_RUNNING;
 }
+
+/* The wall clock, in ms since the epoch: how a work's times are kept. */
+int64_t model_now_ms(void);
 
 struct mwork {
 	struct delayed_work dwork;	/* every work can be queued or delayed */
@@ -146,8 +153,10 @@ struct mwork {
 	bool has_exit;
 	pid_t last_pid;
 	int last_cpu;
-	unsigned long queued_at, due_at, started_at, finished_at;
+	unsigned long due_at;		/* jiffies: when the delayed instance fires */
+	int64_t queued_ms, due_ms, started_ms, finished_ms;	/* wall clock */
 	bool has_queued, has_due, has_started, has_finished;
+	bool cancelled;			/* a cancel took it; until queued again */
 	struct wq_command cmd;
 	bool lost;			/* was running when the daemon died */
 	int holds;			/* waits and requests holding it */
@@ -321,6 +330,8 @@ struct mwork_saved {
 	struct submitter *sub;		/* the caller's reference is kept */
 	enum mwork_state state;		/* MW_RUNNING: it was running: lost */
 	int64_t due_in_ms;		/* MW_DELAYED: from now (<= 0: overdue) */
+	int64_t queued_ms, started_ms, finished_ms;	/* wall clock; 0: unset */
+	bool cancelled;
 	unsigned long runs;
 	bool has_exit;
 	int last_exit;

@@ -151,6 +151,20 @@ int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force)
 	return 0;
 }
 
+int64_t model_now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+void mwork_set_due(struct mwork *w, int64_t now_ms, uint64_t delay_ns)
+{
+	unsigned long j = wq_ns_to_jiffies(delay_ns);
+	w->due_at = wq_jiffies() + j;
+	w->due_ms = now_ms + (int64_t)(wq_jiffies_to_ns(j) / 1000000);
+}
+
 void mwork_hold(struct mwork *w, int delta)
 {
 	if (!w)
@@ -182,7 +196,8 @@ enum mwork_state mwork_state(struct mwork *w)
 	if (w->running || (b & WORK_BUSY_RUNNING))
 		return MW_RUNNING;
 	if (!(b & WORK_BUSY_PENDING))
-		return w->lost ? MW_LOST : MW_IDLE;
+		return w->lost ? MW_LOST : w->cancelled ? MW_CANCELLED :
+		       !w->has_exit ? MW_NEW : w->last_exit ? MW_FAILED : MW_DONE;
 	if (w->has_due && (long)(w->due_at - wq_jiffies()) > 0 &&
 	    delayed_work_pending(&w->dwork))
 		return MW_DELAYED;
@@ -192,8 +207,10 @@ enum mwork_state mwork_state(struct mwork *w)
 const char *mwork_state_name(enum mwork_state s)
 {
 	static const char *const names[] = {
-		[MW_IDLE] = "idle", [MW_PENDING] = "pending",
-		[MW_DELAYED] = "delayed", [MW_RUNNING] = "running",
+		[MW_NEW] = "new", [MW_PENDING] = "pending",
+		[MW_DELAYED] = "delayed", [MW_BLOCKED] = "blocked",
+		[MW_RUNNING] = "running", [MW_DONE] = "done",
+		[MW_FAILED] = "failed", [MW_CANCELLED] = "cancelled",
 		[MW_LOST] = "lost",
 	};
 	return names[s];
@@ -241,7 +258,7 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 	w->running = true;
 	w->runs++;
 	w->has_started = true;
-	w->started_at = wq_jiffies();
+	w->started_ms = model_now_ms();
 	w->has_finished = false;
 	w->has_exit = false;
 	w->last_cpu = cpu;
@@ -291,7 +308,7 @@ static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
 	w->last_exit = exit_code;
 	w->last_pid = pid;
 	w->has_finished = true;
-	w->finished_at = wq_jiffies();
+	w->finished_ms = model_now_ms();
 	w->cmd.cmdline = NULL;
 	w->cmd.envp = NULL;
 	w->cmd.cwd = NULL;

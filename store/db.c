@@ -49,6 +49,10 @@ static const char *const migrations[STORE_SCHEMA] = {
 	"ALTER TABLE works2 RENAME TO works;",
 	/* 3: the requeue_lost attribute */
 	"ALTER TABLE queues ADD COLUMN requeue_lost INTEGER NOT NULL DEFAULT 0;",
+	/* 4: a work's times, wall clock in ms since the epoch (0: unset) */
+	"ALTER TABLE works ADD COLUMN queued_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE works ADD COLUMN started_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE works ADD COLUMN finished_ms INTEGER NOT NULL DEFAULT 0;",
 };
 
 int db_errno(int rc)

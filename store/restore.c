@@ -88,19 +88,20 @@ static struct submitter *row_submitter(sqlite3_stmt *st)
 }
 
 static const enum mwork_state row_states[] = {
-	[ROW_IDLE] = MW_IDLE, [ROW_PENDING] = MW_PENDING, [ROW_DELAYED] = MW_DELAYED,
-	[ROW_RUNNING] = MW_RUNNING, [ROW_LOST] = MW_LOST,
+	[ROW_IDLE] = MW_DONE, [ROW_PENDING] = MW_PENDING, [ROW_DELAYED] = MW_DELAYED,
+	[ROW_RUNNING] = MW_RUNNING, [ROW_LOST] = MW_LOST, [ROW_CANCELLED] = MW_CANCELLED,
 };
 
 /* SELECT queue, name, anon, owner, command, sub, state, ord, due_ms, runs,
- *        has_exit, last_exit, output, ctime FROM works */
+ *        has_exit, last_exit, output, ctime, queued_ms, started_ms,
+ *        finished_ms FROM works */
 static int restore_work(sqlite3_stmt *st, GHashTable *subs)
 {
 	struct mqueue *q = g_hash_table_lookup(queues_by_name, col_text(st, 0));
 	struct submitter *sub = g_hash_table_lookup(subs, GINT_TO_POINTER(
 							sqlite3_column_int64(st, 5)));
 	int state = sqlite3_column_int(st, 6);
-	if (!q || !sub || state < ROW_IDLE || state > ROW_LOST)
+	if (!q || !sub || state < ROW_IDLE || state > ROW_CANCELLED)
 		return 0;	/* a row without its queue: dropped */
 	struct mwork_saved s = {
 		.name = col_text(st, 1),
@@ -109,7 +110,7 @@ static int restore_work(sqlite3_stmt *st, GHashTable *subs)
 		.command = col_text(st, 4),
 		.sub = sub,
 		.state = row_states[state],
-		.due_in_ms = sqlite3_column_int64(st, 8) - wall_ms(),
+		.due_in_ms = sqlite3_column_int64(st, 8) - model_now_ms(),
 		.runs = (unsigned long)sqlite3_column_int64(st, 9),
 		.has_exit = sqlite3_column_int(st, 10),
 		.last_exit = sqlite3_column_int(st, 11),
@@ -117,6 +118,10 @@ static int restore_work(sqlite3_stmt *st, GHashTable *subs)
 		.output = sqlite3_column_blob(st, 12),
 		.output_len = (size_t)sqlite3_column_bytes(st, 12),
 		.ctime = (time_t)sqlite3_column_int64(st, 13),
+		.queued_ms = sqlite3_column_int64(st, 14),
+		.started_ms = sqlite3_column_int64(st, 15),
+		.finished_ms = sqlite3_column_int64(st, 16),
+		.cancelled = state == ROW_CANCELLED,
 	};
 	return mwork_restore(q, &s);
 }
@@ -173,7 +178,8 @@ int store_restore(struct store *s)
 			     sub_row, subs);
 	if (r == 0)
 		r = each_row(s, "SELECT queue, name, anon, owner, command, sub, state, ord,"
-			     " due_ms, runs, has_exit, last_exit, output, ctime FROM works"
+			     " due_ms, runs, has_exit, last_exit, output, ctime, queued_ms,"
+			     " started_ms, finished_ms FROM works"
 			     " ORDER BY ord", work_row, subs);
 	s->order = db_int(s, "SELECT coalesce(max(ord), 0) FROM works", 0);
 	s->sub_id = db_int(s, "SELECT coalesce(max(id), 0) FROM submitters", 0);

@@ -78,7 +78,7 @@ static int row_state(enum mchange c, struct mwork *w)
 		return s == MW_PENDING ? ROW_PENDING : ROW_DELAYED;
 	if (c == MCHANGE_WORK_STARTED)
 		return ROW_RUNNING;
-	return w->lost ? ROW_LOST : ROW_IDLE;
+	return w->lost ? ROW_LOST : w->cancelled ? ROW_CANCELLED : ROW_IDLE;
 }
 
 static void rec_run(struct rec *r, enum mchange c, struct mwork *w)
@@ -87,10 +87,10 @@ static void rec_run(struct rec *r, enum mchange c, struct mwork *w)
 	r->runs = (int64_t)w->runs;
 	r->has_exit = w->has_exit;
 	r->last_exit = w->last_exit;
-	r->due_ms = 0;
-	if (r->state == ROW_DELAYED)
-		r->due_ms = wall_ms() + (int64_t)((long)(w->due_at - wq_jiffies()) * 1000L /
-						  (long)wq_hz());
+	r->due_ms = r->state == ROW_DELAYED ? w->due_ms : 0;
+	r->queued_ms = w->has_queued ? w->queued_ms : 0;
+	r->started_ms = w->has_started ? w->started_ms : 0;
+	r->finished_ms = w->has_finished ? w->finished_ms : 0;
 	if (c == MCHANGE_WORK_FINISHED) {
 		size_t n = wq_command_output(&w->cmd, NULL, 0, NULL);
 		char *buf = g_malloc(n + 1);

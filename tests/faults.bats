@@ -54,7 +54,7 @@ teardown() {
 	wait_for 10 pgrep -f -x "sleep $s"
 	pid=$(pgrep -f -x "sleep $s")
 	kill -KILL "$pid"
-	wait_for 10 w_state_is q k idle
+	wait_for 10 w_state_is q k failed
 	assert_equal "$(w_get q k last_exit)" 137
 	assert_equal "$(q_get q failed)" 1
 	assert_equal "$(w_get q k last_pid)" "$pid"
@@ -84,7 +84,7 @@ teardown() {
 	assert_output OK
 	flushq q
 	assert_equal "$(w_get q c last_exit)" 3
-	assert_equal "$(w_get q c state)" idle
+	assert_equal "$(w_get q c state)" failed
 	healthy q
 }
 
@@ -122,7 +122,7 @@ teardown() {
 	# only running: stopping it is a successful cancel
 	assert_output OK
 	(((t1 - t0) / 1000000 < 4000)) || fail "the cancel took $(((t1 - t0) / 1000000)) ms"
-	assert_equal "$(w_get q n state)" idle
+	assert_equal "$(w_get q n state)" cancelled
 	assert_equal "$(q_get q running)" 0
 	healthy q
 }

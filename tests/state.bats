@@ -81,7 +81,7 @@ check_delayed() {
 	while read -r w op; do
 		st=$(w_get m "$w" state 2>/dev/null) || st=gone
 		case "$op:$st" in
-		delay:delayed | modify:delayed | modify:idle | cancel:idle) ;;
+		delay:delayed | modify:delayed | modify:cancelled | cancel:cancelled) ;;
 		*) fail "$w: last acknowledged $op, state $st" ;;
 		esac
 	done < <(awk '{ last[$1] = $2 } END { for (w in last) print w, last[w] }' "$1")
@@ -158,19 +158,28 @@ check_delayed() {
 	echo r >"$MNT/q/cancel"
 }
 
-@test "outputs, modes and attributes survive a crash; a clean unmount keeps pending and delayed works" {
+@test "outputs, modes, attributes, states and times survive a crash; a clean unmount keeps pending and delayed works" {
 	mkdir "$MNT/q"
 	chmod 0750 "$MNT/q"
 	echo 3 >"$MNT/q/max_active"
 	echo 5 >"$MNT/q/nice"
 	echo "o: echo kept output" >"$MNT/q/submit"
+	echo "f: exit 4" >"$MNT/q/submit"
+	echo "c: 1h true" >"$MNT/q/delay"
+	echo c >"$MNT/q/cancel"
 	flushq q
+	local before w
+	before=$(for w in o f c; do grep -Ev '^last_(pid|cpu):' "$MNT/q/works/$w/status"; done)
 	crash
 	restart
 	assert_equal "$(stat -c %a "$MNT/q")" 750
 	assert_equal "$(cat "$MNT/q/max_active")" 3
 	assert_equal "$(cat "$MNT/q/nice")" 5
 	assert_equal "$(cat "$MNT/q/works/o/output")" "kept output"
+	# done, failed, cancelled and their times, as they were (not the pid
+	# and CPU of a run of the daemon before)
+	assert_equal "$(for w in o f c; do grep -Ev '^last_(pid|cpu):' "$MNT/q/works/$w/status"; done)" "$before"
+	assert_equal "$(w_get q o state) $(w_get q f state) $(w_get q c state)" "done failed cancelled"
 	echo 1 >"$MNT/q/frozen"
 	echo "p: echo p >> $T/p" >"$MNT/q/submit"
 	echo "d: 1h echo d" >"$MNT/q/delay"
