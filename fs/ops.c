@@ -75,9 +75,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int acc = fi->flags & O_ACCMODE;
 	fh->nonblock = (fi->flags & O_NONBLOCK) != 0;
 	switch (nodes[k].cls) {
+	case NC_CTL:
 	case NC_TEXT:
 	case NC_ATTR:
-		if (acc != O_WRONLY)
+		/* text made at open; of the control files, after's (its DEPs) */
+		if (acc != O_WRONLY && (nodes[k].cls != NC_CTL || k == K_AFTER))
 			fh->text = gen_text(k, fh->q, fh->wid, fh->sub, &fh->len);
 		break;
 	case NC_TRACE:
@@ -100,24 +102,33 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* A read of text made at open. */
+static void read_text(fuse_req_t req, struct fh *fh, size_t size, off_t off)
+{
+	size_t n = 0;
+	if (fh->text && off >= 0 && (size_t)off < fh->len)
+		n = fh->len - (size_t)off < size ? fh->len - (size_t)off : size;
+	/* A copy: once the kernel has the reply, the reader may close
+	 * and the release free fh->text while writev returns. */
+	char *copy = n ? g_memdup2(fh->text + off, n) : NULL;
+	fuse_reply_buf(req, copy, n);
+	g_free(copy);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
 	switch (nodes[fh->kind].cls) {
 	case NC_TEXT:
-	case NC_ATTR: {
-		size_t n = 0;
-		if (fh->text && off >= 0 && (size_t)off < fh->len)
-			n = fh->len - (size_t)off < size ? fh->len - (size_t)off : size;
-		/* A copy: once the kernel has the reply, the reader may close
-		 * and the release free fh->text while writev returns. */
-		char *copy = n ? g_memdup2(fh->text + off, n) : NULL;
-		fuse_reply_buf(req, copy, n);
-		g_free(copy);
+	case NC_ATTR:
+		read_text(req, fh, size, off);
 		return;
-	}
 	case NC_CTL: {
+		if (fh->kind == K_AFTER) {
+			read_text(req, fh, size, off);
+			return;
+		}
 		/* the names the latest write on this fd queued, then EOF */
 		pthread_mutex_lock(&fh->mu);
 		size_t n = 0;

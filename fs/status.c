@@ -239,6 +239,7 @@ static void work_status(GString *s, struct mwork *w)
 	time_field(s, "due_at", w->has_due, w->due_ms);
 	time_field(s, "started_at", w->has_started, w->started_ms);
 	time_field(s, "finished_at", w->has_finished, w->finished_ms);
+	g_string_append_printf(s, "reason: %s\n", w->reason ? w->reason : "-");
 }
 
 /* Work names in natural order: runs of digits compare as numbers (w2
@@ -503,6 +504,9 @@ static void file_text(GString *s, enum kind k, struct mqueue *q, struct mwork *w
 		break;
 	case K_QSTATUS_JSON:
 		queue_json(s, q, reader);
+		break;
+	case K_AFTER:
+		mqueue_after_text(q, s);
 		break;
 	case K_WSTATUS:
 		work_status(s, w);

@@ -77,7 +77,7 @@ enum kind {
 	K_SUBMIT, K_DELAY, K_MODIFY, K_CANCEL, K_FLUSH, K_DRAIN,
 	K_QSTATUS, K_QTRACE, K_QJIQWQ, K_QJIQWQDELAY,
 	K_PER_CPU, K_MAX_ACTIVE, K_CPUMASK, K_NICE, K_FROZEN, K_REQUEUE_LOST,
-	K_QLIST, K_QSTATUS_JSON,
+	K_QLIST, K_QSTATUS_JSON, K_AFTER,
 	K_WORKS,
 	K_WDIR, K_WSTATUS, K_WOUTPUT, K_WFOLLOW,
 	K_COUNT
@@ -86,7 +86,7 @@ enum kind {
 enum node_class {
 	NC_DIR,		/* directory */
 	NC_TEXT,	/* text generated at open */
-	NC_CTL,		/* control file: lines */
+	NC_CTL,		/* control file: lines (after: read its text) */
 	NC_ATTR,	/* queue attribute: read "N\n", write a value */
 	NC_TRACE,	/* event stream */
 	NC_JIQ,		/* the LDD3 demo */

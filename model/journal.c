@@ -37,6 +37,8 @@ void model_changed(enum mchange c, struct mqueue *q, struct mwork *w)
 		journal.changed(c, q, w, journal.data);
 	if (w && work_watch)
 		work_watch(w->id);
+	if (w)
+		after_changed();
 }
 
 int model_commit(void)

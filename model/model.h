@@ -35,7 +35,7 @@
 
 /* A queue's files, the directory first: fs/nodes.c names them. */
 #define MQ_DIR		0
-#define MQ_NFILES	20
+#define MQ_NFILES	21
 
 struct model_config {
 	unsigned int hz;		/* jiffies per second */
@@ -157,6 +157,13 @@ struct mwork {
 	int64_t queued_ms, due_ms, started_ms, finished_ms;	/* wall clock */
 	bool has_queued, has_due, has_started, has_finished;
 	bool cancelled;			/* a cancel took it; until queued again */
+	bool finishing;			/* its run ended, the engine may still
+					 * show it running; until queued again */
+	GPtrArray *after;		/* its DEPs ("WORK", "QUEUE/WORK"), or NULL */
+	bool blocked;			/* queued, waiting for its DEPs (after.c) */
+	GList *blocked_link;		/* in after.c's blocked list */
+	uint64_t blocked_delay_ns;	/* the DELAY it was queued with */
+	char *reason;			/* why it failed without a run, or NULL */
 	struct wq_command cmd;
 	bool lost;			/* was running when the daemon died */
 	int holds;			/* waits and requests holding it */
@@ -242,6 +249,16 @@ int model_apply_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_lin
 /* Whether the queue asks its writers' CPU (it is per-CPU). */
 bool mqueue_wants_cpu(struct mqueue *q);
 
+/* after: "NAME: DEP..." sets NAME's DEPs, "NAME:" clears them; ENOENT
+ * for an unknown NAME or DEP, EDEADLK for a cycle, EPERM unless uid owns
+ * NAME.  Model lock held. */
+int mqueue_set_after(struct mqueue *q, const struct wqfs_line *l, uid_t uid);
+/* The after file's text: "NAME: DEP DEP\n" per work with DEPs, by name.
+ * Model lock held. */
+void mqueue_after_text(struct mqueue *q, GString *s);
+/* w's DEPs, blank-separated (g_free). */
+char *mwork_after_text(struct mwork *w);
+
 /* Set an attribute of q (for sub: a negative nice needs root); 0 or
  * -errno. */
 int mqueue_set_attr(struct mqueue *q, const struct wqfs_attr_value *v,
@@ -297,6 +314,7 @@ enum mchange {
 	MCHANGE_WORK_STARTED, MCHANGE_WORK_FINISHED,
 	MCHANGE_WORK_CANCELLED, MCHANGE_WORK_FORGOTTEN,
 	MCHANGE_WORK_RESTORED,	/* recreated at start (restore.c) */
+	MCHANGE_WORK_AFTER,	/* its DEPs were set or cleared (after.c) */
 };
 
 /* Where changes go: changed() is called under the model lock for every
@@ -332,6 +350,8 @@ struct mwork_saved {
 	int64_t due_in_ms;		/* MW_DELAYED: from now (<= 0: overdue) */
 	int64_t queued_ms, started_ms, finished_ms;	/* wall clock; 0: unset */
 	bool cancelled;
+	const char *after;		/* its DEPs, blank-separated; or NULL */
+	const char *reason;		/* why it failed without a run; or NULL */
 	unsigned long runs;
 	bool has_exit;
 	int last_exit;

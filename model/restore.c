@@ -23,6 +23,8 @@ static int requeue(struct mqueue *q, struct mwork *w, const struct mwork_saved *
 		mwork_set_due(w, model_now_ms(), ns);
 		return wq_queue_delayed_work_ns(WORK_CPU_UNBOUND, q->wq, &w->dwork, ns);
 	}
+	case MW_BLOCKED:	/* waiting for its DEPs: again */
+		return after_block(w, false, 0);
 	case MW_RUNNING:	/* it was running when the daemon died */
 		if (q->requeue_lost)
 			return wq_queue_work_on(WORK_CPU_UNBOUND, q->wq, &w->dwork.work);
@@ -41,6 +43,8 @@ static void restore_fields(struct mwork *w, const struct mwork_saved *s)
 	w->last_exit = s->last_exit;
 	w->lost = s->lost;
 	w->cancelled = s->cancelled;
+	after_set_text(w, s->after);
+	w->reason = g_strdup(s->reason);
 	w->ctime = s->ctime;
 	w->has_queued = s->queued_ms != 0;
 	w->queued_ms = s->queued_ms;

@@ -126,12 +126,16 @@ void mwork_rename_anon(struct mwork *w, const char *name)
 void mwork_free(struct mwork *w)
 {
 	mwork_unlist(w);
+	after_unblock(w);
 	model_register_work(w, false);
 	g_hash_table_remove(works_by_id, GSIZE_TO_POINTER(w->id));
 	wq_command_destroy(&w->cmd);
 	submitter_unref(w->sub);
 	mwork_set_command(w, NULL, 0, true);
 	quota_uncharge(w->owner, QUOTA_WORKS, 1);
+	if (w->after)
+		g_ptr_array_free(w->after, TRUE);
+	g_free(w->reason);
 	g_free(w->name);
 	g_free(w);
 }
@@ -181,7 +185,7 @@ bool mwork_runs(struct mwork *w)
 
 bool mwork_removable(struct mwork *w)
 {
-	return w->holds == 0 && !w->running && work_busy(&w->dwork.work) == 0;
+	return w->holds == 0 && !w->running && !w->blocked && work_busy(&w->dwork.work) == 0;
 }
 
 struct mwork *mwork_lookup_id(uint64_t id)
@@ -190,14 +194,22 @@ struct mwork *mwork_lookup_id(uint64_t id)
 	return w && !w->q->dead ? w : NULL;
 }
 
+enum mwork_state mwork_idle_state(struct mwork *w)
+{
+	return w->lost ? MW_LOST : w->cancelled ? MW_CANCELLED :
+	       w->reason ? MW_FAILED : !w->has_exit ? MW_NEW :
+	       w->last_exit ? MW_FAILED : MW_DONE;
+}
+
 enum mwork_state mwork_state(struct mwork *w)
 {
 	unsigned int b = work_busy(&w->dwork.work);
 	if (w->running || (b & WORK_BUSY_RUNNING))
 		return MW_RUNNING;
+	if (w->blocked)
+		return MW_BLOCKED;
 	if (!(b & WORK_BUSY_PENDING))
-		return w->lost ? MW_LOST : w->cancelled ? MW_CANCELLED :
-		       !w->has_exit ? MW_NEW : w->last_exit ? MW_FAILED : MW_DONE;
+		return mwork_idle_state(w);
 	if (w->has_due && (long)(w->due_at - wq_jiffies()) > 0 &&
 	    delayed_work_pending(&w->dwork))
 		return MW_DELAYED;
@@ -263,6 +275,8 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 	w->has_exit = false;
 	w->last_cpu = cpu;
 	w->has_due = false;
+	g_free(w->reason);
+	w->reason = NULL;
 	wq_command_clear_output(&w->cmd);	/* a follower sees this run's */
 	model_changed(MCHANGE_WORK_STARTED, w->q, w);
 	model_unlock();
@@ -300,21 +314,9 @@ static void run_prepare(struct mwork *w, struct run *r, struct wq_command *cmd)
 	cmd->output_data = w;
 }
 
-static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
+void mwork_ended(struct mwork *w)
 {
-	model_lock();
-	w->running = false;
-	w->has_exit = true;
-	w->last_exit = exit_code;
-	w->last_pid = pid;
-	w->has_finished = true;
-	w->finished_ms = model_now_ms();
-	w->cmd.cmdline = NULL;
-	w->cmd.envp = NULL;
-	w->cmd.cwd = NULL;
-	w->cmd.cred = NULL;
 	struct mqueue *q = w->q;
-	model_changed(MCHANGE_WORK_FINISHED, q, w);
 	if (w->anon && !q->dead) {
 		if (w->done_link)
 			g_queue_unlink(&q->anon_done, w->done_link);
@@ -325,6 +327,24 @@ static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
 		gc_anon(q, model_cfg.keep_anon, (uid_t)-1);
 	}
 	model_wake_idle();
+}
+
+static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
+{
+	model_lock();
+	w->running = false;
+	w->finishing = true;
+	w->has_exit = true;
+	w->last_exit = exit_code;
+	w->last_pid = pid;
+	w->has_finished = true;
+	w->finished_ms = model_now_ms();
+	w->cmd.cmdline = NULL;
+	w->cmd.envp = NULL;
+	w->cmd.cwd = NULL;
+	w->cmd.cred = NULL;
+	model_changed(MCHANGE_WORK_FINISHED, w->q, w);
+	mwork_ended(w);
 	model_unlock();
 	for (int i = 0; i < 4; i++)
 		g_free(r->extra[i]);

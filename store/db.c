@@ -53,6 +53,9 @@ static const char *const migrations[STORE_SCHEMA] = {
 	"ALTER TABLE works ADD COLUMN queued_ms INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE works ADD COLUMN started_ms INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE works ADD COLUMN finished_ms INTEGER NOT NULL DEFAULT 0;",
+	/* 5: a work's DEPs (blank-separated) and why it failed without a run */
+	"ALTER TABLE works ADD COLUMN after TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE works ADD COLUMN reason TEXT;",
 };
 
 int db_errno(int rc)

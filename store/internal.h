@@ -14,7 +14,8 @@
 #include "store.h"
 
 /* The state column of works. */
-enum { ROW_IDLE, ROW_PENDING, ROW_DELAYED, ROW_RUNNING, ROW_LOST, ROW_CANCELLED };
+enum { ROW_IDLE, ROW_PENDING, ROW_DELAYED, ROW_RUNNING, ROW_LOST, ROW_CANCELLED,
+       ROW_BLOCKED };
 
 /* One change to write: a queue's row, a work's row or its run fields, or
  * a row to delete.  Copied under the model lock; owns its strings. */
@@ -42,6 +43,8 @@ struct rec {
 	int64_t order;			/* pending works run in this order */
 	int64_t due_ms;			/* wall clock, ms since the epoch */
 	int64_t queued_ms, started_ms, finished_ms;	/* the same; 0: unset */
+	char *after;			/* its DEPs, blank-separated */
+	char *reason;			/* NULL: none */
 	int64_t runs;
 	int has_exit, last_exit;
 	GBytes *output;			/* REC_WORK_RUN: NULL keeps the row's */

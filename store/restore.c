@@ -90,18 +90,19 @@ static struct submitter *row_submitter(sqlite3_stmt *st)
 static const enum mwork_state row_states[] = {
 	[ROW_IDLE] = MW_DONE, [ROW_PENDING] = MW_PENDING, [ROW_DELAYED] = MW_DELAYED,
 	[ROW_RUNNING] = MW_RUNNING, [ROW_LOST] = MW_LOST, [ROW_CANCELLED] = MW_CANCELLED,
+	[ROW_BLOCKED] = MW_BLOCKED,
 };
 
 /* SELECT queue, name, anon, owner, command, sub, state, ord, due_ms, runs,
  *        has_exit, last_exit, output, ctime, queued_ms, started_ms,
- *        finished_ms FROM works */
+ *        finished_ms, after, reason FROM works */
 static int restore_work(sqlite3_stmt *st, GHashTable *subs)
 {
 	struct mqueue *q = g_hash_table_lookup(queues_by_name, col_text(st, 0));
 	struct submitter *sub = g_hash_table_lookup(subs, GINT_TO_POINTER(
 							sqlite3_column_int64(st, 5)));
 	int state = sqlite3_column_int(st, 6);
-	if (!q || !sub || state < ROW_IDLE || state > ROW_CANCELLED)
+	if (!q || !sub || state < ROW_IDLE || state > ROW_BLOCKED)
 		return 0;	/* a row without its queue: dropped */
 	struct mwork_saved s = {
 		.name = col_text(st, 1),
@@ -122,6 +123,8 @@ static int restore_work(sqlite3_stmt *st, GHashTable *subs)
 		.started_ms = sqlite3_column_int64(st, 15),
 		.finished_ms = sqlite3_column_int64(st, 16),
 		.cancelled = state == ROW_CANCELLED,
+		.after = col_text(st, 17),
+		.reason = (const char *)sqlite3_column_text(st, 18),
 	};
 	return mwork_restore(q, &s);
 }
@@ -179,7 +182,7 @@ int store_restore(struct store *s)
 	if (r == 0)
 		r = each_row(s, "SELECT queue, name, anon, owner, command, sub, state, ord,"
 			     " due_ms, runs, has_exit, last_exit, output, ctime, queued_ms,"
-			     " started_ms, finished_ms FROM works"
+			     " started_ms, finished_ms, after, reason FROM works"
 			     " ORDER BY ord", work_row, subs);
 	s->order = db_int(s, "SELECT coalesce(max(ord), 0) FROM works", 0);
 	s->sub_id = db_int(s, "SELECT coalesce(max(id), 0) FROM submitters", 0);

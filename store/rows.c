@@ -22,13 +22,14 @@ static const char *const sql[] = {
 	[REC_WORK_PUT] =
 		"INSERT OR REPLACE INTO works (queue, name, anon, owner, command, sub,"
 		" state, ord, due_ms, runs, has_exit, last_exit, output, ctime, queued_ms,"
-		" started_ms, finished_ms) VALUES"
+		" started_ms, finished_ms, after, reason) VALUES"
 		" (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, (SELECT output FROM"
-		" works WHERE queue = ?1 AND name = ?2), ?13, ?14, ?15, ?16)",
+		" works WHERE queue = ?1 AND name = ?2), ?13, ?14, ?15, ?16, ?17, ?18)",
 	[REC_WORK_RUN] =
 		"UPDATE works SET state = ?3, due_ms = ?4, runs = ?5, has_exit = ?6,"
 		" last_exit = ?7, output = coalesce(?8, output), queued_ms = ?9,"
-		" started_ms = ?10, finished_ms = ?11 WHERE queue = ?1 AND name = ?2",
+		" started_ms = ?10, finished_ms = ?11, after = ?12, reason = ?13"
+		" WHERE queue = ?1 AND name = ?2",
 	[REC_WORK_DEL] =
 		"DELETE FROM works WHERE queue = ?1 AND name = ?2",
 	[REC_SUB_PUT] =
@@ -74,6 +75,8 @@ static void bind_work(sqlite3_stmt *st, const struct rec *r)
 	sqlite3_bind_text(st, 5, r->command, -1, SQLITE_STATIC);
 	bind_ints(st, 6, run, 8);
 	bind_ints(st, 14, times, 3);
+	sqlite3_bind_text(st, 17, r->after, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 18, r->reason, -1, SQLITE_STATIC);
 }
 
 /* A submitter's row: its id is parameter 1 (in place of a queue). */
@@ -94,6 +97,8 @@ static void bind_run(sqlite3_stmt *st, const struct rec *r)
 	bind_ints(st, 3, run, 5);
 	bind_bytes(st, 8, r->output);
 	bind_ints(st, 9, times, 3);
+	sqlite3_bind_text(st, 12, r->after, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 13, r->reason, -1, SQLITE_STATIC);
 }
 
 static sqlite3_stmt *statement(struct store *s, enum rec_op op)

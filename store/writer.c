@@ -20,6 +20,8 @@ void rec_free(struct rec *r)
 	g_free(r->cpumask);
 	g_free(r->command);
 	g_free(r->cwd);
+	g_free(r->after);
+	g_free(r->reason);
 	if (r->groups)
 		g_bytes_unref(r->groups);
 	if (r->env)
@@ -76,6 +78,8 @@ static int row_state(enum mchange c, struct mwork *w)
 	enum mwork_state s = mwork_state(w);
 	if (s == MW_PENDING || s == MW_DELAYED)
 		return s == MW_PENDING ? ROW_PENDING : ROW_DELAYED;
+	if (s == MW_BLOCKED)
+		return ROW_BLOCKED;
 	if (c == MCHANGE_WORK_STARTED)
 		return ROW_RUNNING;
 	return w->lost ? ROW_LOST : w->cancelled ? ROW_CANCELLED : ROW_IDLE;
@@ -91,6 +95,8 @@ static void rec_run(struct rec *r, enum mchange c, struct mwork *w)
 	r->queued_ms = w->has_queued ? w->queued_ms : 0;
 	r->started_ms = w->has_started ? w->started_ms : 0;
 	r->finished_ms = w->has_finished ? w->finished_ms : 0;
+	r->after = mwork_after_text(w);
+	r->reason = g_strdup(w->reason);
 	if (c == MCHANGE_WORK_FINISHED) {
 		size_t n = wq_command_output(&w->cmd, NULL, 0, NULL);
 		char *buf = g_malloc(n + 1);

@@ -266,3 +266,31 @@ check_delayed() {
 		[[ -d "$MNT/q/works/$w" ]] || fail "acknowledged $w is gone"
 	done <"$T/acked"
 }
+
+@test "after: DEPs, a blocked work and why a work failed survive a crash" {
+	mkdir "$MNT/q"
+	local w
+	for w in a b x y; do
+		echo "$w: 1h true" >"$MNT/q/delay"
+		echo "$w" >"$MNT/q/cancel"
+	done
+	printf 'b: a\ny: x\n' >"$MNT/q/after"
+	echo "x: exit 2" >"$MNT/q/submit"
+	flushq q
+	echo "y:" >"$MNT/q/submit"
+	wait_for 5 w_state_is q y failed
+	echo "a: 1h" >"$MNT/q/delay"
+	echo "b: echo b > '$T/b'" >"$MNT/q/submit"
+	assert_equal "$(w_get q b state)" blocked
+	crash
+	restart
+	run cat "$MNT/q/after"
+	assert_output $'b: a\ny: x'
+	assert_equal "$(w_get q b state)" blocked
+	assert_equal "$(w_get q y state)" failed
+	assert_equal "$(w_get q y reason)" "dependency x failed"
+	# the DEP runs now: the blocked work follows it
+	echo "a: 0" >"$MNT/q/modify"
+	wait_for 10 file_has "$T/b" b
+	wait_for 5 w_state_is q b done
+}

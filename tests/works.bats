@@ -3,7 +3,7 @@
 
 load bats/common
 
-WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at started_at finished_at"
+WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at started_at finished_at reason"
 
 @test "works/WORK/status has its keys in order, one key: value a line" {
 	mkdir "$MNT/q"
