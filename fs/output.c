@@ -74,8 +74,10 @@ void follow_open(struct fh *fh, struct mwork *w)
 {
 	enum mwork_state s = mwork_state(w);
 	fh->follow_run = w->runs;
-	if (s != MW_RUNNING && mwork_state_busy(s))
-		fh->follow_run++;	/* the run it is queued for */
+	/* queued, or taken by a worker but not started: the coming run;
+	 * running, or a run that just ended: that run */
+	if (!w->running && mwork_state_busy(s) && !(s == MW_RUNNING && w->finishing))
+		fh->follow_run++;
 	pthread_mutex_lock(&follow_lock);
 	g_queue_push_tail(&followers, fh);
 	fh->follow_link = followers.tail;
