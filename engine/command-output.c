@@ -107,6 +107,8 @@ static ssize_t wq_command_read(struct wq_command *cmd, struct wq_command_io *io,
 		pthread_mutex_lock(&cmd->lock);
 		wq_command_ring_put(cmd, io->buf, (size_t)n);
 		pthread_mutex_unlock(&cmd->lock);
+		if (cmd->output_notify)
+			cmd->output_notify(cmd->output_data);
 	}
 	return n;
 }
@@ -149,10 +151,23 @@ void wq_command_drain(struct wq_command *cmd, struct wq_command_io *io)
 
 /* ---- public ------------------------------------------------------------ */
 
+/* Copy the n kept bytes that end back bytes before the newest one's end
+ * (back >= n) into buf.  Called with cmd->lock. */
+static void wq_command_ring_copy(struct wq_command *cmd, size_t back, char *buf,
+				 size_t n)
+{
+	size_t size = cmd->output_size;
+	size_t pos = (cmd->output_head + size - back) % size;
+	size_t first = size - pos < n ? size - pos : n;
+
+	memcpy(buf, cmd->output + pos, first);
+	memcpy(buf + first, cmd->output, n - first);
+}
+
 size_t wq_command_output(struct wq_command *cmd, char *buf, size_t len,
 			 uint64_t *total)
 {
-	size_t size, kept, start, first;
+	size_t size, kept;
 
 	pthread_mutex_lock(&cmd->lock);
 	size = cmd->output_size;
@@ -160,15 +175,38 @@ size_t wq_command_output(struct wq_command *cmd, char *buf, size_t len,
 	if (buf && kept) {
 		if (kept > len)
 			kept = len;		/* the newest len bytes */
-		start = (cmd->output_head + size - kept) % size;
-		first = size - start < kept ? size - start : kept;
-		memcpy(buf, cmd->output + start, first);
-		memcpy(buf + first, cmd->output, kept - first);
+		wq_command_ring_copy(cmd, kept, buf, kept);
 	}
 	if (total)
 		*total = cmd->output_total;
 	pthread_mutex_unlock(&cmd->lock);
 	return kept;
+}
+
+size_t wq_command_output_at(struct wq_command *cmd, uint64_t off, char *buf,
+			    size_t len, uint64_t *start, uint64_t *total)
+{
+	size_t size, kept, n = 0;
+
+	pthread_mutex_lock(&cmd->lock);
+	size = cmd->output_size;
+	kept = cmd->output_total < size ? (size_t)cmd->output_total : size;
+	*total = cmd->output_total;
+	*start = cmd->output_total - kept;
+	if (off >= *start && off < *total) {
+		n = *total - off < len ? (size_t)(*total - off) : len;
+		wq_command_ring_copy(cmd, (size_t)(*total - off), buf, n);
+	}
+	pthread_mutex_unlock(&cmd->lock);
+	return n;
+}
+
+void wq_command_clear_output(struct wq_command *cmd)
+{
+	pthread_mutex_lock(&cmd->lock);
+	cmd->output_head = 0;
+	cmd->output_total = 0;
+	pthread_mutex_unlock(&cmd->lock);
 }
 
 int wq_command_set_output(struct wq_command *cmd, const char *data, size_t len)

@@ -75,6 +75,10 @@ struct wq_command {
 	const struct wq_cred *cred;	/* NULL: run as the daemon */
 	size_t output_limit;		/* bytes of output kept (the last ones) */
 	unsigned int kill_grace_ms;	/* SIGTERM to SIGKILL; 0: the default */
+	/* called on the runner thread, no lock held, each time output was
+	 * kept (NULL: nobody asks) */
+	void (*output_notify)(void *data);
+	void *output_data;
 
 	/* out: valid after wq_command_run() returned 0 */
 	pid_t pid;
@@ -125,6 +129,22 @@ void wq_command_kill(struct wq_command *cmd);
  */
 size_t wq_command_output(struct wq_command *cmd, char *buf, size_t len,
 			 uint64_t *total);
+
+/*
+ * wq_command_output_at - copy up to len bytes of the current or latest
+ * run's output from offset off of all it wrote (0 is its first byte) into
+ * buf, and return how many.  *start gets the offset of the oldest byte
+ * still kept, *total the number written in all; nothing is copied when
+ * off is below *start or at or past *total.
+ */
+size_t wq_command_output_at(struct wq_command *cmd, uint64_t off, char *buf,
+			    size_t len, uint64_t *start, uint64_t *total);
+
+/*
+ * wq_command_clear_output - forget the kept output, as a new run starts.
+ * cmd must not be running.
+ */
+void wq_command_clear_output(struct wq_command *cmd);
 
 /*
  * wq_command_set_output - keep data as the output of the latest run (a

@@ -65,6 +65,91 @@ fuse_req_t fh_take_read(struct fh *fh)
 	return r;
 }
 
+/* An interrupt of a read: answer the parked read EINTR, or, when it is
+ * not parked yet, tell the reader to answer EINTR itself. */
+static void fh_park_intr(fuse_req_t req, void *data)
+{
+	struct fh *fh = data;
+	pthread_mutex_lock(&fh->mu);
+	if (fh->rreq != req) {
+		fh->intr_req = req;
+		pthread_mutex_unlock(&fh->mu);
+		return;
+	}
+	fuse_req_t r = fh_take_read(fh);
+	pthread_mutex_unlock(&fh->mu);
+	fuse_reply_err(r, EINTR);
+}
+
+/* What try() found for a read of size bytes: 0 (*n bytes), an errno, or
+ * -1: parked.  fh->mu held. */
+static int fh_try_read(fuse_req_t req, struct fh *fh, fh_try_fn try, char *buf,
+		       size_t size, ssize_t *n)
+{
+	*n = try(fh, buf, size);
+	if (*n != -EAGAIN)
+		return *n < 0 ? (int)-*n : 0;
+	if (fh->nonblock)
+		return EAGAIN;
+	if (fh->intr_req == req)
+		return EINTR;
+	if (fh->rreq)
+		return EBUSY;		/* one parked read per open file */
+	if (model_exiting) {
+		*n = 0;
+		return 0;
+	}
+	fh->rreq = req;
+	fh->rsize = size;
+	return -1;
+}
+
+void fh_read(fuse_req_t req, struct fh *fh, size_t size, fh_try_fn try)
+{
+	pthread_mutex_lock(&fh->mu);
+	fh->intr_req = NULL;
+	pthread_mutex_unlock(&fh->mu);
+	if (!fh->nonblock)
+		fuse_req_interrupt_func(req, fh_park_intr, fh);
+
+	char *buf = g_malloc(size ? size : 1);
+	ssize_t n;
+	pthread_mutex_lock(&fh->mu);
+	int err = fh_try_read(req, fh, try, buf, size, &n);
+	pthread_mutex_unlock(&fh->mu);
+	if (err >= 0 && !fh->nonblock)
+		fuse_req_interrupt_func(req, NULL, NULL);
+	if (err > 0)
+		fuse_reply_err(req, err);
+	else if (err == 0)
+		fuse_reply_buf(req, buf, (size_t)n);
+	g_free(buf);
+}
+
+void fh_wake_read(struct fh *fh, fh_try_fn try)
+{
+	fuse_req_t req = NULL;
+	char *buf = NULL;
+	ssize_t n = 0;
+
+	pthread_mutex_lock(&fh->mu);
+	if (fh->rreq) {
+		buf = g_malloc(fh->rsize ? fh->rsize : 1);
+		n = try(fh, buf, fh->rsize);
+		if (n != -EAGAIN)
+			req = fh_take_read(fh);
+	}
+	pthread_mutex_unlock(&fh->mu);
+	if (req) {
+		fuse_req_interrupt_func(req, NULL, NULL);
+		if (n < 0)
+			fuse_reply_err(req, (int)-n);
+		else
+			fuse_reply_buf(req, buf, (size_t)n);
+	}
+	g_free(buf);
+}
+
 /* Close what an open file holds in other modules; no lock held. */
 void fh_close(struct fh *fh)
 {
@@ -75,6 +160,7 @@ void fh_close(struct fh *fh)
 	fh->tr = NULL;
 	pthread_mutex_unlock(&fh->mu);
 	wqfs_trace_close(tr);
+	follow_close(fh);
 	jiqfile_stop(fh, EINTR);
 	waits_close(fh);
 }

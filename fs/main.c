@@ -168,6 +168,7 @@ static void model_start(void)
 	opts.model.root = wqfs_root;
 	nodes_queue_files(&opts.model);
 	model_init(&opts.model);
+	model_set_work_watch(follow_watch);
 }
 
 /* Start the engine, the trace hub, the resumer and `events`: after the

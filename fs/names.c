@@ -22,7 +22,7 @@ bool is_queue_kind(enum kind k)
 
 bool is_work_kind(enum kind k)
 {
-	return k >= K_WDIR && k <= K_WOUTPUT;
+	return k >= K_WDIR && k <= K_WFOLLOW;
 }
 
 /* Model lock held. */
@@ -61,6 +61,8 @@ int stat_ino(fuse_ino_t ino, struct stat *st)
 		st->st_gid = w->q->files[MQ_DIR].gid;
 		if (k != K_WDIR)
 			st->st_mode = S_IFREG | 0400 | (w->q->files[MQ_DIR].mode & 0040);
+		if (k == K_WOUTPUT)	/* tail -f follows it, tail -n seeks */
+			st->st_size = (off_t)output_size(w);
 		t = w->ctime;
 	} else if (id != 0) {
 		return -ENOENT;

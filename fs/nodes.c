@@ -35,10 +35,12 @@ const struct node nodes[K_COUNT] = {
 	[K_REQUEUE_LOST]  = { "requeue_lost",	K_QDIR,  R(0644),  NC_ATTR,  WQFS_ATTR_REQUEUE_LOST },
 	[K_QLIST]	  = { "list",		K_QDIR,  R(0444),  NC_TEXT,  0 },
 	[K_QSTATUS_JSON]  = { "status.json",	K_QDIR,  R(0444),  NC_TEXT,  0 },
+	[K_AFTER]	  = { "after",		K_QDIR,  R(0644),  NC_CTL,   WQFS_CTL_AFTER },
 	[K_WORKS]	  = { "works",		K_QDIR,  D(0755),  NC_DIR,   0 },
 	[K_WDIR]	  = { NULL,		K_WORKS, D(0755),  NC_DIR,   0 },
 	[K_WSTATUS]	  = { "status",		K_WDIR,  R(0444),  NC_TEXT,  0 },
-	[K_WOUTPUT]	  = { "output",		K_WDIR,  R(0444),  NC_TEXT,  0 },
+	[K_WOUTPUT]	  = { "output",		K_WDIR,  R(0444),  NC_OUTPUT, 0 },
+	[K_WFOLLOW]	  = { "follow",		K_WDIR,  R(0444),  NC_OUTPUT, 1 },
 };
 
 _Static_assert(K_WORKS - K_QDIR + 1 == MQ_NFILES,

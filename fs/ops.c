@@ -3,7 +3,8 @@
  * ops.c - the FUSE low-level operations table, and the operations on open
  * files (open, read, write, poll, flush, release), dispatched on the node
  * table's class: text made at open, control lines (control.c), attribute
- * values (attr.c), trace streams (tracefile.c), jiqwq pages (jiqfile.c).
+ * values (attr.c), trace streams (tracefile.c), jiqwq pages (jiqfile.c),
+ * a work's output and follow files (output.c).
  * Names and directories are names.c's.
  */
 #include <errno.h>
@@ -74,14 +75,22 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int acc = fi->flags & O_ACCMODE;
 	fh->nonblock = (fi->flags & O_NONBLOCK) != 0;
 	switch (nodes[k].cls) {
+	case NC_CTL:
 	case NC_TEXT:
 	case NC_ATTR:
-		if (acc != O_WRONLY)
+		/* text made at open; of the control files, after's (its DEPs) */
+		if (acc != O_WRONLY && (nodes[k].cls != NC_CTL || k == K_AFTER))
 			fh->text = gen_text(k, fh->q, fh->wid, fh->sub, &fh->len);
 		break;
 	case NC_TRACE:
 		tracefile_open(fh);
 		fi->nonseekable = 1;
+		break;
+	case NC_OUTPUT:
+		if (nodes[k].arg) {
+			follow_open(fh, mwork_lookup_id(id));
+			fi->nonseekable = 1;
+		}
 		break;
 	default:
 		break;
@@ -93,24 +102,33 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* A read of text made at open. */
+static void read_text(fuse_req_t req, struct fh *fh, size_t size, off_t off)
+{
+	size_t n = 0;
+	if (fh->text && off >= 0 && (size_t)off < fh->len)
+		n = fh->len - (size_t)off < size ? fh->len - (size_t)off : size;
+	/* A copy: once the kernel has the reply, the reader may close
+	 * and the release free fh->text while writev returns. */
+	char *copy = n ? g_memdup2(fh->text + off, n) : NULL;
+	fuse_reply_buf(req, copy, n);
+	g_free(copy);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fh *fh = (struct fh *)(uintptr_t)fi->fh;
 	switch (nodes[fh->kind].cls) {
 	case NC_TEXT:
-	case NC_ATTR: {
-		size_t n = 0;
-		if (fh->text && off >= 0 && (size_t)off < fh->len)
-			n = fh->len - (size_t)off < size ? fh->len - (size_t)off : size;
-		/* A copy: once the kernel has the reply, the reader may close
-		 * and the release free fh->text while writev returns. */
-		char *copy = n ? g_memdup2(fh->text + off, n) : NULL;
-		fuse_reply_buf(req, copy, n);
-		g_free(copy);
+	case NC_ATTR:
+		read_text(req, fh, size, off);
 		return;
-	}
 	case NC_CTL: {
+		if (fh->kind == K_AFTER) {
+			read_text(req, fh, size, off);
+			return;
+		}
 		/* the names the latest write on this fd queued, then EOF */
 		pthread_mutex_lock(&fh->mu);
 		size_t n = 0;
@@ -130,6 +148,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	case NC_JIQ:
 		jiqfile_read(req, fh, size, off);
+		return;
+	case NC_OUTPUT:
+		output_read(req, fh, size, off);
 		return;
 	default:
 		fuse_reply_err(req, EISDIR);

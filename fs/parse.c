@@ -419,6 +419,42 @@ static int parse_modify(struct span v, unsigned int hz, struct wqfs_line *out)
 	return set_delay(out, tok, hz);
 }
 
+/* DEP: WORK or QUEUE/WORK, both valid names. */
+static int set_dep(struct wqfs_dep *d, struct span tok)
+{
+	struct span queue, work;
+
+	if (!split_at(tok, '/', &queue, &work)) {
+		queue = span_of(NULL, 0);
+		work = tok;
+	} else if (!wqfs_valid_name(queue.s, queue.len)) {
+		return -EINVAL;
+	}
+	if (!wqfs_valid_name(work.s, work.len))
+		return -EINVAL;
+	*d = (struct wqfs_dep){ queue.s, queue.len, work.s, work.len };
+	return 0;
+}
+
+/* NAME: DEP [DEP...] | NAME: */
+static int parse_after(struct span v, struct wqfs_line *out)
+{
+	struct span name, rest, tok;
+	int ret = split_name(trim(v), &name, &rest);
+
+	if (ret <= 0)
+		return -EINVAL;
+	set_name(out, name);
+	while ((tok = next_token(&rest)).len) {
+		if (out->ndeps == WQFS_AFTER_MAX)
+			return -E2BIG;
+		ret = set_dep(&out->deps[out->ndeps++], tok);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int wqfs_parse_line(enum wqfs_ctl ctl, const char *line, size_t len,
 		    unsigned int hz, struct wqfs_line *out)
 {
@@ -446,6 +482,8 @@ int wqfs_parse_line(enum wqfs_ctl ctl, const char *line, size_t len,
 		return v.len ? set_name(out, v) : 0;
 	case WQFS_CTL_DRAIN:
 		return trim(v).len ? -EINVAL : 0;
+	case WQFS_CTL_AFTER:
+		return parse_after(v, out);
 	}
 	return -EINVAL;
 }

@@ -3,7 +3,8 @@
  * parse.h - every parser of user bytes in wqfs, as pure functions.
  *
  * This module owns the grammar of the control files (submit, delay,
- * modify, cancel, flush, drain; the types are model/request.h's), DELAY values, attribute values (max_active,
+ * modify, cancel, flush, drain, after; the types are model/request.h's),
+ * DELAY values, attribute values (max_active,
  * cpumask, nice, frozen, per_cpu) and queue and work names.  Nothing here
  * allocates, locks or touches the engine, so each function can be fuzzed
  * and unit-tested on its own.  Inputs are (pointer, length) pairs and need
@@ -34,6 +35,9 @@
  * Such a prefix with an invalid NAME (".x: cmd") is -EINVAL.
  * Leading and trailing blanks around NAME, DELAY and COMMAND are dropped;
  * blanks are space, tab and '\r' (so CRLF lines work).
+ * after: "NAME: DEP [DEP...]", DEP a WORK or QUEUE/WORK name, blanks
+ * between; "NAME:" alone clears (ndeps 0); more than WQFS_AFTER_MAX DEPs
+ * is -E2BIG.
  */
 int wqfs_parse_line(enum wqfs_ctl ctl, const char *line, size_t len,
 		    unsigned int hz, struct wqfs_line *out);

@@ -2,7 +2,7 @@
 /*
  * status.c - the text of every file generated at open: root status (the
  * wq_monitor.py table) and status.json, queue status, list and
- * status.json, attribute values, and a work's status and output.
+ * status.json, attribute values, and a work's status.
  */
 #include <stdio.h>
 #include <string.h>
@@ -184,12 +184,27 @@ static void queue_status(GString *s, struct mqueue *q)
 	queue_fields(s, q, false);
 }
 
-static void jiffies_field(GString *s, const char *key, bool has, unsigned long v)
+/* A time of a work as ISO 8601 UTC with milliseconds
+ * (2026-12-01T08:30:00.123Z); "" when unset.  size >= TIME_LEN. */
+#define TIME_LEN 32
+static void time_text(char *buf, size_t size, bool has, int64_t ms)
 {
-	if (has)
-		g_string_append_printf(s, "%s: %lu\n", key, v);
-	else
-		g_string_append_printf(s, "%s: -\n", key);
+	buf[0] = '\0';
+	if (!has)
+		return;
+	time_t sec = (time_t)(ms / 1000);
+	struct tm tm;
+	if (!gmtime_r(&sec, &tm))
+		return;
+	size_t n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	g_snprintf(buf + n, size - n, ".%03dZ", (int)(ms % 1000));
+}
+
+static void time_field(GString *s, const char *key, bool has, int64_t ms)
+{
+	char t[TIME_LEN];
+	time_text(t, sizeof t, has, ms);
+	g_string_append_printf(s, "%s: %s\n", key, *t ? t : "-");
 }
 
 /* The running command's pid from the moment it is spawned, else the
@@ -220,10 +235,11 @@ static void work_status(GString *s, struct mwork *w)
 		g_string_append_printf(s, "last_cpu: %d\n", w->last_cpu);
 	else
 		g_string_append(s, "last_cpu: -\n");
-	jiffies_field(s, "queued_at", w->has_queued, w->queued_at);
-	jiffies_field(s, "due_at", w->has_due, w->due_at);
-	jiffies_field(s, "started_at", w->has_started, w->started_at);
-	jiffies_field(s, "finished_at", w->has_finished, w->finished_at);
+	time_field(s, "queued_at", w->has_queued, w->queued_ms);
+	time_field(s, "due_at", w->has_due, w->due_ms);
+	time_field(s, "started_at", w->has_started, w->started_ms);
+	time_field(s, "finished_at", w->has_finished, w->finished_ms);
+	g_string_append_printf(s, "reason: %s\n", w->reason ? w->reason : "-");
 }
 
 /* Work names in natural order: runs of digits compare as numbers (w2
@@ -271,18 +287,11 @@ struct work_row {
 	struct mwork *w;
 	const char *state;
 	const char *command;
-	char exit[16], runs[24], queued[24], started[24], finished[24], duration[32];
+	char exit[16], runs[24], queued[TIME_LEN], started[TIME_LEN], finished[TIME_LEN];
+	char duration[32];
 };
 
-static void jiffies_text(char *buf, size_t size, bool has, unsigned long v)
-{
-	if (has)
-		g_snprintf(buf, size, "%lu", v);
-	else
-		buf[0] = '\0';
-}
-
-static void work_row(struct work_row *r, struct mwork *w, unsigned long now)
+static void work_row(struct work_row *r, struct mwork *w, int64_t now)
 {
 	r->w = w;
 	r->state = mwork_state_name(mwork_state(w));
@@ -292,17 +301,16 @@ static void work_row(struct work_row *r, struct mwork *w, unsigned long now)
 	else
 		r->exit[0] = '\0';
 	g_snprintf(r->runs, sizeof r->runs, "%lu", w->runs);
-	jiffies_text(r->queued, sizeof r->queued, w->has_queued, w->queued_at);
-	jiffies_text(r->started, sizeof r->started, w->has_started, w->started_at);
-	jiffies_text(r->finished, sizeof r->finished, w->has_finished, w->finished_at);
+	time_text(r->queued, sizeof r->queued, w->has_queued, w->queued_ms);
+	time_text(r->started, sizeof r->started, w->has_started, w->started_ms);
+	time_text(r->finished, sizeof r->finished, w->has_finished, w->finished_ms);
 	/* the latest run: the running one so far, or the one that ended */
 	r->duration[0] = '\0';
 	if (w->has_started && (w->running || w->has_finished)) {
-		unsigned long end = w->running ? now : w->finished_at;
-		long j = (long)(end - w->started_at);
-		uint64_t ms = wq_jiffies_to_ns(j > 0 ? (unsigned long)j : 0) / 1000000;
-		g_snprintf(r->duration, sizeof r->duration, "%llu.%03llu",
-			   (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+		int64_t ms = (w->running ? now : w->finished_ms) - w->started_ms;
+		ms = ms > 0 ? ms : 0;	/* the wall clock was set back */
+		g_snprintf(r->duration, sizeof r->duration, "%lld.%03lld",
+			   (long long)(ms / 1000), (long long)(ms % 1000));
 	}
 }
 
@@ -328,7 +336,7 @@ static struct work_row *work_rows(struct mqueue *q, const struct submitter *read
 		if (may_see_work(reader, v))
 			g_ptr_array_add(a, v);
 	g_ptr_array_sort(a, by_work_name);
-	unsigned long now = wq_jiffies();
+	int64_t now = model_now_ms();
 	struct work_row *rows = g_new0(struct work_row, a->len ? a->len : 1);
 	for (guint i = 0; i < a->len; i++)
 		work_row(&rows[i], a->pdata[i], now);
@@ -371,7 +379,7 @@ static void queue_list(GString *s, struct mqueue *q, const struct submitter *rea
 	for (int c = 0; c < LC_N; c++) {
 		width[c] = (int)strlen(head[c]);
 		if (c == LC_STATE)
-			width[c] = (int)strlen("pending");
+			width[c] = (int)strlen("cancelled");
 		for (guint i = 0; i < n; i++) {
 			int l = (int)strlen(row_cell(&rows[i], c));
 			if (l > width[c])
@@ -402,6 +410,16 @@ static void json_num(GString *s, const char *key, const char *v)
 	g_string_append_printf(s, ", \"%s\": %s", key, *v ? v : "null");
 }
 
+/* A string, or null when unset. */
+static void json_time(GString *s, const char *key, const char *v)
+{
+	g_string_append_printf(s, ", \"%s\": ", key);
+	if (*v)
+		json_string(s, v);
+	else
+		g_string_append(s, "null");
+}
+
 /* The queue's status fields and its works, as one JSON object. */
 static void queue_json(GString *s, struct mqueue *q, const struct submitter *reader)
 {
@@ -418,9 +436,9 @@ static void queue_json(GString *s, struct mqueue *q, const struct submitter *rea
 		json_string(s, r->state);
 		json_num(s, "exit", r->exit);
 		json_num(s, "runs", r->runs);
-		json_num(s, "queued_at", r->queued);
-		json_num(s, "started_at", r->started);
-		json_num(s, "finished_at", r->finished);
+		json_time(s, "queued_at", r->queued);
+		json_time(s, "started_at", r->started);
+		json_time(s, "finished_at", r->finished);
 		json_num(s, "duration", r->duration);
 		g_string_append(s, ", \"command\": ");
 		json_string(s, r->command);
@@ -464,15 +482,6 @@ static void attr_text(GString *s, enum kind k, struct mqueue *q)
 	}
 }
 
-/* A work's output kept so far. */
-static void output_text(GString *s, struct mwork *w)
-{
-	size_t n = wq_command_output(&w->cmd, NULL, 0, NULL);
-	g_string_set_size(s, n);
-	n = wq_command_output(&w->cmd, s->str, n, NULL);
-	g_string_truncate(s, n);
-}
-
 /* The text of a root, queue or work file (not an attribute). */
 static void file_text(GString *s, enum kind k, struct mqueue *q, struct mwork *w,
 		      const struct submitter *reader)
@@ -496,11 +505,11 @@ static void file_text(GString *s, enum kind k, struct mqueue *q, struct mwork *w
 	case K_QSTATUS_JSON:
 		queue_json(s, q, reader);
 		break;
+	case K_AFTER:
+		mqueue_after_text(q, s);
+		break;
 	case K_WSTATUS:
 		work_status(s, w);
-		break;
-	case K_WOUTPUT:
-		output_text(s, w);
 		break;
 	default:
 		break;
@@ -512,7 +521,7 @@ char *gen_text(enum kind k, struct mqueue *q, uint64_t wid, const struct submitt
 {
 	struct mwork *w = NULL;
 
-	if (k == K_WSTATUS || k == K_WOUTPUT) {
+	if (k == K_WSTATUS) {
 		w = mwork_lookup_id(wid);
 		if (!w)
 			return NULL;

@@ -4,44 +4,31 @@
  * parks until the reader's ring has rows (trace_notify -> the resumer ->
  * trace_wake), and poll(2) is told when it does.  A reader sees the
  * events of its queue, or (root's trace) of the queues it may read.
- *
- * Parked reads keep their request in fh->rreq under fh->mu; whoever takes
- * it from there answers it.  An interrupt that arrives before the read is
- * parked is remembered in fh->intr_req so the read answers EINTR instead
- * of parking.
+ * The parking is fh.c's (fh_read).
  */
 #include <errno.h>
 
 #include "wqfs.h"
 
-static void park_intr(fuse_req_t req, void *data);
+/* A trace read's bytes: the rows in the reader's ring; fh->mu held. */
+static ssize_t trace_try(struct fh *fh, char *buf, size_t size)
+{
+	return fh->tr ? wqfs_trace_read(fh->tr, buf, size) : 0;
+}
 
 static void trace_wake(void *arg, int unused)
 {
 	struct fh *fh = arg;
-	fuse_req_t req = NULL;
-	char *buf = NULL;
-	ssize_t n = 0;
 
+	fh_wake_read(fh, trace_try);
 	pthread_mutex_lock(&fh->mu);
-	if (fh->rreq && fh->tr) {
-		buf = g_malloc(fh->rsize ? fh->rsize : 1);
-		n = wqfs_trace_read(fh->tr, buf, fh->rsize);
-		if (n > 0)
-			req = fh_take_read(fh);
-	}
 	struct fuse_pollhandle *ph = fh->ph;
 	fh->ph = NULL;
 	pthread_mutex_unlock(&fh->mu);
-	if (req) {
-		fuse_req_interrupt_func(req, NULL, NULL);
-		fuse_reply_buf(req, buf, (size_t)n);
-	}
 	if (ph) {
 		fuse_lowlevel_notify_poll(ph);
 		fuse_pollhandle_destroy(ph);
 	}
-	g_free(buf);
 	fh_unref(fh);
 }
 
@@ -52,60 +39,9 @@ static void trace_notify(void *data)
 	resumer_push(trace_wake, fh, 0);
 }
 
-static void park_intr(fuse_req_t req, void *data)
-{
-	struct fh *fh = data;
-	pthread_mutex_lock(&fh->mu);
-	if (fh->rreq != req) {
-		/* not parked yet: the reader answers EINTR itself */
-		fh->intr_req = req;
-		pthread_mutex_unlock(&fh->mu);
-		return;
-	}
-	fuse_req_t r = fh_take_read(fh);
-	pthread_mutex_unlock(&fh->mu);
-	fuse_reply_err(r, EINTR);
-}
-
 void tracefile_read(fuse_req_t req, struct fh *fh, size_t size)
 {
-	pthread_mutex_lock(&fh->mu);
-	fh->intr_req = NULL;
-	pthread_mutex_unlock(&fh->mu);
-	if (!fh->nonblock)
-		fuse_req_interrupt_func(req, park_intr, fh);
-
-	char *buf = g_malloc(size ? size : 1);
-	pthread_mutex_lock(&fh->mu);
-	ssize_t n = fh->tr ? wqfs_trace_read(fh->tr, buf, size) : 0;
-	int err = 0;
-	if (n == -EAGAIN) {
-		if (fh->nonblock)
-			err = EAGAIN;
-		else if (fh->intr_req == req)
-			err = EINTR;
-		else if (fh->rreq)
-			err = EBUSY;
-		else if (model_exiting)
-			n = 0;
-		else {
-			fh->rreq = req;
-			fh->rsize = size;
-			pthread_mutex_unlock(&fh->mu);
-			g_free(buf);
-			return;
-		}
-	} else if (n < 0) {
-		err = (int)-n;
-	}
-	pthread_mutex_unlock(&fh->mu);
-	if (!fh->nonblock)
-		fuse_req_interrupt_func(req, NULL, NULL);
-	if (err)
-		fuse_reply_err(req, err);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
-	g_free(buf);
+	fh_read(req, fh, size, trace_try);
 }
 
 /* Trace rows a reader gets: of the queue it opened (by identity, not by

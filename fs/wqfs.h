@@ -14,6 +14,7 @@
  *   registry_lock         the observer's map of works and queues (rwlock)
  *   trace hub->lock       the list of trace readers (trace.c)
  *   trace reader->lock    one reader's ring
+ *   follow_lock           the open follow files (output.c)
  * and the leaves, which take no other lock:
  *   wq_lock               the engine (engine/lock.c; its own rules are in
  *                         engine/internal.h)
@@ -76,19 +77,20 @@ enum kind {
 	K_SUBMIT, K_DELAY, K_MODIFY, K_CANCEL, K_FLUSH, K_DRAIN,
 	K_QSTATUS, K_QTRACE, K_QJIQWQ, K_QJIQWQDELAY,
 	K_PER_CPU, K_MAX_ACTIVE, K_CPUMASK, K_NICE, K_FROZEN, K_REQUEUE_LOST,
-	K_QLIST, K_QSTATUS_JSON,
+	K_QLIST, K_QSTATUS_JSON, K_AFTER,
 	K_WORKS,
-	K_WDIR, K_WSTATUS, K_WOUTPUT,
+	K_WDIR, K_WSTATUS, K_WOUTPUT, K_WFOLLOW,
 	K_COUNT
 };
 
 enum node_class {
 	NC_DIR,		/* directory */
 	NC_TEXT,	/* text generated at open */
-	NC_CTL,		/* control file: lines */
+	NC_CTL,		/* control file: lines (after: read its text) */
 	NC_ATTR,	/* queue attribute: read "N\n", write a value */
 	NC_TRACE,	/* event stream */
 	NC_JIQ,		/* the LDD3 demo */
+	NC_OUTPUT,	/* a work's output: a file (arg 0) or a stream (1) */
 };
 
 struct node {
@@ -168,6 +170,10 @@ struct fh {
 	struct wqfs_jiq *jiq;		/* mu, jiq_mu: the latest run (jiqfile.c) */
 	enum jiq_state jiq_state;	/* mu */
 	bool nonblock;
+	uint64_t fpos;			/* mu: a follow file's next byte */
+	unsigned long follow_run;	/* the run a follow file streams */
+	bool parked;			/* follow_lock: a follower waits */
+	GList *follow_link;		/* follow_lock: in the followers */
 	GQueue waits;			/* mu: struct fwait, armed by writes */
 	GSList *flushes;		/* mu: parked FUSE_FLUSH requests */
 	GList *link;			/* model lock: in open_files */
@@ -190,6 +196,15 @@ struct fh *fh_new(enum kind k);
 void fh_unref(struct fh *fh);
 /* Take the parked read, to answer it; fh->mu held. */
 fuse_req_t fh_take_read(struct fh *fh);
+/* A read that may wait: try() (fh->mu held) returns the bytes it put in
+ * buf, -EAGAIN when there are none yet, or -errno.  Without O_NONBLOCK
+ * the read parks in fh->rreq, holding no thread, until fh_wake_read()
+ * finds bytes or an error for it, an interrupt (EINTR) or the unmount. */
+typedef ssize_t (*fh_try_fn)(struct fh *fh, char *buf, size_t size);
+void fh_read(fuse_req_t req, struct fh *fh, size_t size, fh_try_fn try);
+/* Answer fh's parked read if try() has something for it now; no lock
+ * held. */
+void fh_wake_read(struct fh *fh, fh_try_fn try);
 /* Close what fh holds in other modules (release); no lock held. */
 void fh_close(struct fh *fh);
 /* At exit: answer parked reads, stop jiq runs, close every open file. */
@@ -226,6 +241,16 @@ void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 void tracefile_open(struct fh *fh);			/* model lock */
 void tracefile_read(fuse_req_t req, struct fh *fh, size_t size);
+
+/* ---- a work's output and follow files (output.c) ------------------------ */
+
+/* The size of works/W/output: all its current or latest run wrote. */
+uint64_t output_size(struct mwork *w);			/* model lock */
+void output_read(fuse_req_t req, struct fh *fh, size_t size, off_t off);
+void follow_open(struct fh *fh, struct mwork *w);	/* model lock */
+void follow_close(struct fh *fh);			/* no lock held */
+/* The model's work watch: wake the followers of work wid. */
+void follow_watch(uint64_t wid);
 
 /* ---- jiqwq reads (jiqfile.c) ------------------------------------------ */
 

@@ -20,7 +20,13 @@ void mwork_rename_anon(struct mwork *w, const char *name);
  * force.  A NULL or shorter command is never refused. */
 int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force);
 bool mwork_removable(struct mwork *w);
+/* w is due delay_ns from now (now_ms on the wall clock), as the engine's
+ * timer fires it: in whole jiffies. */
+void mwork_set_due(struct mwork *w, int64_t now_ms, uint64_t delay_ns);
 bool mwork_runs(struct mwork *w);		/* running, or about to */
+/* Which of the idle states w is in, when it is neither queued nor
+ * running. */
+enum mwork_state mwork_idle_state(struct mwork *w);
 
 /* queue.c: the observer's map of works (registry_lock, not the model's) */
 void model_register_work(struct mwork *w, bool add);
@@ -30,6 +36,23 @@ void model_register_work(struct mwork *w, bool add);
 
 /* queue.c: wait on cond with the model lock held, until *until */
 void model_wait_cond(pthread_cond_t *cond, const struct timespec *until);
+
+/* journal.c: a running work's output grew (wq_command.output_notify) */
+void model_output_grew(void *data);
+
+/* after.c: dependencies; model lock held */
+/* Block w (queued by a submit, delay or modify line with delay_ns) until
+ * its DEPs are done; -EALREADY if it is blocked and not modify. */
+int after_block(struct mwork *w, bool modify, uint64_t delay_ns);
+void after_unblock(struct mwork *w);		/* out of the blocked list */
+void after_changed(void);			/* a work changed */
+bool after_pending(void);			/* blocked works to look at */
+void after_resolve(void);			/* release or fail them */
+void after_set_text(struct mwork *w, const char *text);	/* restore */
+
+/* work.c: w ended (a run, or failed without one): keep an anonymous
+ * work for works/, wake who waits for idle queues */
+void mwork_ended(struct mwork *w);
 
 /* drain.c: wake whoever waits for queues to go idle; model lock held */
 void model_wake_idle(void);

@@ -8,6 +8,20 @@
 #include "internal.h"
 
 static struct model_journal journal;	/* the model lock; set before use */
+static void (*work_watch)(uint64_t wid);	/* set once, before any work */
+
+void model_set_work_watch(void (*fn)(uint64_t wid))
+{
+	work_watch = fn;
+}
+
+/* A running work's output grew (its command's output_notify). */
+void model_output_grew(void *data)
+{
+	struct mwork *w = data;		/* running: not freed meanwhile */
+	if (work_watch)
+		work_watch(w->id);
+}
 
 void model_set_journal(const struct model_journal *j)
 {
@@ -21,6 +35,10 @@ void model_changed(enum mchange c, struct mqueue *q, struct mwork *w)
 	model_assert_locked();
 	if (journal.changed)
 		journal.changed(c, q, w, journal.data);
+	if (w && work_watch)
+		work_watch(w->id);
+	if (w)
+		after_changed();
 }
 
 int model_commit(void)

@@ -2,8 +2,8 @@
 /*
  * line.c - the operations of the control files: submit, delay and modify
  * (queue_work, queue_delayed_work, mod_delayed_work), cancel
- * (cancel_delayed_work_sync), flush (flush_workqueue, flush_delayed_work)
- * and drain (drain_workqueue), one parsed line at a time.
+ * (cancel_delayed_work_sync), flush (flush_workqueue, flush_delayed_work),
+ * drain (drain_workqueue) and after (after.c), one parsed line at a time.
  *
  * A line acts for the writer's submitter (m->sub), fixed when the file was
  * opened, as the kernel binds f_cred at open.
@@ -88,6 +88,17 @@ static int queue_engine(struct mwriter *m, enum wqfs_ctl ctl, struct mwork *w,
 	}
 }
 
+/* Queue w, or block it while it has DEPs to wait for (after.c).  A work
+ * already in the engine answers as the engine does. */
+static int queue_or_block(struct mwriter *m, enum wqfs_ctl ctl, struct mwork *w,
+			  const struct wqfs_line *l)
+{
+	bool pending = work_busy(&w->dwork.work) & WORK_BUSY_PENDING;
+	if (w->blocked || (w->after && !pending))
+		return after_block(w, ctl == WQFS_CTL_MODIFY, l->has_delay ? l->delay_ns : 0);
+	return queue_engine(m, ctl, w, l);
+}
+
 /* What a queueing line changes on a work, kept to undo it when the engine
  * refuses the line. */
 struct undo {
@@ -121,16 +132,18 @@ static void line_undo(struct mwork *w, struct undo *u)
 
 static void line_done(struct mwork *w, const struct wqfs_line *l, struct undo *u)
 {
-	unsigned long now = wq_jiffies();
-
 	g_free(u->command);
 	submitter_unref(u->sub);
 	w->has_queued = true;
-	w->queued_at = now;
+	w->queued_ms = model_now_ms();
 	w->lost = false;
-	w->has_due = l->has_delay;
-	if (l->has_delay)
-		w->due_at = now + wq_ns_to_jiffies(l->delay_ns);
+	w->cancelled = false;
+	w->finishing = false;
+	g_free(w->reason);
+	w->reason = NULL;
+	w->has_due = l->has_delay && !w->blocked;	/* blocked: due once released */
+	if (w->has_due)
+		mwork_set_due(w, w->queued_ms, l->delay_ns);
 	model_changed(MCHANGE_WORK_QUEUED, w->q, w);
 }
 
@@ -149,7 +162,7 @@ static int queue_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_li
 	int r = line_work(m, ctl, l, &w, &created);
 	if (r == 0)
 		r = line_set(m, w, l, &u);
-	if (r == 0 && (r = queue_engine(m, ctl, w, l)) < 0)
+	if (r == 0 && (r = queue_or_block(m, ctl, w, l)) < 0)
 		line_undo(w, &u);
 	if (r < 0) {
 		if (created)
@@ -194,7 +207,15 @@ static int cancel_work(struct mwriter *m, struct mwork *w)
 {
 	bool pending = cancel_delayed_work(&w->dwork);
 	model_lock();
+	if (w->blocked) {		/* queued, waiting for its DEPs */
+		after_unblock(w);
+		pending = true;
+	}
 	bool running = mwork_runs(w);
+	if (pending || running)
+		w->cancelled = true;
+	if (pending)
+		w->has_due = false;	/* no instance is due any more */
 	if (pending)
 		model_changed(MCHANGE_WORK_CANCELLED, w->q, w);
 	model_wake_idle();
@@ -306,6 +327,12 @@ int model_apply_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_lin
 		return wait_line(m, false, l);
 	case WQFS_CTL_DRAIN:
 		return drain_line(m);
+	case WQFS_CTL_AFTER: {
+		model_lock();
+		int r = m->q->dead ? -ESHUTDOWN : mqueue_set_after(m->q, l, m->sub->uid);
+		model_unlock();
+		return r;
+	}
 	default:
 		break;
 	}

@@ -35,7 +35,7 @@
 
 /* A queue's files, the directory first: fs/nodes.c names them. */
 #define MQ_DIR		0
-#define MQ_NFILES	20
+#define MQ_NFILES	21
 
 struct model_config {
 	unsigned int hz;		/* jiffies per second */
@@ -122,14 +122,21 @@ struct mqueue {
 	time_t ctime;
 };
 
-/* What a work is doing, as status shows it. */
-enum mwork_state { MW_IDLE, MW_PENDING, MW_DELAYED, MW_RUNNING, MW_LOST };
+/* What a work is doing, as status shows it: queued (pending, delayed,
+ * blocked), running, or the kernel's idle, told apart by how it got there
+ * (new: never queued; done, failed: its latest run's exit; cancelled: a
+ * cancel took it; lost: running when the daemon died). */
+enum mwork_state { MW_NEW, MW_PENDING, MW_DELAYED, MW_BLOCKED, MW_RUNNING, MW_DONE,
+		   MW_FAILED, MW_CANCELLED, MW_LOST };
 
 /* Queued, delayed or running: what cancel and flush act on. */
 static inline bool mwork_state_busy(enum mwork_state s)
 {
-	return s == MW_PENDING || s == MW_DELAYED || s == MW_RUNNING;
+	return s == MW_PENDING || s == MW_DELAYED || s == MW_BLOCKED || s == MW_RUNNING;
 }
+
+/* The wall clock, in ms since the epoch: how a work's times are kept. */
+int64_t model_now_ms(void);
 
 struct mwork {
 	struct delayed_work dwork;	/* every work can be queued or delayed */
@@ -146,8 +153,17 @@ struct mwork {
 	bool has_exit;
 	pid_t last_pid;
 	int last_cpu;
-	unsigned long queued_at, due_at, started_at, finished_at;
+	unsigned long due_at;		/* jiffies: when the delayed instance fires */
+	int64_t queued_ms, due_ms, started_ms, finished_ms;	/* wall clock */
 	bool has_queued, has_due, has_started, has_finished;
+	bool cancelled;			/* a cancel took it; until queued again */
+	bool finishing;			/* its run ended, the engine may still
+					 * show it running; until queued again */
+	GPtrArray *after;		/* its DEPs ("WORK", "QUEUE/WORK"), or NULL */
+	bool blocked;			/* queued, waiting for its DEPs (after.c) */
+	GList *blocked_link;		/* in after.c's blocked list */
+	uint64_t blocked_delay_ns;	/* the DELAY it was queued with */
+	char *reason;			/* why it failed without a run, or NULL */
 	struct wq_command cmd;
 	bool lost;			/* was running when the daemon died */
 	int holds;			/* waits and requests holding it */
@@ -233,6 +249,16 @@ int model_apply_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_lin
 /* Whether the queue asks its writers' CPU (it is per-CPU). */
 bool mqueue_wants_cpu(struct mqueue *q);
 
+/* after: "NAME: DEP..." sets NAME's DEPs, "NAME:" clears them; ENOENT
+ * for an unknown NAME or DEP, EDEADLK for a cycle, EPERM unless uid owns
+ * NAME.  Model lock held. */
+int mqueue_set_after(struct mqueue *q, const struct wqfs_line *l, uid_t uid);
+/* The after file's text: "NAME: DEP DEP\n" per work with DEPs, by name.
+ * Model lock held. */
+void mqueue_after_text(struct mqueue *q, GString *s);
+/* w's DEPs, blank-separated (g_free). */
+char *mwork_after_text(struct mwork *w);
+
 /* Set an attribute of q (for sub: a negative nice needs root); 0 or
  * -errno. */
 int mqueue_set_attr(struct mqueue *q, const struct wqfs_attr_value *v,
@@ -288,6 +314,7 @@ enum mchange {
 	MCHANGE_WORK_STARTED, MCHANGE_WORK_FINISHED,
 	MCHANGE_WORK_CANCELLED, MCHANGE_WORK_FORGOTTEN,
 	MCHANGE_WORK_RESTORED,	/* recreated at start (restore.c) */
+	MCHANGE_WORK_AFTER,	/* its DEPs were set or cleared (after.c) */
 };
 
 /* Where changes go: changed() is called under the model lock for every
@@ -301,6 +328,11 @@ struct model_journal {
 };
 void model_set_journal(const struct model_journal *j);	/* NULL: none */
 void model_changed(enum mchange c, struct mqueue *q, struct mwork *w);
+/* Who watches works (fs/output.c, the follow files): fn(wid) is called
+ * at every change of a work (model lock held) and each time a running
+ * work's output grew (no lock held, on its worker).  It only records, or
+ * hands work to the resumer.  Set once, before the first work. */
+void model_set_work_watch(void (*fn)(uint64_t wid));
 /* Acknowledged means committed: a handler calls this after its changes
  * and before its reply.  No lock held; 0, -EIO or -ENOSPC. */
 int model_commit(void);
@@ -316,6 +348,10 @@ struct mwork_saved {
 	struct submitter *sub;		/* the caller's reference is kept */
 	enum mwork_state state;		/* MW_RUNNING: it was running: lost */
 	int64_t due_in_ms;		/* MW_DELAYED: from now (<= 0: overdue) */
+	int64_t queued_ms, started_ms, finished_ms;	/* wall clock; 0: unset */
+	bool cancelled;
+	const char *after;		/* its DEPs, blank-separated; or NULL */
+	const char *reason;		/* why it failed without a run; or NULL */
 	unsigned long runs;
 	bool has_exit;
 	int last_exit;

@@ -58,6 +58,8 @@ static void free_wq(void *wq, int unused)
  * runs, else (unmount, after it stopped) here. */
 void model_unlock(void)
 {
+	if (after_pending())	/* no caller is inside a walk of the tables */
+		after_resolve();
 	GSList *wqs = doomed;
 	doomed = NULL;
 	set_owner(0);

@@ -15,6 +15,7 @@
 #define WQFS_NAME_MAX		64			/* queue and work names */
 #define WQFS_LINE_MAX		(64 * 1024)		/* bytes, without '\n' */
 #define WQFS_DELAY_MAX_NS	(UINT64_C(366) * 24 * 3600 * 1000000000) /* a year */
+#define WQFS_AFTER_MAX		32			/* DEPs of one after line */
 
 /* The control files that take lines. */
 enum wqfs_ctl {
@@ -24,6 +25,16 @@ enum wqfs_ctl {
 	WQFS_CTL_CANCEL,	/* NAME | *                               */
 	WQFS_CTL_FLUSH,		/* (empty) | NAME                         */
 	WQFS_CTL_DRAIN,		/* (empty)                                */
+	WQFS_CTL_AFTER,		/* NAME: DEP [DEP...]    | NAME:          */
+};
+
+/* One DEP of an after line: WORK of the line's queue, or QUEUE/WORK
+ * (queue NULL, qlen 0 for the first). */
+struct wqfs_dep {
+	const char *queue;
+	size_t qlen;
+	const char *work;
+	size_t wlen;
 };
 
 /* One parsed line.  Pointers point into the caller's buffer. */
@@ -34,6 +45,8 @@ struct wqfs_line {
 	uint64_t delay_ns;
 	const char *command;		/* NULL when the line has none */
 	size_t command_len;
+	size_t ndeps;			/* after: deps[0, ndeps); 0 clears */
+	struct wqfs_dep deps[WQFS_AFTER_MAX];
 };
 
 /* The attribute files of a queue, as sysfs's workqueue attributes. */

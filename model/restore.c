@@ -20,9 +20,11 @@ static int requeue(struct mqueue *q, struct mwork *w, const struct mwork_saved *
 	case MW_DELAYED: {
 		uint64_t ns = s->due_in_ms > 0 ? (uint64_t)s->due_in_ms * 1000000 : 0;
 		w->has_due = true;
-		w->due_at = wq_jiffies() + wq_ns_to_jiffies(ns);
+		mwork_set_due(w, model_now_ms(), ns);
 		return wq_queue_delayed_work_ns(WORK_CPU_UNBOUND, q->wq, &w->dwork, ns);
 	}
+	case MW_BLOCKED:	/* waiting for its DEPs: again */
+		return after_block(w, false, 0);
 	case MW_RUNNING:	/* it was running when the daemon died */
 		if (q->requeue_lost)
 			return wq_queue_work_on(WORK_CPU_UNBOUND, q->wq, &w->dwork.work);
@@ -40,7 +42,16 @@ static void restore_fields(struct mwork *w, const struct mwork_saved *s)
 	w->has_exit = s->has_exit;
 	w->last_exit = s->last_exit;
 	w->lost = s->lost;
+	w->cancelled = s->cancelled;
+	after_set_text(w, s->after);
+	w->reason = g_strdup(s->reason);
 	w->ctime = s->ctime;
+	w->has_queued = s->queued_ms != 0;
+	w->queued_ms = s->queued_ms;
+	w->has_started = s->started_ms != 0;
+	w->started_ms = s->started_ms;
+	w->has_finished = s->finished_ms != 0;
+	w->finished_ms = s->finished_ms;
 	if (s->output_len)
 		wq_command_set_output(&w->cmd, s->output, s->output_len);
 }

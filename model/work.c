@@ -126,12 +126,16 @@ void mwork_rename_anon(struct mwork *w, const char *name)
 void mwork_free(struct mwork *w)
 {
 	mwork_unlist(w);
+	after_unblock(w);
 	model_register_work(w, false);
 	g_hash_table_remove(works_by_id, GSIZE_TO_POINTER(w->id));
 	wq_command_destroy(&w->cmd);
 	submitter_unref(w->sub);
 	mwork_set_command(w, NULL, 0, true);
 	quota_uncharge(w->owner, QUOTA_WORKS, 1);
+	if (w->after)
+		g_ptr_array_free(w->after, TRUE);
+	g_free(w->reason);
 	g_free(w->name);
 	g_free(w);
 }
@@ -151,6 +155,20 @@ int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force)
 	return 0;
 }
 
+int64_t model_now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+void mwork_set_due(struct mwork *w, int64_t now_ms, uint64_t delay_ns)
+{
+	unsigned long j = wq_ns_to_jiffies(delay_ns);
+	w->due_at = wq_jiffies() + j;
+	w->due_ms = now_ms + (int64_t)(wq_jiffies_to_ns(j) / 1000000);
+}
+
 void mwork_hold(struct mwork *w, int delta)
 {
 	if (!w)
@@ -167,7 +185,7 @@ bool mwork_runs(struct mwork *w)
 
 bool mwork_removable(struct mwork *w)
 {
-	return w->holds == 0 && !w->running && work_busy(&w->dwork.work) == 0;
+	return w->holds == 0 && !w->running && !w->blocked && work_busy(&w->dwork.work) == 0;
 }
 
 struct mwork *mwork_lookup_id(uint64_t id)
@@ -176,13 +194,22 @@ struct mwork *mwork_lookup_id(uint64_t id)
 	return w && !w->q->dead ? w : NULL;
 }
 
+enum mwork_state mwork_idle_state(struct mwork *w)
+{
+	return w->lost ? MW_LOST : w->cancelled ? MW_CANCELLED :
+	       w->reason ? MW_FAILED : !w->has_exit ? MW_NEW :
+	       w->last_exit ? MW_FAILED : MW_DONE;
+}
+
 enum mwork_state mwork_state(struct mwork *w)
 {
 	unsigned int b = work_busy(&w->dwork.work);
 	if (w->running || (b & WORK_BUSY_RUNNING))
 		return MW_RUNNING;
+	if (w->blocked)
+		return MW_BLOCKED;
 	if (!(b & WORK_BUSY_PENDING))
-		return w->lost ? MW_LOST : MW_IDLE;
+		return mwork_idle_state(w);
 	if (w->has_due && (long)(w->due_at - wq_jiffies()) > 0 &&
 	    delayed_work_pending(&w->dwork))
 		return MW_DELAYED;
@@ -192,8 +219,10 @@ enum mwork_state mwork_state(struct mwork *w)
 const char *mwork_state_name(enum mwork_state s)
 {
 	static const char *const names[] = {
-		[MW_IDLE] = "idle", [MW_PENDING] = "pending",
-		[MW_DELAYED] = "delayed", [MW_RUNNING] = "running",
+		[MW_NEW] = "new", [MW_PENDING] = "pending",
+		[MW_DELAYED] = "delayed", [MW_BLOCKED] = "blocked",
+		[MW_RUNNING] = "running", [MW_DONE] = "done",
+		[MW_FAILED] = "failed", [MW_CANCELLED] = "cancelled",
 		[MW_LOST] = "lost",
 	};
 	return names[s];
@@ -241,11 +270,14 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 	w->running = true;
 	w->runs++;
 	w->has_started = true;
-	w->started_at = wq_jiffies();
+	w->started_ms = model_now_ms();
 	w->has_finished = false;
 	w->has_exit = false;
 	w->last_cpu = cpu;
 	w->has_due = false;
+	g_free(w->reason);
+	w->reason = NULL;
+	wq_command_clear_output(&w->cmd);	/* a follower sees this run's */
 	model_changed(MCHANGE_WORK_STARTED, w->q, w);
 	model_unlock();
 	r->extra[2] = g_strdup_printf("WQ_CPU=%d", cpu);
@@ -255,7 +287,7 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 /* The environment and credentials of r's command.  As at(1): the groups
  * the owner has now (a deleted owner's work does not run); the limits
  * are the submitter's. */
-static void run_prepare(struct run *r, struct wq_command *cmd)
+static void run_prepare(struct mwork *w, struct run *r, struct wq_command *cmd)
 {
 	struct submitter *s = r->sub;
 	r->env = g_ptr_array_new();
@@ -278,23 +310,13 @@ static void run_prepare(struct run *r, struct wq_command *cmd)
 	cmd->cred = s ? &r->cred : NULL;
 	cmd->output_limit = model_cfg.max_output;
 	cmd->kill_grace_ms = 0;		/* the engine's default */
+	cmd->output_notify = model_output_grew;
+	cmd->output_data = w;
 }
 
-static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
+void mwork_ended(struct mwork *w)
 {
-	model_lock();
-	w->running = false;
-	w->has_exit = true;
-	w->last_exit = exit_code;
-	w->last_pid = pid;
-	w->has_finished = true;
-	w->finished_at = wq_jiffies();
-	w->cmd.cmdline = NULL;
-	w->cmd.envp = NULL;
-	w->cmd.cwd = NULL;
-	w->cmd.cred = NULL;
 	struct mqueue *q = w->q;
-	model_changed(MCHANGE_WORK_FINISHED, q, w);
 	if (w->anon && !q->dead) {
 		if (w->done_link)
 			g_queue_unlink(&q->anon_done, w->done_link);
@@ -305,6 +327,24 @@ static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
 		gc_anon(q, model_cfg.keep_anon, (uid_t)-1);
 	}
 	model_wake_idle();
+}
+
+static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
+{
+	model_lock();
+	w->running = false;
+	w->finishing = true;
+	w->has_exit = true;
+	w->last_exit = exit_code;
+	w->last_pid = pid;
+	w->has_finished = true;
+	w->finished_ms = model_now_ms();
+	w->cmd.cmdline = NULL;
+	w->cmd.envp = NULL;
+	w->cmd.cwd = NULL;
+	w->cmd.cred = NULL;
+	model_changed(MCHANGE_WORK_FINISHED, w->q, w);
+	mwork_ended(w);
 	model_unlock();
 	for (int i = 0; i < 4; i++)
 		g_free(r->extra[i]);
@@ -322,7 +362,7 @@ static void mwork_func(struct work_struct *work)
 	/* durable before the command starts: after a crash the work is lost,
 	 * never run a second time as if it had been pending */
 	model_commit();
-	run_prepare(&r, &w->cmd);
+	run_prepare(w, &r, &w->cmd);
 	int rc = wq_command_run(&w->cmd);
 	int exit_code = rc < 0 ? 127 : w->cmd.exit_code;
 	uint64_t cpu_ns = rc < 0 ? 0 : w->cmd.cpu_ns;

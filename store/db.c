@@ -50,7 +50,14 @@ static const char *const migrations[STORE_SCHEMA] = {
 	"ALTER TABLE works2 RENAME TO works;",
 	/* 3: the requeue_lost attribute */
 	"ALTER TABLE queues ADD COLUMN requeue_lost INTEGER NOT NULL DEFAULT 0;",
-	/* 4: the last record of the log file applied (log.c) */
+	/* 4: a work's times, wall clock in ms since the epoch (0: unset) */
+	"ALTER TABLE works ADD COLUMN queued_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE works ADD COLUMN started_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE works ADD COLUMN finished_ms INTEGER NOT NULL DEFAULT 0;",
+	/* 5: a work's DEPs (blank-separated) and why it failed without a run */
+	"ALTER TABLE works ADD COLUMN after TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE works ADD COLUMN reason TEXT;",
+	/* 6: the last record of the log file applied (log.c) */
 	"CREATE TABLE meta (applied INTEGER NOT NULL);"
 	"INSERT INTO meta VALUES (0);",
 };

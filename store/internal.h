@@ -21,7 +21,8 @@
 #include "store.h"
 
 /* The state column of works. */
-enum { ROW_IDLE, ROW_PENDING, ROW_DELAYED, ROW_RUNNING, ROW_LOST };
+enum { ROW_IDLE, ROW_PENDING, ROW_DELAYED, ROW_RUNNING, ROW_LOST, ROW_CANCELLED,
+       ROW_BLOCKED };
 
 /* One change to write: a queue's row, a work's row or its run fields, or
  * a row to delete.  Copied under the model lock; owns its strings. */
@@ -48,6 +49,9 @@ struct rec {
 	int state;
 	int64_t order;			/* pending works run in this order */
 	int64_t due_ms;			/* wall clock, ms since the epoch */
+	int64_t queued_ms, started_ms, finished_ms;	/* the same; 0: unset */
+	char *after;			/* its DEPs, blank-separated */
+	char *reason;			/* NULL: none */
 	int64_t runs;
 	int has_exit, last_exit;
 	GBytes *output;			/* REC_WORK_RUN: NULL keeps the row's */
@@ -157,8 +161,6 @@ int64_t store_int(struct store *s, const char *sql, int64_t none);
 void rec_free(struct rec *r);
 void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data);
 int store_sync(void *data);
-/* rows.c: the wall clock in ms since the epoch, as due_ms keeps it */
-int64_t wall_ms(void);
 /* rows.c: the text forms of a queue's files and cpumask */
 char *files_to_text(const struct fattr *files);
 void files_from_text(const char *text, struct fattr *files);

@@ -75,7 +75,8 @@ static void put_bytes(GByteArray *b, GBytes *g)
 
 /* The integer fields of a record, in the order they are written. */
 #define REC_INTS(r) { &(r)->creator, &(r)->ctime, &(r)->sub, &(r)->uid, &(r)->gid,	\
-		      &(r)->owner, &(r)->order, &(r)->due_ms, &(r)->runs }
+		      &(r)->owner, &(r)->order, &(r)->due_ms, &(r)->runs,		\
+		      &(r)->queued_ms, &(r)->started_ms, &(r)->finished_ms }
 #define REC_SMALL(r) { &(r)->unbound, &(r)->max_active, &(r)->nice, &(r)->frozen,	\
 		       &(r)->requeue_lost, &(r)->anon, &(r)->state, &(r)->has_exit,	\
 		       &(r)->last_exit }
@@ -95,6 +96,8 @@ static void rec_encode(GByteArray *b, const struct rec *r)
 	put_str(b, r->cpumask);
 	put_str(b, r->command);
 	put_str(b, r->cwd);
+	put_str(b, r->after);
+	put_str(b, r->reason);
 	put_bytes(b, r->groups);
 	put_bytes(b, r->env);
 	put_bytes(b, r->limits);
@@ -167,6 +170,8 @@ static struct rec *rec_decode(const char *p, size_t n)
 	r->cpumask = take_str(&c);
 	r->command = take_str(&c);
 	r->cwd = take_str(&c);
+	r->after = take_str(&c);
+	r->reason = take_str(&c);
 	r->groups = take_bytes(&c);
 	r->env = take_bytes(&c);
 	r->limits = take_bytes(&c);

@@ -25,14 +25,18 @@ static const char *const pg_sql[] = {
 		" DELETE FROM queues WHERE name = $1",
 	[REC_WORK_PUT] =
 		"INSERT INTO works (queue, name, anon, owner, command, sub, state, ord,"
-		" due_ms, runs, has_exit, last_exit, ctime)"
-		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+		" due_ms, runs, has_exit, last_exit, ctime, queued_ms, started_ms,"
+		" finished_ms, after, reason)"
+		" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+		" $16, $17, $18)"
 		" ON CONFLICT (queue, name) DO UPDATE SET anon = $3, owner = $4,"
 		" command = $5, sub = $6, state = $7, ord = $8, due_ms = $9, runs = $10,"
-		" has_exit = $11, last_exit = $12, ctime = $13",
+		" has_exit = $11, last_exit = $12, ctime = $13, queued_ms = $14,"
+		" started_ms = $15, finished_ms = $16, after = $17, reason = $18",
 	[REC_WORK_RUN] =
 		"UPDATE works SET state = $3, due_ms = $4, runs = $5, has_exit = $6,"
-		" last_exit = $7, output = coalesce($8::bytea, output)"
+		" last_exit = $7, output = coalesce($8::bytea, output), queued_ms = $9,"
+		" started_ms = $10, finished_ms = $11, after = $12, reason = $13"
 		" WHERE queue = $1 AND name = $2",
 	[REC_WORK_DEL] =
 		"DELETE FROM works WHERE queue = $1 AND name = $2",
@@ -43,7 +47,7 @@ static const char *const pg_sql[] = {
 		" cwd = $5, env = $6, limits = $7",
 };
 
-#define PG_MAXP	13
+#define PG_MAXP	18
 
 /* The parameters of one statement. */
 struct params {
@@ -75,6 +79,15 @@ static void p_bytes(struct params *p, GBytes *b)
 		p->v[p->n] = "";
 	p->len[p->n] = (int)n;
 	p->fmt[p->n++] = 1;
+}
+
+/* A work's times, DEPs and reason: the last parameters of both. */
+static void p_times(struct params *p, const struct rec *r)
+{
+	const int64_t times[] = { r->queued_ms, r->started_ms, r->finished_ms };
+	p_ints(p, times, 3);
+	p_text(p, r->after ? r->after : "");
+	p_text(p, r->reason);
 }
 
 static void params_of(struct params *p, const struct rec *r)
@@ -109,11 +122,13 @@ static void params_of(struct params *p, const struct rec *r)
 		p_ints(p, head, 2);
 		p_text(p, r->command);
 		p_ints(p, run, 8);
+		p_times(p, r);
 	} else if (r->op == REC_WORK_RUN) {
 		const int64_t run[] = { r->state, r->due_ms, r->runs, r->has_exit,
 					r->last_exit };
 		p_ints(p, run, 5);
 		p_bytes(p, r->output);
+		p_times(p, r);
 	}
 }
 

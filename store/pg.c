@@ -36,7 +36,9 @@ static const char *const pg_migrations[PG_SCHEMA] = {
 	"  state bigint NOT NULL, ord bigint NOT NULL, due_ms bigint NOT NULL,"
 	"  runs bigint NOT NULL, has_exit bigint NOT NULL,"
 	"  last_exit bigint NOT NULL, output bytea, ctime bigint NOT NULL,"
-	"  PRIMARY KEY (queue, name));",
+	"  queued_ms bigint NOT NULL DEFAULT 0, started_ms bigint NOT NULL DEFAULT 0,"
+	"  finished_ms bigint NOT NULL DEFAULT 0, after text NOT NULL DEFAULT '',"
+	"  reason text, PRIMARY KEY (queue, name));",
 };
 
 /* A failed result's errno: a full disk is ENOSPC, as SQLite's. */

@@ -100,12 +100,14 @@ static struct submitter *row_submitter(const struct row *st)
 }
 
 static const enum mwork_state row_states[] = {
-	[ROW_IDLE] = MW_IDLE, [ROW_PENDING] = MW_PENDING, [ROW_DELAYED] = MW_DELAYED,
-	[ROW_RUNNING] = MW_RUNNING, [ROW_LOST] = MW_LOST,
+	[ROW_IDLE] = MW_DONE, [ROW_PENDING] = MW_PENDING, [ROW_DELAYED] = MW_DELAYED,
+	[ROW_RUNNING] = MW_RUNNING, [ROW_LOST] = MW_LOST, [ROW_CANCELLED] = MW_CANCELLED,
+	[ROW_BLOCKED] = MW_BLOCKED,
 };
 
 /* SELECT queue, name, anon, owner, command, sub, state, ord, due_ms, runs,
- *        has_exit, last_exit, output, ctime FROM works */
+ *        has_exit, last_exit, output, ctime, queued_ms, started_ms,
+ *        finished_ms, after, reason FROM works */
 static int restore_work(const struct row *st, GHashTable *subs)
 {
 	struct mqueue *q = g_hash_table_lookup(queues_by_name, col_text(st, 0));
@@ -113,7 +115,7 @@ static int restore_work(const struct row *st, GHashTable *subs)
 							col_int(st, 5)));
 	int state = (int)col_int(st, 6);
 	size_t output_len = 0;
-	if (!q || !sub || state < ROW_IDLE || state > ROW_LOST)
+	if (!q || !sub || state < ROW_IDLE || state > ROW_BLOCKED)
 		return 0;	/* a row without its queue: dropped */
 	struct mwork_saved s = {
 		.name = col_text(st, 1),
@@ -122,7 +124,7 @@ static int restore_work(const struct row *st, GHashTable *subs)
 		.command = col_text(st, 4),
 		.sub = sub,
 		.state = row_states[state],
-		.due_in_ms = col_int(st, 8) - wall_ms(),
+		.due_in_ms = col_int(st, 8) - model_now_ms(),
 		.runs = (unsigned long)col_int(st, 9),
 		.has_exit = (int)col_int(st, 10),
 		.last_exit = (int)col_int(st, 11),
@@ -130,6 +132,12 @@ static int restore_work(const struct row *st, GHashTable *subs)
 		.output = col_blob(st, 12, &output_len),
 		.output_len = output_len,
 		.ctime = (time_t)col_int(st, 13),
+		.queued_ms = col_int(st, 14),
+		.started_ms = col_int(st, 15),
+		.finished_ms = col_int(st, 16),
+		.cancelled = state == ROW_CANCELLED,
+		.after = col_text(st, 17),
+		.reason = st->s->be->col_text(st, 18),
 	};
 	return mwork_restore(q, &s);
 }
@@ -218,7 +226,8 @@ int store_restore(struct store *s)
 			     sub_row, subs);
 	if (r == 0)
 		r = s->be->each_row(s, "SELECT queue, name, anon, owner, command, sub, state, ord,"
-			     " due_ms, runs, has_exit, last_exit, output, ctime FROM works"
+			     " due_ms, runs, has_exit, last_exit, output, ctime, queued_ms,"
+			     " started_ms, finished_ms, after, reason FROM works"
 			     " ORDER BY ord", work_row, subs);
 	s->order = store_int(s, "SELECT coalesce(max(ord), 0) FROM works", 0);
 	s->sub_id = store_int(s, "SELECT coalesce(max(id), 0) FROM submitters", 0);

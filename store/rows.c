@@ -21,12 +21,15 @@ static const char *const sql[] = {
 		"DELETE FROM queues WHERE name = ?1",
 	[REC_WORK_PUT] =
 		"INSERT OR REPLACE INTO works (queue, name, anon, owner, command, sub,"
-		" state, ord, due_ms, runs, has_exit, last_exit, output, ctime) VALUES"
+		" state, ord, due_ms, runs, has_exit, last_exit, output, ctime, queued_ms,"
+		" started_ms, finished_ms, after, reason) VALUES"
 		" (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, (SELECT output FROM"
-		" works WHERE queue = ?1 AND name = ?2), ?13)",
+		" works WHERE queue = ?1 AND name = ?2), ?13, ?14, ?15, ?16, ?17, ?18)",
 	[REC_WORK_RUN] =
 		"UPDATE works SET state = ?3, due_ms = ?4, runs = ?5, has_exit = ?6,"
-		" last_exit = ?7, output = coalesce(?8, output) WHERE queue = ?1 AND name = ?2",
+		" last_exit = ?7, output = coalesce(?8, output), queued_ms = ?9,"
+		" started_ms = ?10, finished_ms = ?11, after = ?12, reason = ?13"
+		" WHERE queue = ?1 AND name = ?2",
 	[REC_WORK_DEL] =
 		"DELETE FROM works WHERE queue = ?1 AND name = ?2",
 	[REC_SUB_PUT] =
@@ -67,9 +70,13 @@ static void bind_work(sqlite3_stmt *st, const struct rec *r)
 	const int64_t head[] = { r->anon, r->owner };
 	const int64_t run[] = { r->sub, r->state, r->order, r->due_ms, r->runs,
 				r->has_exit, r->last_exit, r->ctime };
+	const int64_t times[] = { r->queued_ms, r->started_ms, r->finished_ms };
 	bind_ints(st, 3, head, 2);
 	sqlite3_bind_text(st, 5, r->command, -1, SQLITE_STATIC);
 	bind_ints(st, 6, run, 8);
+	bind_ints(st, 14, times, 3);
+	sqlite3_bind_text(st, 17, r->after, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 18, r->reason, -1, SQLITE_STATIC);
 }
 
 /* A submitter's row: its id is parameter 1 (in place of a queue). */
@@ -86,8 +93,12 @@ static void bind_sub(sqlite3_stmt *st, const struct rec *r)
 static void bind_run(sqlite3_stmt *st, const struct rec *r)
 {
 	const int64_t run[] = { r->state, r->due_ms, r->runs, r->has_exit, r->last_exit };
+	const int64_t times[] = { r->queued_ms, r->started_ms, r->finished_ms };
 	bind_ints(st, 3, run, 5);
 	bind_bytes(st, 8, r->output);
+	bind_ints(st, 9, times, 3);
+	sqlite3_bind_text(st, 12, r->after, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 13, r->reason, -1, SQLITE_STATIC);
 }
 
 static sqlite3_stmt *statement(struct store *s, enum rec_op op)
@@ -138,13 +149,6 @@ int db_apply(struct store *s, const struct rec *r)
 	if (err < 0 && !s->quiet)
 		fprintf(stderr, "wqfs: %s: %s\n", s->path, sqlite3_errmsg(s->db));
 	return err;
-}
-
-int64_t wall_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_REALTIME, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* ---- text forms --------------------------------------------------------------------- */

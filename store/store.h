@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA	4	/* PRAGMA user_version of this wqfs */
+#define STORE_SCHEMA	6	/* PRAGMA user_version of this wqfs */
 
 struct store;
 

@@ -29,6 +29,8 @@ void rec_free(struct rec *r)
 	g_free(r->cpumask);
 	g_free(r->command);
 	g_free(r->cwd);
+	g_free(r->after);
+	g_free(r->reason);
 	if (r->groups)
 		g_bytes_unref(r->groups);
 	if (r->env)
@@ -85,9 +87,11 @@ static int row_state(enum mchange c, struct mwork *w)
 	enum mwork_state s = mwork_state(w);
 	if (s == MW_PENDING || s == MW_DELAYED)
 		return s == MW_PENDING ? ROW_PENDING : ROW_DELAYED;
+	if (s == MW_BLOCKED)
+		return ROW_BLOCKED;
 	if (c == MCHANGE_WORK_STARTED)
 		return ROW_RUNNING;
-	return w->lost ? ROW_LOST : ROW_IDLE;
+	return w->lost ? ROW_LOST : w->cancelled ? ROW_CANCELLED : ROW_IDLE;
 }
 
 static void rec_run(struct rec *r, enum mchange c, struct mwork *w)
@@ -96,10 +100,12 @@ static void rec_run(struct rec *r, enum mchange c, struct mwork *w)
 	r->runs = (int64_t)w->runs;
 	r->has_exit = w->has_exit;
 	r->last_exit = w->last_exit;
-	r->due_ms = 0;
-	if (r->state == ROW_DELAYED)
-		r->due_ms = wall_ms() + (int64_t)((long)(w->due_at - wq_jiffies()) * 1000L /
-						  (long)wq_hz());
+	r->due_ms = r->state == ROW_DELAYED ? w->due_ms : 0;
+	r->queued_ms = w->has_queued ? w->queued_ms : 0;
+	r->started_ms = w->has_started ? w->started_ms : 0;
+	r->finished_ms = w->has_finished ? w->finished_ms : 0;
+	r->after = mwork_after_text(w);
+	r->reason = g_strdup(w->reason);
 	if (c == MCHANGE_WORK_FINISHED) {
 		size_t n = wq_command_output(&w->cmd, NULL, 0, NULL);
 		char *buf = g_malloc(n + 1);
@@ -223,19 +229,30 @@ static void keep_logged(struct store *s, GQueue *batch)
 	}
 }
 
-/* The waiters of records from..to (if any) will get err; the oldest
- * failures are forgotten, their waiters long gone.  s->mu held. */
+/* The waiters of the batch's records not in the log will get err: those
+ * are dropped (the log keeps the others).  The oldest failures are
+ * forgotten, their waiters long gone.  s->mu held. */
 #define FAILURES_KEPT	64
 
-static void note_failure(struct store *s, uint64_t from, uint64_t to, int err)
+static void note_failure(struct store *s, GQueue *batch, int err)
 {
 	s->fail_err = err;
-	if (from > to)
-		return;
-	if (s->failed->len == FAILURES_KEPT)
-		g_array_remove_index(s->failed, 0);
-	struct store_failure f = { from, to, err };
-	g_array_append_val(s->failed, f);
+	for (GList *l = batch->head; l; l = l->next) {
+		const struct rec *r = l->data;
+		uint64_t i = r->seq - s->seq_base;
+		struct store_failure *last = s->failed->len ?
+			&g_array_index(s->failed, struct store_failure, s->failed->len - 1) : NULL;
+		if (r->logged)
+			continue;
+		if (last && last->to + 1 == i && last->err == err) {
+			last->to = i;
+			continue;
+		}
+		if (s->failed->len == FAILURES_KEPT)
+			g_array_remove_index(s->failed, 0);
+		struct store_failure f = { i, i, err };
+		g_array_append_val(s->failed, f);
+	}
 }
 
 static int failure_of(struct store *s, uint64_t rec)
@@ -262,7 +279,7 @@ static void commit_queued(struct store *s)
 	int err = commit_batch(s, &batch);
 	pthread_mutex_lock(&s->mu);
 	if (err < 0) {
-		note_failure(s, s->committed + 1, upto, err);
+		note_failure(s, &batch, err);
 		keep_logged(s, &batch);
 	} else {
 		g_queue_clear_full(&batch, (GDestroyNotify)rec_free);
@@ -350,11 +367,12 @@ int store_sync(void *data)
 	int r = 0;
 
 	pthread_mutex_lock(&s->mu);
-	if (all_logged(s)) {	/* sync=full: concurrent msyncs share the
-				 * file system's journal commits */
+	if (all_logged(s)) {	/* or committed; sync=full: concurrent msyncs
+				 * share the file system's journal commits */
 		size_t tail = s->log_tail;
+		r = failure_of(s, s->queued);
 		pthread_mutex_unlock(&s->mu);
-		return s->sync_full ? log_sync(s, tail) : 0;
+		return r == 0 && s->sync_full ? log_sync(s, tail) : r;
 	}
 	r = commit_upto(s, s->queued);
 	pthread_mutex_unlock(&s->mu);

@@ -129,7 +129,7 @@ all_cpus_hex() { printf '%x\n' $(((1 << $(nproc)) - 1)); }
 	run cat "$MNT/q/per_cpu"
 	assert_output 1
 	echo s >"$MNT/q/cancel" || true
-	wait_for 10 w_state_is q s idle
+	wait_for 10 w_state_is q s cancelled
 	run write_errno "$MNT/q/per_cpu" 0
 	assert_output OK
 	run cat "$MNT/q/per_cpu"
@@ -282,5 +282,5 @@ all_cpus_hex() { printf '%x\n' $(((1 << $(nproc)) - 1)); }
 	wait_for 10 w_state_is q r running
 	echo 1 >"$MNT/q/frozen"
 	wait_for 10 file_has "$T/r" done
-	wait_for 5 w_state_is q r idle
+	wait_for 5 w_state_is q r done
 }

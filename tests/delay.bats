@@ -3,16 +3,16 @@
 
 load bats/common
 
-# due_minus_queued QUEUE WORK - due_at - queued_at of a delayed work, jiffies
+# due_minus_queued QUEUE WORK - due_at - queued_at of a delayed work, in
+# jiffies (the times are ms of the wall clock)
 due_minus_queued() {
 	local q d
-	q=$(w_get "$1" "$2" queued_at)
-	d=$(w_get "$1" "$2" due_at)
-	[[ "$q" =~ ^[0-9]+$ && "$d" =~ ^[0-9]+$ ]] || {
-		echo "queued_at='$q' due_at='$d'"
+	q=$(time_ms "$(w_get "$1" "$2" queued_at)") &&
+		d=$(time_ms "$(w_get "$1" "$2" due_at)") || {
+		echo "queued_at '$(w_get "$1" "$2" queued_at)' due_at '$(w_get "$1" "$2" due_at)'"
 		return 1
 	}
-	echo $((d - q))
+	echo $(((d - q) * $(cat "$MNT/hz") / 1000))
 }
 
 # assert_jiffies QUEUE WORK N - the delay is N jiffies (one jiffy of
@@ -173,7 +173,7 @@ assert_jiffies() {
 	run write_errno "$MNT/q/modify" "d: 300 ms"
 	assert_output OK
 	assert_jiffies q d 75
-	wait_for 10 w_state_is q d idle
+	wait_for 10 w_state_is q d done
 	run w_get q d runs
 	assert_output 2
 	run cat "$T/d"
@@ -213,7 +213,7 @@ assert_jiffies() {
 	# one jiffy (4 ms at hz 250) of timer granularity allowed
 	((t1 - t0 >= 1500000000 - 4000000)) || fail "ran after $(((t1 - t0) / 1000000)) ms"
 	((t1 - t0 < 6500000000)) || fail "ran after $(((t1 - t0) / 1000000)) ms"
-	wait_for 5 w_state_is q d idle
+	wait_for 5 w_state_is q d done
 	run w_get q d runs
 	assert_output 1
 }
@@ -241,7 +241,7 @@ assert_jiffies() {
 	assert_output delayed
 	run cat "$T/d"
 	assert_output run
-	wait_for 10 w_state_is q d idle
+	wait_for 10 w_state_is q d done
 	run cat "$T/d"
 	assert_output $'run\nrun'
 	run w_get q d runs

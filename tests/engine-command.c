@@ -174,6 +174,21 @@ static void test_output_ring(void)
 	g_assert_cmpuint(wq_command_output(cmd, four, sizeof(four), NULL), ==, 4);
 	g_assert_cmpmem(four, 4, "999\n", 4);
 
+	/* By offsets of all the run wrote: kept from 29 (the ring wrapped). */
+	uint64_t start;
+	g_assert_cmpuint(wq_command_output_at(cmd, 30, four, sizeof(four), &start,
+					      &total), ==, 4);
+	g_assert_cmpmem(four, 4, "8\n99", 4);
+	g_assert_cmpuint(start, ==, 29);
+	g_assert_cmpuint(total, ==, 36);
+	g_assert_cmpuint(wq_command_output_at(cmd, 34, four, sizeof(four), &start,
+					      &total), ==, 2);
+	g_assert_cmpmem(four, 2, "9\n", 2);
+	g_assert_cmpuint(wq_command_output_at(cmd, 28, four, sizeof(four), &start,
+					      &total), ==, 0);	/* not kept */
+	g_assert_cmpuint(wq_command_output_at(cmd, 36, four, sizeof(four), &start,
+					      &total), ==, 0);	/* the end */
+
 	/* The next run starts empty; the ring is reused. */
 	cmd->cmdline = "echo a";
 	g_assert_cmpint(wq_command_run(cmd), ==, 0);

@@ -418,7 +418,7 @@ EOF
 	assert_output "from-the-caller in $T"
 	# the work it made, by the id it read back
 	run cat "$MNT/q/list"
-	assert_line --regexp "^w1 +idle +3 +1 "
+	assert_line --regexp "^w1 +failed +3 +1 "
 	run "$PY" "$EX/submit_wait.py" "$MNT/q" 'echo second'
 	assert_success
 	assert_output second

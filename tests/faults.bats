@@ -54,7 +54,7 @@ teardown() {
 	wait_for 10 pgrep -f -x "sleep $s"
 	pid=$(pgrep -f -x "sleep $s")
 	kill -KILL "$pid"
-	wait_for 10 w_state_is q k idle
+	wait_for 10 w_state_is q k failed
 	assert_equal "$(w_get q k last_exit)" 137
 	assert_equal "$(q_get q failed)" 1
 	assert_equal "$(w_get q k last_pid)" "$pid"
@@ -84,7 +84,7 @@ teardown() {
 	assert_output OK
 	flushq q
 	assert_equal "$(w_get q c last_exit)" 3
-	assert_equal "$(w_get q c state)" idle
+	assert_equal "$(w_get q c state)" failed
 	healthy q
 }
 
@@ -96,11 +96,14 @@ teardown() {
 	assert_output OK
 	timeout -s KILL 60 sh -c 'echo > "$1"' sh "$MNT/q/flush"
 	assert_equal "$(w_get q big last_exit)" 0
-	local size
-	size=$(cat "$MNT/q/works/big/output" | wc -c)
-	((size <= 65536)) || fail "output is $size bytes, over max_output 65536"
-	((size > 0)) || fail "output is empty"
-	# the last bytes are kept
+	# its size is all it wrote; the last 65536 bytes are kept
+	assert_equal "$(stat -c %s "$MNT/q/works/big/output")" 104857609
+	assert_equal "$(tail -c 65536 "$MNT/q/works/big/output" | wc -c)" 65536
+	# and before them, the line that says how many were not
+	local cut=$((104857609 - 65536))
+	run sh -c "dd if='$MNT/q/works/big/output' iflag=skip_bytes,count_bytes \
+		skip=$((cut - 100)) count=100 2>/dev/null | tail -n 1"
+	assert_output "wqfs: $cut bytes of output before this were not kept"
 	assert_equal "$(tail -c 9 "$MNT/q/works/big/output")" tail-end
 	r1=$(rss_kb)
 	((r1 - r0 < 8192)) || fail "VmRSS grew from $r0 kB to $r1 kB"
@@ -119,7 +122,7 @@ teardown() {
 	# only running: stopping it is a successful cancel
 	assert_output OK
 	(((t1 - t0) / 1000000 < 4000)) || fail "the cancel took $(((t1 - t0) / 1000000)) ms"
-	assert_equal "$(w_get q n state)" idle
+	assert_equal "$(w_get q n state)" cancelled
 	assert_equal "$(q_get q running)" 0
 	healthy q
 }

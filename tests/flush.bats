@@ -80,7 +80,7 @@ load bats/common
 	file_has "$T/d" d
 	((t1 - t0 < 20))
 	run w_get q d state
-	assert_output idle
+	assert_output done
 	run w_get q d runs
 	assert_output 1
 }
@@ -122,7 +122,7 @@ load bats/common
 	assert_success
 	file_has "$T/res" EDEADLK
 	run w_get q dl state
-	assert_output idle
+	assert_output done
 }
 
 @test "a work flushing itself by name gets EDEADLK" {

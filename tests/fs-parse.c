@@ -236,6 +236,55 @@ static void test_cancel_flush(void)
 	CHECK_LINES(cases);
 }
 
+/* after: the DEPs, each "QUEUE/WORK" or "WORK", joined by blanks. */
+static void check_after(const char *in, int ret, const char *name, const char *deps)
+{
+	struct wqfs_line l;
+
+	g_test_message("after line \"%s\"", in);
+	g_assert_cmpint(wqfs_parse_line(WQFS_CTL_AFTER, in, strlen(in), HZ, &l), ==, ret);
+	if (ret)
+		return;
+	GString *s = g_string_new(NULL);
+	for (size_t i = 0; i < l.ndeps; i++)
+		g_string_append_printf(s, "%s%.*s%s%.*s", i ? " " : "",
+				       (int)l.deps[i].qlen, l.deps[i].queue,
+				       l.deps[i].qlen ? "/" : "",
+				       (int)l.deps[i].wlen, l.deps[i].work);
+	g_assert_cmpstr(l.name, ==, name);
+	g_assert_cmpstr(s->str, ==, deps);
+	g_assert_null(l.command);
+	g_assert_false(l.has_delay);
+	g_string_free(s, TRUE);
+}
+
+static void test_after(void)
+{
+	check_after("test: build", 0, "test", "build");
+	check_after("  test:\tbuild  other/lint \r", 0, "test", "build other/lint");
+	check_after("test:", 0, "test", "");
+	check_after("test:  ", 0, "test", "");
+	check_after("test", -EINVAL, NULL, NULL);
+	check_after("test:build", -EINVAL, NULL, NULL);
+	check_after(": build", -EINVAL, NULL, NULL);
+	check_after(".t: build", -EINVAL, NULL, NULL);
+	check_after("t: .b", -EINVAL, NULL, NULL);
+	check_after("t: q/", -EINVAL, NULL, NULL);
+	check_after("t: /b", -EINVAL, NULL, NULL);
+	check_after("t: q/b/c", -EINVAL, NULL, NULL);
+	check_after("t: a;b", -EINVAL, NULL, NULL);
+
+	GString *many = g_string_new("t:");
+	for (int i = 0; i < WQFS_AFTER_MAX; i++)
+		g_string_append_printf(many, " w%d", i);
+	struct wqfs_line l;
+	g_assert_cmpint(wqfs_parse_line(WQFS_CTL_AFTER, many->str, many->len, HZ, &l), ==, 0);
+	g_assert_cmpuint(l.ndeps, ==, WQFS_AFTER_MAX);
+	g_string_append(many, " one-more");
+	g_assert_cmpint(wqfs_parse_line(WQFS_CTL_AFTER, many->str, many->len, HZ, &l), ==, -E2BIG);
+	g_string_free(many, TRUE);
+}
+
 static void test_line_crlf(void)
 {
 	static const struct line_case cases[] = {
@@ -899,6 +948,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/fs/parse/line/delay-every-unit",
 			test_delay_line_every_unit);
 	g_test_add_func("/fs/parse/line/cancel-flush", test_cancel_flush);
+	g_test_add_func("/fs/parse/line/after", test_after);
 	g_test_add_func("/fs/parse/line/crlf", test_line_crlf);
 	g_test_add_func("/fs/parse/line/bad-ctl", test_line_bad_ctl);
 	g_test_add_func("/fs/parse/line/e2big", test_line_e2big);

@@ -159,14 +159,14 @@ for p in (sys.argv[1] + "/..", sys.argv[1] + "/.", sys.argv[1] + "/nosuch/x"):
 		run py_write "$MNT/q/modify" -- "m: $d\\n"
 		assert_line EINVAL
 	done
-	assert_equal "$(w_get q m state)" idle
+	assert_equal "$(w_get q m state)" done
 	# '1 s' is one second (250 jiffies at hz 250), in modify ...
 	run py_write "$MNT/q/modify" -- 'm: 1 s\n'
 	assert_line --regexp '^OK'
 	assert_equal "$(w_get q m state)" delayed
-	q0=$(w_get q m queued_at)
-	d0=$(w_get q m due_at)
-	((d0 - q0 >= 249 && d0 - q0 <= 251)) || fail "m: due in $((d0 - q0)) jiffies"
+	q0=$(time_ms "$(w_get q m queued_at)")
+	d0=$(time_ms "$(w_get q m due_at)")
+	((d0 - q0 == 1000)) || fail "m: due in $((d0 - q0)) ms"
 	# ... and in delay, where alone it has no command: EINVAL for an
 	# anonymous work, ENOENT for an undeclared NAME
 	run py_write "$MNT/q/delay" -- '1 s\n'
@@ -181,13 +181,13 @@ for p in (sys.argv[1] + "/..", sys.argv[1] + "/.", sys.argv[1] + "/nosuch/x"):
 	assert_equal "$(w_get q sp state)" delayed
 	run py_write "$MNT/q/delay" -- 'sq: 1 "s"\n'
 	assert_line 'OK ids=sq'
-	wait_for 10 w_state_is q sq idle
+	wait_for 10 w_state_is q sq failed
 	assert_equal "$(w_get q sq command)" '"s"'
 	assert_equal "$(w_get q sq last_exit)" 127
-	wait_for 10 w_state_is q sp idle
+	wait_for 10 w_state_is q sp failed
 	assert_equal "$(w_get q sp command)" s
 	assert_equal "$(w_get q sp last_exit)" 127
-	wait_for 10 w_state_is q m idle
+	wait_for 10 w_state_is q m done
 	assert_equal "$(w_get q m runs)" 2
 	healthy q
 }

@@ -4,10 +4,10 @@
 
 load bats/common
 
-LIST_HEADER="NAME  STATE    EXIT  RUNS  QUEUED  STARTED  DURATION  COMMAND"
+LIST_HEADER="NAME  STATE      EXIT  RUNS  QUEUED  STARTED  DURATION  COMMAND"
 
 # list_rows QUEUE - check $MNT/QUEUE/list as a user would rely on it (the
-# header, every column as wide as its widest cell (STATE at least 7), two
+# header, every column as wide as its widest cell (STATE at least 9), two
 # blanks apart, names and states to the left, numbers to the right, the
 # command last and whole from the header's COMMAND column, no blank at the
 # end of a line) by rendering the parsed cells again and comparing byte by
@@ -31,7 +31,7 @@ for line in lines[1:]:
         sys.exit("row %r: %d cells before COMMAND" % (line, len(cells)))
     rows.append(cells + [line[at:]])
 width = [max(len(r[c]) for r in [head] + rows) for c in range(7)]
-width[1] = max(width[1], 7)
+width[1] = max(width[1], 9)
 def render(r):
     out = ""
     for c in range(7):
@@ -40,9 +40,13 @@ def render(r):
 again = "".join(render(r) + "\n" for r in [head] + rows)
 if again != text:
     sys.exit("list is not aligned:\n%s\nexpected:\n%s" % (text, again))
+iso = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 for r in rows:
-    for c in (2, 3, 4, 5):
+    for c in (2, 3):
         if not re.fullmatch(r"-|-?\d+", r[c]):
+            sys.exit("%s %r in row %r" % (head[c], r[c], r))
+    for c in (4, 5):
+        if not re.fullmatch("-|" + iso, r[c]):
             sys.exit("%s %r in row %r" % (head[c], r[c], r))
     if not re.fullmatch(r"-|\d+\.\d{3}", r[6]):
         sys.exit("DURATION %r in row %r" % (r[6], r))
@@ -92,8 +96,11 @@ def show(v, k):
 for w, line in zip(j["works"], text.splitlines()[1:]):
     if list(w) != wkeys:
         sys.exit("work keys %r" % list(w))
-    for k in ("exit", "runs", "queued_at", "started_at", "finished_at"):
+    for k in ("exit", "runs"):
         if w[k] is not None and type(w[k]) is not int:
+            sys.exit("%s of %s is %r" % (k, w["name"], w[k]))
+    for k in ("queued_at", "started_at", "finished_at"):
+        if w[k] is not None and type(w[k]) is not str:
             sys.exit("%s of %s is %r" % (k, w["name"], w[k]))
     # the list row, cell by cell, from the JSON fields
     cells = line.split()
@@ -151,9 +158,12 @@ EOF
 	echo '*' >"$MNT/q/cancel"
 }
 
-@test "list: states pending, delayed, running, idle; - where nothing happened yet" {
+@test "list: states pending, delayed, running, done, failed, cancelled; - where nothing happened yet" {
 	mkdir "$MNT/q"
 	echo "i: true" >"$MNT/q/submit"
+	echo "f: exit 1" >"$MNT/q/submit"
+	echo "c: 1h true" >"$MNT/q/delay"
+	echo c >"$MNT/q/cancel"
 	flushq q
 	echo "r: sleep 100" >"$MNT/q/submit"
 	wait_for 10 w_state_is q r running
@@ -162,12 +172,14 @@ EOF
 	echo "d: 1h true" >"$MNT/q/delay"
 	run list_rows q
 	assert_success
-	local qa
+	local qa t='[0-9T:.-]+Z'
 	qa=$(w_get q i queued_at)
-	assert_line --index 0 "d	delayed	-	0	$(w_get q d queued_at)	-	-	true"
-	assert_line --index 1 --regexp "^i	idle	0	1	$qa	[0-9]+	[0-9]+\.[0-9]{3}	true$"
-	assert_line --index 2 "p	pending	-	0	$(w_get q p queued_at)	-	-	true"
-	assert_line --index 3 --regexp "^r	running	-	1	[0-9]+	$(w_get q r started_at)	[0-9]+\.[0-9]{3}	sleep 100$"
+	assert_line --index 0 "c	cancelled	-	0	$(w_get q c queued_at)	-	-	true"
+	assert_line --index 1 "d	delayed	-	0	$(w_get q d queued_at)	-	-	true"
+	assert_line --index 2 --regexp "^f	failed	1	1	$t	$t	[0-9]+\.[0-9]{3}	exit 1$"
+	assert_line --index 3 --regexp "^i	done	0	1	$qa	$t	[0-9]+\.[0-9]{3}	true$"
+	assert_line --index 4 "p	pending	-	0	$(w_get q p queued_at)	-	-	true"
+	assert_line --index 5 --regexp "^r	running	-	1	$t	$(w_get q r started_at)	[0-9]+\.[0-9]{3}	sleep 100$"
 	# a running work's duration is the time it has run so far
 	local d1 d2
 	d1=$(cell q r 7)
@@ -176,7 +188,7 @@ EOF
 	"$PY" -c 'import sys; a, b = map(float, sys.argv[1:]); sys.exit(0 if b - a >= 0.2 else "%s then %s" % (a, b))' "$d1" "$d2"
 	run json_check q
 	assert_success
-	assert_output 4
+	assert_output 6
 	echo '*' >"$MNT/q/cancel"
 }
 
@@ -187,9 +199,10 @@ EOF
 	echo "ok:" >"$MNT/q/submit"
 	flushq q
 	run row q ok
-	assert_output --regexp "^ok	idle	0	2	[0-9]+	[0-9]+	[0-9]+\.[0-9]{3}	true$"
+	local t='[0-9T:.-]+Z'
+	assert_output --regexp "^ok	done	0	2	$t	$t	[0-9]+\.[0-9]{3}	true$"
 	run row q bad
-	assert_output --regexp "^bad	idle	3	1	[0-9]+	[0-9]+	[0-9]+\.[0-9]{3}	exit 3$"
+	assert_output --regexp "^bad	failed	3	1	$t	$t	[0-9]+\.[0-9]{3}	exit 3$"
 	# QUEUED and STARTED are the work's queued_at and started_at
 	assert_equal "$(cell q ok 5)" "$(w_get q ok queued_at)"
 	assert_equal "$(cell q ok 6)" "$(w_get q ok started_at)"
@@ -198,15 +211,14 @@ EOF
 	local d
 	d=$(cell q s 7)
 	"$PY" -c 'import sys; d = float(sys.argv[1]); sys.exit(0 if 0.45 <= d < 10 else "duration %s" % d)' "$d"
-	local hz sa fa
-	hz=$(cat "$MNT/hz")
-	sa=$(w_get q s started_at)
-	fa=$(w_get q s finished_at)
-	assert_equal "$d" "$("$PY" -c 'import sys; s, f, hz = map(int, sys.argv[1:]); print("%.3f" % ((f - s) / hz))' "$sa" "$fa" "$hz")"
+	local sa fa
+	sa=$(time_ms "$(w_get q s started_at)")
+	fa=$(time_ms "$(w_get q s finished_at)")
+	assert_equal "$d" "$("$PY" -c 'import sys; s, f = map(int, sys.argv[1:]); print("%.3f" % ((f - s) / 1000))' "$sa" "$fa")"
 	run json_check q
 	assert_success
 	assert_output 3
-	# status.json: exit, runs and the times as numbers
+	# status.json: exit and runs as numbers, the times as strings
 	run "$PY" -c '
 import json, sys
 w = {x["name"]: x for x in json.load(open(sys.argv[1]))["works"]}
@@ -280,7 +292,7 @@ print(ascii([w["command"] for w in j["works"]]))
 	exec 4<&-
 	assert_equal "$before" "$LIST_HEADER"
 	run row q n
-	assert_output --regexp "^n	idle	0	1	"
+	assert_output --regexp "^n	done	0	1	"
 	chmod 0440 "$MNT/q/list" "$MNT/q/status.json"
 	assert_equal "$(stat -c %a "$MNT/q/list")" 440
 	assert_equal "$(stat -c %a "$MNT/q/status.json")" 440

@@ -193,7 +193,7 @@ static void test_submit_runs(struct fixture *f, gconstpointer unused)
 	g_assert_cmpuint(w->runs, ==, 1);
 	g_assert_true(w->has_exit);
 	g_assert_cmpint(w->last_exit, ==, 0);
-	g_assert_cmpstr(state(f, "a"), ==, "idle");
+	g_assert_cmpstr(state(f, "a"), ==, "done");
 	g_assert_cmpstr(f->journal->str, ==, "qsf");
 }
 
@@ -209,8 +209,8 @@ static void test_states(struct fixture *f, gconstpointer unused)
 	g_assert_cmpint(line(f, WQFS_CTL_MODIFY, "d: 0"), ==, 0);
 	g_assert_cmpstr(state(f, "d"), ==, "pending");
 	g_assert_cmpint(line(f, WQFS_CTL_CANCEL, "*"), ==, 0);
-	g_assert_cmpstr(state(f, "p"), ==, "idle");
-	g_assert_cmpstr(state(f, "d"), ==, "idle");
+	g_assert_cmpstr(state(f, "p"), ==, "cancelled");
+	g_assert_cmpstr(state(f, "d"), ==, "cancelled");
 	g_assert_cmpstr(f->journal->str, ==, "Aqqqcc");
 }
 

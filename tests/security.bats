@@ -462,13 +462,13 @@ close waited yes"
 	t1=$(date +%s%N)
 	assert_success
 	# the close waited for the running one: it is stopped now
-	assert_equal "$(w_get q run1 state)" idle
+	assert_equal "$(w_get q run1 state)" cancelled
 	assert_equal "$(q_get q pending)" 0
 	assert_equal "$(q_get q delayed)" 0
 	assert_equal "$(q_get q running)" 0
 	(((t1 - t0) / 1000000 < 5000)) || fail "cancel '*' took $(((t1 - t0) / 1000000)) ms"
-	assert_equal "$(w_get q pend1 state)" idle
-	assert_equal "$(w_get q del1 state)" idle
+	assert_equal "$(w_get q pend1 state)" cancelled
+	assert_equal "$(w_get q del1 state)" cancelled
 	local w
 	for w in run1 pend1 del1; do
 		assert_equal "$w: $(cat "$MNT/q/works/$w/output")" "$w: "
@@ -536,7 +536,7 @@ print("reader done")
 	assert_output EPERM
 	run nobody_write "$MNT/q/modify" "backup: 1"
 	assert_output EPERM
-	assert_equal "$(w_get q backup state)" idle
+	assert_equal "$(w_get q backup state)" done
 	assert_equal "$(w_get q backup runs)" 1
 	# the shell's view
 	run as_nobody bash -c 'echo "backup: echo evil" > "$1"' bash "$MNT/q/submit"
@@ -565,7 +565,7 @@ print("reader done")
 	assert_output OK
 	run write_errno "$MNT/q/cancel" "nd"
 	assert_output OK
-	assert_equal "$(w_get q nd state)" idle
+	assert_equal "$(w_get q nd state)" cancelled
 	run nobody_write "$MNT/q/submit" "nw: echo nobody-work; id -u"
 	assert_output OK
 	flushq q
@@ -583,7 +583,7 @@ print("reader done")
 	assert_output OK
 	run nobody_write "$MNT/q/modify" "nw: 1"
 	assert_output OK
-	wait_for 5 w_state_is q nw idle
+	wait_for 5 w_state_is q nw done
 	assert_equal "$(w_get q nw runs)" 3
 	run nobody_write "$MNT/q/submit" "nw: echo redeclared; id -u"
 	assert_output OK
@@ -918,7 +918,7 @@ EOF
 # ===========================================================================
 # M2 - what a user cannot read, wqfs does not show
 
-@test "M2: works/W/status and output belong to the work's owner, 0440 or 0400; nobody cannot read root's" {
+@test "M2: works/W/status, output and follow belong to the work's owner, 0440 or 0400; nobody cannot read root's" {
 	mkdir "$MNT/q" "$MNT/p"
 	chmod 0711 "$MNT/p"
 	chmod o+w "$MNT/q/submit"
@@ -931,7 +931,7 @@ EOF
 	flushq q
 	flushq p
 	local f
-	for f in status output; do
+	for f in status output follow; do
 		# a group-readable queue (0755): the owner and its group
 		assert_equal "$f $(stat -c %u:%a "$MNT/q/works/rw/$f")" "$f 0:440"
 		assert_equal "$f $(stat -c %u:%a "$MNT/q/works/nw/$f")" "$f 65534:440"
@@ -1020,7 +1020,7 @@ EOF
 	run as_account "$PY" -c "$_WRITE_PY" "$MNT/uq/delay" "who: 2s id -u; id -G"
 	assert_output OK
 	gpasswd -d "$SEC_USER" "$SEC_GROUP" >/dev/null
-	wait_for 10 w_state_is uq who idle
+	wait_for 10 w_state_is uq who done
 	assert_equal "$(w_get uq who runs)" 1
 	assert_equal "$(sed -n 1p "$MNT/uq/works/who/output")" "$SEC_UID"
 	local groups
@@ -1036,7 +1036,7 @@ EOF
 	run as_account "$PY" -c "$_WRITE_PY" "$MNT/uq/delay" "gone: 2s touch $T/gone-ran; id -u"
 	assert_output OK
 	userdel "$SEC_USER"
-	wait_for 10 w_state_is uq gone idle
+	wait_for 10 w_state_is uq gone failed
 	[ ! -e "$T/gone-ran" ] || fail "the deleted user's work ran"
 	run cat "$MNT/uq/works/gone/output"
 	assert_output --partial "no longer exists"

@@ -68,7 +68,7 @@ check_delayed() {
 	while read -r w op; do
 		st=$(w_get m "$w" state 2>/dev/null) || st=gone
 		case "$op:$st" in
-		delay:delayed | modify:delayed | modify:idle | cancel:idle) ;;
+		delay:delayed | modify:delayed | modify:cancelled | cancel:cancelled) ;;
 		*) fail "$w: last acknowledged $op, state $st" ;;
 		esac
 	done < <(awk '{ last[$1] = $2 } END { for (w in last) print w, last[w] }' "$1")
@@ -145,19 +145,28 @@ check_delayed() {
 	echo r >"$MNT/q/cancel"
 }
 
-@test "outputs, modes and attributes survive a crash; a clean unmount keeps pending and delayed works" {
+@test "outputs, modes, attributes, states and times survive a crash; a clean unmount keeps pending and delayed works" {
 	mkdir "$MNT/q"
 	chmod 0750 "$MNT/q"
 	echo 3 >"$MNT/q/max_active"
 	echo 5 >"$MNT/q/nice"
 	echo "o: echo kept output" >"$MNT/q/submit"
+	echo "f: exit 4" >"$MNT/q/submit"
+	echo "c: 1h true" >"$MNT/q/delay"
+	echo c >"$MNT/q/cancel"
 	flushq q
+	local before w
+	before=$(for w in o f c; do grep -Ev '^last_(pid|cpu):' "$MNT/q/works/$w/status"; done)
 	crash
 	restart
 	assert_equal "$(stat -c %a "$MNT/q")" 750
 	assert_equal "$(cat "$MNT/q/max_active")" 3
 	assert_equal "$(cat "$MNT/q/nice")" 5
 	assert_equal "$(cat "$MNT/q/works/o/output")" "kept output"
+	# done, failed, cancelled and their times, as they were (not the pid
+	# and CPU of a run of the daemon before)
+	assert_equal "$(for w in o f c; do grep -Ev '^last_(pid|cpu):' "$MNT/q/works/$w/status"; done)" "$before"
+	assert_equal "$(w_get q o state) $(w_get q f state) $(w_get q c state)" "done failed cancelled"
 	echo 1 >"$MNT/q/frozen"
 	echo "p: echo p >> $T/p" >"$MNT/q/submit"
 	echo "d: 1h echo d" >"$MNT/q/delay"
@@ -243,4 +252,32 @@ check_delayed() {
 	while read -r w; do
 		[[ -d "$MNT/q/works/$w" ]] || fail "acknowledged $w is gone"
 	done <"$T/acked"
+}
+
+@test "after: DEPs, a blocked work and why a work failed survive a crash" {
+	mkdir "$MNT/q"
+	local w
+	for w in a b x y; do
+		echo "$w: 1h true" >"$MNT/q/delay"
+		echo "$w" >"$MNT/q/cancel"
+	done
+	printf 'b: a\ny: x\n' >"$MNT/q/after"
+	echo "x: exit 2" >"$MNT/q/submit"
+	flushq q
+	echo "y:" >"$MNT/q/submit"
+	wait_for 5 w_state_is q y failed
+	echo "a: 1h" >"$MNT/q/delay"
+	echo "b: echo b > '$T/b'" >"$MNT/q/submit"
+	assert_equal "$(w_get q b state)" blocked
+	crash
+	restart
+	run cat "$MNT/q/after"
+	assert_output $'b: a\ny: x'
+	assert_equal "$(w_get q b state)" blocked
+	assert_equal "$(w_get q y state)" failed
+	assert_equal "$(w_get q y reason)" "dependency x failed"
+	# the DEP runs now: the blocked work follows it
+	echo "a: 0" >"$MNT/q/modify"
+	wait_for 10 file_has "$T/b" b
+	wait_for 5 w_state_is q b done
 }

@@ -118,6 +118,7 @@ static void test_migrate_v1(void)
 	g_assert_cmpstr(w->sub->env[0], ==, "OLD=kept");
 	g_assert_cmpuint(q->files[MQ_DIR].mode, ==, 0755);	/* schema 1: by position */
 	g_assert_cmpuint(w->runs, ==, 2);
+	g_assert_false(w->has_queued || w->has_started);	/* no times before schema 4 */
 	model_unlock();
 	g_assert_cmpint(store_start(s), ==, 0);
 	g_assert_cmpint(submit(q, WQFS_CTL_CANCEL, "w"), ==, 0);
@@ -177,7 +178,14 @@ static void test_journal_rows(void)
 	g_assert_cmpint(query_int(path, "SELECT max_active FROM queues WHERE name = 'rows'"), ==, 3);
 	g_assert_cmpint(query_int(path, "SELECT files LIKE '.=750:%' FROM queues WHERE name = 'rows'"), ==, 1);
 	g_assert_cmpint(query_int(path, "SELECT state FROM works WHERE name = 'p1'"), ==, 1);
-	g_assert_cmpint(query_int(path, "SELECT state FROM works WHERE name = 'p2'"), ==, 0);
+	g_assert_cmpint(query_int(path, "SELECT state FROM works WHERE name = 'p2'"), ==, 5);	/* cancelled */
+	/* times are the wall clock in ms; a run's are unset until it runs */
+	long long queued = query_int(path, "SELECT queued_ms - CAST(strftime('%s','now') AS INTEGER)"
+				     " * 1000 FROM works WHERE name = 'p1'");
+	g_assert_cmpint(queued, >, -10 * 1000);
+	g_assert_cmpint(queued, <, 10 * 1000);
+	g_assert_cmpint(query_int(path, "SELECT started_ms + finished_ms FROM works WHERE name = 'p1'"),
+			==, 0);
 	g_assert_cmpint(query_int(path, "SELECT state FROM works WHERE name = 'd'"), ==, 2);
 	long long due = query_int(path, "SELECT due_ms - CAST(strftime('%s','now') AS INTEGER) * 1000"
 				  " FROM works WHERE name = 'd'");

@@ -67,7 +67,7 @@ load bats/common
 	run w_get q hello runs
 	assert_output 1
 	run w_get q hello state
-	assert_output idle
+	assert_output done
 }
 
 @test "NAME: queues the declared work again" {
@@ -247,7 +247,7 @@ fi
 EOF
 	echo "tick: sh '$T/tick.sh'" >"$MNT/q/submit"
 	wait_for 20 file_has "$T/count" 3
-	wait_for 10 w_state_is q tick idle
+	wait_for 10 w_state_is q tick done
 	run w_get q tick runs
 	assert_output 3
 	sleep 0.5

@@ -98,7 +98,7 @@ assert t1 - t0 < 0.5, "write waited"
 assert t2 - t1 >= 1.0, "close did not wait"
 ' "$MNT/q/flush"
 	assert_success
-	assert_equal "$(w_get q s state)" idle
+	assert_equal "$(w_get q s state)" done
 }
 
 @test "cancel of a running work: write succeeds at once, close waits until it stopped" {
@@ -120,7 +120,7 @@ print("close waited", time.monotonic() - t0 >= 1.5)
 	assert_success
 	assert_line "write OK"
 	assert_line "close waited True"
-	assert_equal "$(w_get q c state)" idle
+	assert_equal "$(w_get q c state)" cancelled
 	assert_equal "$(w_get q c last_exit)" 137
 }
 

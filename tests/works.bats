@@ -3,7 +3,7 @@
 
 load bats/common
 
-WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at started_at finished_at"
+WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at started_at finished_at reason"
 
 @test "works/WORK/status has its keys in order, one key: value a line" {
 	mkdir "$MNT/q"
@@ -30,16 +30,17 @@ WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at 
 		run w_get q d "$k"
 		assert_equal "$output" -
 	done
-	local qa da
-	qa=$(w_get q d queued_at)
-	da=$(w_get q d due_at)
-	[[ "$qa" =~ ^[0-9]+$ ]] || fail "queued_at '$qa'"
-	[[ "$da" =~ ^[0-9]+$ ]] || fail "due_at '$da'"
-	((da - qa >= 24999 && da - qa <= 25001)) || fail "due_at - queued_at = $((da - qa))"
+	# times: the wall clock, ISO 8601 UTC with milliseconds
+	local qa da now
+	now=$(date +%s%3N)
+	qa=$(time_ms "$(w_get q d queued_at)")
+	da=$(time_ms "$(w_get q d due_at)")
+	((qa <= now && now - qa < 10000)) || fail "queued_at $qa, now $now"
+	((da - qa == 100000)) || fail "due_at - queued_at = $((da - qa)) ms"
 	echo d >"$MNT/q/cancel"
 }
 
-@test "state: pending, running, idle" {
+@test "state: pending, running, done" {
 	mkdir "$MNT/q"
 	echo 1 >"$MNT/q/frozen"
 	echo "s: sleep 1" >"$MNT/q/submit"
@@ -47,7 +48,7 @@ WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at 
 	assert_output pending
 	echo 0 >"$MNT/q/frozen"
 	wait_for 10 w_state_is q s running
-	wait_for 10 w_state_is q s idle
+	wait_for 10 w_state_is q s done
 	run w_get q s runs
 	assert_output 1
 }
@@ -67,12 +68,12 @@ WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at 
 	run w_get q e last_cpu
 	assert_output "$cpu"
 	local qa sa fa
-	qa=$(w_get q e queued_at)
-	sa=$(w_get q e started_at)
-	fa=$(w_get q e finished_at)
-	[[ "$qa" =~ ^[0-9]+$ && "$sa" =~ ^[0-9]+$ && "$fa" =~ ^[0-9]+$ ]] ||
-		fail "queued_at '$qa' started_at '$sa' finished_at '$fa'"
+	qa=$(time_ms "$(w_get q e queued_at)")
+	sa=$(time_ms "$(w_get q e started_at)")
+	fa=$(time_ms "$(w_get q e finished_at)")
 	((qa <= sa && sa <= fa)) || fail "queued_at $qa started_at $sa finished_at $fa"
+	run w_get q e state
+	assert_output failed
 	echo "e: exit 0" >"$MNT/q/submit"
 	flushq q
 	run w_get q e last_exit
@@ -113,18 +114,21 @@ WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at 
 	assert_output ""
 }
 
-@test "output is bounded to max_output and keeps the last bytes" {
+@test "output has the run's real size and keeps its last max_output bytes" {
 	mkdir "$MNT/q"
 	echo "big: seq 1 200000" >"$MNT/q/submit"
 	flushq q
-	local size
-	size=$(wc -c <"$MNT/q/works/big/output")
-	((size <= 65536)) || fail "output is $size bytes"
-	((size >= 32768)) || fail "output is only $size bytes"
-	run tail -n 1 "$MNT/q/works/big/output"
-	assert_output 200000
-	# a suffix of what the work printed
-	seq 1 200000 | tail -c "$size" | cmp - "$MNT/q/works/big/output"
+	# the size counts every byte the run wrote, as stat and wc see it
+	run stat -c %s "$MNT/q/works/big/output"
+	assert_output "$(seq 1 200000 | wc -c)"
+	run tail -n 3 "$MNT/q/works/big/output"
+	assert_output $'199998\n199999\n200000'
+	# the kept bytes (64 KiB) are at their offsets in the whole output
+	cmp <(seq 1 200000 | tail -c 65536) <(tail -c 65536 "$MNT/q/works/big/output")
+	# the bytes not kept read as NULs, then one line saying how many
+	local cut=$(($(seq 1 200000 | wc -c) - 65536))
+	run sh -c "head -c $cut '$MNT/q/works/big/output' | tr -d '\\0'"
+	assert_output "wqfs: $cut bytes of output before this were not kept"
 }
 
 @test "-o max_output bounds a 1 MiB output" {
@@ -132,12 +136,126 @@ WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at 
 	mkdir "$MNT/q"
 	echo "big: head -c 1048576 /dev/zero | tr '\\0' a; echo END" >"$MNT/q/submit"
 	flushq q
-	local size
-	size=$(wc -c <"$MNT/q/works/big/output")
-	((size <= 1000 && size >= 500)) || fail "output is $size bytes"
+	run stat -c %s "$MNT/q/works/big/output"
+	assert_output 1048580
 	run tail -c 5 "$MNT/q/works/big/output"
 	assert_output "aEND"
+	run sh -c "tail -c 1000 '$MNT/q/works/big/output' | tr -d a"
+	assert_output "END"
 	daemon_alive
+}
+
+@test "tail -f output follows a running work, tail -n reads its end" {
+	mkdir "$MNT/q"
+	echo "t: echo one; while [ ! -e '$T/go' ]; do sleep 0.05; done; echo two; echo three" \
+		>"$MNT/q/submit"
+	wait_for 10 file_has_line "$MNT/q/works/t/output" one
+	bg tail -f "$MNT/q/works/t/output"
+	wait_for 10 file_has_line "$T/bg.0.out" one
+	touch "$T/go"
+	wait_for 10 file_has_line "$T/bg.0.out" three
+	run cat "$T/bg.0.out"
+	assert_output $'one\ntwo\nthree'
+	run tail -n 2 "$MNT/q/works/t/output"
+	assert_output $'two\nthree'
+}
+
+@test "follow streams the running run's output and ends with it" {
+	mkdir "$MNT/q"
+	echo "f: echo one; while [ ! -e '$T/go' ]; do sleep 0.05; done; echo two" \
+		>"$MNT/q/submit"
+	wait_for 10 w_state_is q f running
+	bg cat "$MNT/q/works/f/follow"
+	local cat=$BG_PID
+	wait_for 10 file_has_line "$T/bg.0.out" one
+	kill -0 "$cat" || fail "cat ended while the work runs"
+	touch "$T/go"
+	wait_exit 10 "$cat"
+	assert_equal "$WAIT_STATUS" 0
+	run cat "$T/bg.0.out"
+	assert_output $'one\ntwo'
+}
+
+@test "follow of a queued work streams its coming run; of a finished one, the last run" {
+	mkdir "$MNT/q"
+	echo 1 >"$MNT/q/frozen"
+	echo "p: echo first" >"$MNT/q/submit"
+	bg cat "$MNT/q/works/p/follow"
+	local cat=$BG_PID
+	echo 0 >"$MNT/q/frozen"
+	wait_exit 10 "$cat"
+	assert_equal "$WAIT_STATUS" 0
+	run cat "$T/bg.0.out"
+	assert_output first
+	run timeout 10 cat "$MNT/q/works/p/follow"
+	assert_output first
+}
+
+@test "follow says how many bytes it missed when it fell behind max_output" {
+	wqfs_remount -o max_output=1000
+	mkdir "$MNT/q"
+	echo "b: seq 1 1000; while [ ! -e '$T/go' ]; do sleep 0.05; done; echo end" \
+		>"$MNT/q/submit"
+	wait_for 10 file_has_line "$MNT/q/works/b/output" 1000
+	bg cat "$MNT/q/works/b/follow"
+	local cat=$BG_PID
+	touch "$T/go"
+	wait_exit 10 "$cat"
+	local cut=$(($(seq 1 1000 | wc -c) - 1000))
+	run head -n 1 "$T/bg.0.out"
+	assert_output "wqfs: $cut bytes of output before this were not kept"
+	run tail -n 2 "$T/bg.0.out"
+	assert_output $'1000\nend'
+}
+
+@test "cancel of a queued work ends its follower with no output" {
+	mkdir "$MNT/q"
+	echo 1 >"$MNT/q/frozen"
+	echo "c: echo never" >"$MNT/q/submit"
+	bg cat "$MNT/q/works/c/follow"
+	local cat=$BG_PID
+	echo c >"$MNT/q/cancel"
+	wait_exit 10 "$cat"
+	assert_equal "$WAIT_STATUS" 0
+	run cat "$T/bg.0.out"
+	assert_output ""
+}
+
+@test "a follow read interrupted by a signal returns EINTR at once" {
+	mkdir "$MNT/q"
+	echo "s: sleep 100" >"$MNT/q/submit"
+	wait_for 10 w_state_is q s running
+	bg_intr "$T/read.res" read "$MNT/q/works/s/follow"
+	local reader=$BG_PID
+	# the reader parks at the end of the (empty) output; then Ctrl-C
+	wait_for 10 waits_on_fuse "$reader"
+	kill -INT "$reader"
+	wait_for 5 file_has "$T/read.res" EINTR
+	echo s >"$MNT/q/cancel"
+}
+
+@test "parked followers hold no request thread" {
+	mkdir "$MNT/q"
+	echo "s: while [ ! -e '$T/go' ]; do sleep 0.05; done; echo done" >"$MNT/q/submit"
+	wait_for 10 w_state_is q s running
+	local i pids=()
+	for ((i = 0; i < 40; i++)); do
+		bg cat "$MNT/q/works/s/follow"
+		pids+=("$BG_PID")
+	done
+	# the mount still answers while 40 readers wait
+	mkdir "$MNT/r"
+	echo "x: echo alive" >"$MNT/r/submit"
+	flushq r
+	run cat "$MNT/r/works/x/output"
+	assert_output alive
+	touch "$T/go"
+	for i in "${pids[@]}"; do
+		wait_exit 10 "$i"
+	done
+	for ((i = 0; i < 40; i++)); do
+		assert_equal "$(cat "$T/bg.$i.out")" done
+	done
 }
 
 @test "works/ lists named works and recent anonymous ones" {

@@ -394,6 +394,24 @@ file_has() {
 	[[ -f "$1" && "$(cat "$1")" == "$2" ]]
 }
 
+# file_has_line FILE LINE - FILE exists and has LINE as one of its lines
+file_has_line() {
+	[[ -f "$1" ]] && grep -qxF -- "$2" "$1"
+}
+
+# waits_on_fuse PID - PID sleeps waiting for the answer to a FUSE request
+waits_on_fuse() {
+	[[ "$(cat "/proc/$1/wchan" 2>/dev/null)" == request_wait_answer ]]
+}
+
+# time_ms TIME - a time of works/W/status (ISO 8601 UTC with milliseconds,
+# 2026-12-01T08:30:00.123Z) in ms since the epoch; fails on another form
+time_ms() {
+	[[ "$1" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$ ]] ||
+		{ echo "not an ISO 8601 UTC time: '$1'" >&2; return 1; }
+	date -u -d "$1" +%s%3N
+}
+
 # flushq QUEUE - flush_workqueue, bounded; fails if the write fails
 flushq() {
 	timeout -s KILL "$WQ_TIMEOUT" sh -c 'echo > "$1"' sh "$MNT/$1/flush"

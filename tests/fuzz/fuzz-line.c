@@ -3,7 +3,8 @@
  * fuzz-line.c - wqfs_next_line() and wqfs_parse_line() on a write buffer.
  *
  * Input: byte 0 picks the control file ('0' submit, '1' delay, '2' modify,
- * '3' cancel, '4' flush, any byte modulo 5), byte 1 picks hz (fuzz_hz),
+ * '3' cancel, '4' flush, '5' drain, '6' after, any byte modulo 7), byte 1
+ * picks hz (fuzz_hz),
  * the rest is the buffer written, split into lines and each line parsed.
  */
 #include "fuzz.h"
@@ -61,7 +62,17 @@ static void check_ctl(enum wqfs_ctl ctl, const struct wqfs_line *l)
 	case WQFS_CTL_DRAIN:
 		CHECK(!l->has_delay && !named && !l->command);
 		break;
+	case WQFS_CTL_AFTER:
+		CHECK(!l->has_delay && named && !l->command && l->ndeps <= WQFS_AFTER_MAX);
+		for (size_t i = 0; i < l->ndeps; i++) {
+			const struct wqfs_dep *d = &l->deps[i];
+			CHECK(d->qlen == 0 || fuzz_name_ok(d->queue, d->qlen));
+			CHECK(fuzz_name_ok(d->work, d->wlen));
+		}
+		break;
 	}
+	if (ctl != WQFS_CTL_AFTER)
+		CHECK(l->ndeps == 0);
 }
 
 static void check_line(enum wqfs_ctl ctl, const char *line, size_t len,
@@ -87,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return 0;
-	ctl = (enum wqfs_ctl)((data[0] - '0' + 6u) % 6);
+	ctl = (enum wqfs_ctl)((data[0] - '0' + 7u) % 7);
 	hz = fuzz_hz(data[1]);
 	size -= 2;
 	while (wqfs_next_line(buf, size, &pos, &line, &len)) {
