@@ -71,6 +71,7 @@ show "wq -q tour -w tick"			# flush_delayed_work: it runs now
 
 step "6. -c prints a work's output as it comes (cat works/W/follow)"
 show "wq -q tour -n count -- sh -c 'for i in 1 2 3; do echo \$i; sleep 0.3; done'"
+show "until grep -qx 'state: running' $Q/works/count/status; do sleep 0.05; done"
 show "wq -q tour -c count"
 
 step "7. -a: a work that waits for another (echo 'NAME: DEP' > after)"

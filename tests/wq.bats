@@ -237,3 +237,23 @@ out() {
 	assert_equal "$(cat "$MNT/q/list" | wc -l)" 1
 	[[ ! -e "$T/bad" ]]
 }
+
+@test "wq -c: prints a running work's output as it comes and returns when the run ends" {
+	run --separate-stderr wq -q q -n talk -- sh -c "echo one; until [ -e '$T/go' ]; do sleep 0.05; done; echo two"
+	assert_success
+	wait_for 10 w_state_is q talk running
+	bg "$WQ_BIN" -q q -c talk
+	local pid=$BG_PID out="$T/bg.0.out"
+	wait_for 10 grep -qx one "$out"
+	# the work has not ended: wq -c is still following it
+	kill -0 "$pid"
+	assert_equal "$(w_get q talk state)" running
+	touch "$T/go"
+	wait_exit 10 "$pid"
+	assert_equal "$WAIT_STATUS" 0
+	assert_equal "$(cat "$out")" $'one\ntwo'
+	run --separate-stderr wq -q q -c nosuch
+	assert_equal "$status" 4
+	assert_equal "$stderr" "wq: open $MNT/q/works/nosuch/follow: No such file or directory"
+	healthy q
+}
