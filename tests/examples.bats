@@ -427,7 +427,7 @@ EOF
 # ---------------------------------------------------------------------------
 # wq-tour.sh
 
-@test "wq-tour.sh: the environment, exact arguments, -w's exit status, EALREADY, -c; the queue is gone" {
+@test "wq-tour.sh: the environment, exact arguments, -w's exit status, EALREADY, -c, -a; the queue is gone" {
 	[[ -x "${WQ_BIN:-}" ]] || fail "WQ_BIN='${WQ_BIN:-}' is not the built wq"
 	run_bounded 60 "$EX/wq-tour.sh" "$MNT"
 	echo "$output"
@@ -439,6 +439,7 @@ EOF
 	assert_output --regexp $'\n\\$ wq -q tour -w w[0-9]+\n-> exit 3\n'
 	assert_output --partial $'  wq: write '"$MNT"$'/tour/delay: Operation already in progress\n-> exit 3\n'
 	assert_output --partial $'$ wq -q tour -c count\n  1\n  2\n  3\n-> exit 0\n'
+	assert_output --partial $'/tour/works/second/output\n  first\n  second\n-> exit 0\n'
 	assert_output --partial $'$ rmdir '"$MNT"$'/tour\n-> exit 0\n\nwq tour done'
 	[[ ! -e "$MNT/tour" ]]
 }

@@ -257,3 +257,35 @@ out() {
 	assert_equal "$stderr" "wq: open $MNT/q/works/nosuch/follow: No such file or directory"
 	healthy q
 }
+
+@test "wq -a: NAME waits, blocked, until its dependency has run; after a failed one it does not run (-w: 5)" {
+	run --separate-stderr wq -q q -n first -- sh -c "until [ -e '$T/go' ]; do sleep 0.05; done; echo first >>'$T/order'"
+	assert_success
+	wait_for 10 w_state_is q first running
+	run --separate-stderr wq -q q -n second -a first -- sh -c "echo second >>'$T/order'"
+	assert_success
+	assert_output second
+	assert_equal "$stderr" ""
+	assert_equal "$(w_get q second state)" blocked
+	touch "$T/go"
+	run wq -q q -w second
+	assert_success
+	assert_equal "$(cat "$T/order")" $'first\nsecond'
+	# a dependency that failed: NAME ends without running
+	run wq -q q -n bad -- false
+	run wq -q q -w bad
+	assert_equal "$status" 1
+	run --separate-stderr wq -q q -n third -a bad -a first -- touch "$T/third"
+	assert_success
+	run --separate-stderr wq -q q -w third
+	assert_equal "$status" 5
+	assert_equal "$stderr" "wq: q/third: $(w_get q third state), no exit status"
+	[[ ! -e "$T/third" ]]
+	# an unknown dependency: ENOENT from after, nothing queued
+	run --separate-stderr wq -q q -n fourth -a nosuch -- touch "$T/fourth"
+	assert_equal "$status" 4
+	assert_equal "$stderr" "wq: write $MNT/q/after: No such file or directory"
+	flushq q
+	[[ ! -e "$T/fourth" ]]
+	healthy q
+}
