@@ -2,8 +2,8 @@
 # examples.bats - every program of examples/ run against a real mount, its
 # output checked against what the kernel calls it walks through return.
 #
-# Needs WQFS_BIN (the daemon) and EXAMPLES_BUILD (where meson built the C
-# examples); examples/meson.build passes both.  Nothing here is skipped: a
+# Needs WQFS_BIN (the daemon), WQ_BIN (the client) and EXAMPLES_BUILD
+# (where meson built the C examples); examples/meson.build passes them.  Nothing here is skipped: a
 # missing piece is a failure.
 
 load bats/common
@@ -422,4 +422,24 @@ EOF
 	run "$PY" "$EX/submit_wait.py" "$MNT/q" 'echo second'
 	assert_success
 	assert_output second
+}
+
+# ---------------------------------------------------------------------------
+# wq-tour.sh
+
+@test "wq-tour.sh: the environment, exact arguments, -w's exit status, EALREADY, -c, -a; the queue is gone" {
+	[[ -x "${WQ_BIN:-}" ]] || fail "WQ_BIN='${WQ_BIN:-}' is not the built wq"
+	run_bounded 60 "$EX/wq-tour.sh" "$MNT"
+	echo "$output"
+	assert_success
+	# the builtin echo's work misses the exported variable, wq's has it
+	assert_output --partial $'  []\n  [hello from the tour]\n-> exit 0\n'
+	assert_output --partial $'  <two words>\n  <it\'s>\n  <$HOME>\n  <*>\n-> exit 0\n'
+	assert_line "  command: 'printf' '<%s>\\n' 'two words' 'it'\\''s' '\$HOME' '*'"
+	assert_output --regexp $'\n\\$ wq -q tour -w w[0-9]+\n-> exit 3\n'
+	assert_output --partial $'  wq: write '"$MNT"$'/tour/delay: Operation already in progress\n-> exit 3\n'
+	assert_output --partial $'$ wq -q tour -c count\n  1\n  2\n  3\n-> exit 0\n'
+	assert_output --partial $'/tour/works/second/output\n  first\n  second\n-> exit 0\n'
+	assert_output --partial $'$ rmdir '"$MNT"$'/tour\n-> exit 0\n\nwq tour done'
+	[[ ! -e "$MNT/tour" ]]
 }
