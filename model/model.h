@@ -77,6 +77,11 @@ struct submitter *submitter_new(uid_t uid, gid_t gid, pid_t pid,
 				const gid_t *groups, size_t ngroups);
 /* Read pid's cwd, environment and limits from /proc into c. */
 void submitter_read_process(struct submitter *c);
+/* The submitter of an opener pid with these credentials (subcache.c): its
+ * cwd and limits read afresh, its environment read once per process
+ * image; the submitter of its previous open when nothing differs. */
+struct submitter *subcache_capture(uid_t uid, gid_t gid, pid_t pid,
+				   const gid_t *groups, size_t ngroups);
 struct submitter *submitter_ref(struct submitter *c);
 void submitter_unref(struct submitter *c);
 bool submitter_in_group(const struct submitter *c, gid_t gid);
