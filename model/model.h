@@ -98,6 +98,11 @@ int proc_cpu(pid_t pid, int *fd, pid_t *fdpid);
 bool proc_work(pid_t pid, char *queue, size_t qlen, char *work, size_t wlen);
 /* The resource limits of pid (prlimit, else /proc/PID/limits). */
 int proc_limits(pid_t pid, struct rlimit out[RLIM_NLIMITS]);
+/* The supplementary groups of thread tid (/proc, as fuse_req_getgroups()
+ * reads them, in one read), at most PROC_GROUPS_MAX, into *groups
+ * (g_free).  Their count, or -errno. */
+#define PROC_GROUPS_MAX	65536
+int proc_groups(pid_t tid, gid_t **groups);
 /* At most max bytes of /proc/PID/what, NUL-terminated (g_free), or NULL. */
 char *proc_read(pid_t pid, const char *what, size_t max, size_t *len);
 

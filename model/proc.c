@@ -97,6 +97,42 @@ int proc_ident(pid_t pid, struct proc_ident *id)
 	return id->env_end ? 0 : -EPERM;
 }
 
+/* The numbers of a "Groups:" line (NUL-terminated at its end) into a. */
+static void parse_groups(const char *p, GArray *a)
+{
+	for (char *end; a->len < PROC_GROUPS_MAX; p = end) {
+		unsigned long g = strtoul(p, &end, 10);
+		if (end == p)
+			return;
+		gid_t gid = (gid_t)g;
+		g_array_append_val(a, gid);
+	}
+}
+
+int proc_groups(pid_t tid, gid_t **out)
+{
+	char what[64];
+	size_t len;
+	snprintf(what, sizeof what, "task/%ld/status", (long)tid);
+	/* a group is at most 11 bytes of the line */
+	char *text = proc_read(tid, what, 8192 + 11 * PROC_GROUPS_MAX, &len);
+	if (!text)
+		return -ESRCH;
+	char *p = strstr(text, "\nGroups:");
+	char *eol = p ? strchr(p + 1, '\n') : NULL;
+	if (!eol) {
+		g_free(text);
+		return -EIO;
+	}
+	*eol = '\0';
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(gid_t));
+	parse_groups(p + 8, a);
+	g_free(text);
+	int n = (int)a->len;
+	*out = (gid_t *)g_array_free(a, FALSE);
+	return n;
+}
+
 static long proc_ppid(pid_t pid)
 {
 	size_t len;

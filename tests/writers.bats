@@ -75,3 +75,23 @@ print("done")' "$MNT/q/submit"
 	assert_equal "$(stat -c %u "$MNT/q/works/b")" 65534
 	healthy q
 }
+
+@test "a reader in 100 groups: the status of every queue shows the queue its 100th group may read" {
+	mkdir "$MNT/q"
+	chgrp 1099 "$MNT/q"
+	chmod 0750 "$MNT/q"
+	cd /
+	local prog='
+import os, sys
+os.setgroups(list(range(1000, 1000 + int(sys.argv[2]))))
+os.setresgid(65534, 65534, 65534)
+os.setresuid(65534, 65534, 65534)
+print(" ".join(l.split()[0] for l in open(sys.argv[1]).read().splitlines()[1:]))'
+	run timeout -s KILL "$WQ_TIMEOUT" "$PY" -c "$prog" "$MNT/status" 100
+	assert_success
+	[[ " $output " == *" q "* ]] || fail "group 1099 may read q, but status shows: $output"
+	run timeout -s KILL "$WQ_TIMEOUT" "$PY" -c "$prog" "$MNT/status" 99
+	assert_success
+	[[ " $output " != *" q "* ]] || fail "without group 1099, status shows q: $output"
+	healthy q
+}
