@@ -196,7 +196,7 @@ static void jiffies_field(GString *s, const char *key, bool has, unsigned long v
  * latest run's; model_lock held. */
 static pid_t work_pid(struct mwork *w)
 {
-	pid_t pid = w->running ? wq_command_pid(&w->cmd) : 0;
+	pid_t pid = w->running ? wq_command_pid(w->cmd) : 0;
 	if (pid > 0)
 		return pid;
 	return w->has_exit ? w->last_pid : 0;
@@ -467,9 +467,9 @@ static void attr_text(GString *s, enum kind k, struct mqueue *q)
 /* A work's output kept so far. */
 static void output_text(GString *s, struct mwork *w)
 {
-	size_t n = wq_command_output(&w->cmd, NULL, 0, NULL);
+	size_t n = mwork_output(w, NULL, 0);
 	g_string_set_size(s, n);
-	n = wq_command_output(&w->cmd, s->str, n, NULL);
+	n = mwork_output(w, s->str, n);
 	g_string_truncate(s, n);
 }
 

@@ -21,6 +21,8 @@ void mwork_rename_anon(struct mwork *w, const char *name);
 int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force);
 bool mwork_removable(struct mwork *w);
 bool mwork_runs(struct mwork *w);		/* running, or about to */
+/* w's command, made at its first use; kept until w is freed. */
+struct wq_command *mwork_cmd(struct mwork *w);
 
 /* queue.c: the observer's map of works (registry_lock, not the model's) */
 void model_register_work(struct mwork *w, bool add);

@@ -158,7 +158,9 @@ struct mwork {
 	int last_cpu;
 	unsigned long queued_at, due_at, started_at, finished_at;
 	bool has_queued, has_due, has_started, has_finished;
-	struct wq_command cmd;
+	struct wq_command *cmd;		/* model lock: made at its first run (or
+					 * kill, or restored output), then kept
+					 * with the output; NULL until then */
 	bool lost;			/* was running when the daemon died */
 	int holds;			/* waits and requests holding it */
 	GList *done_link;		/* in q->anon_done */
@@ -206,6 +208,9 @@ void mwork_hold(struct mwork *w, int delta);	/* takes model_lock; w may be NULL 
 int mwork_forget(struct mqueue *q, const char *name, uid_t uid);	/* model_lock */
 /* Kill a running work's command (SIGTERM, then SIGKILL). model_lock. */
 void mwork_kill(struct mwork *w);
+/* Copy up to len bytes of the output kept (the newest); with buf NULL,
+ * how many there are.  model_lock. */
+size_t mwork_output(struct mwork *w, char *buf, size_t len);
 
 /* The names behind an engine event, for the trace: the work's name (or
  * "jiq", "-") and the queue's identity.  Takes no model_lock (the

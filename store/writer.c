@@ -92,9 +92,9 @@ static void rec_run(struct rec *r, enum mchange c, struct mwork *w)
 		r->due_ms = wall_ms() + (int64_t)((long)(w->due_at - wq_jiffies()) * 1000L /
 						  (long)wq_hz());
 	if (c == MCHANGE_WORK_FINISHED) {
-		size_t n = wq_command_output(&w->cmd, NULL, 0, NULL);
+		size_t n = mwork_output(w, NULL, 0);
 		char *buf = g_malloc(n + 1);
-		n = wq_command_output(&w->cmd, buf, n, NULL);
+		n = mwork_output(w, buf, n);
 		r->output = g_bytes_new_take(buf, n);
 	}
 }

@@ -36,6 +36,7 @@ WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at 
 	[[ "$qa" =~ ^[0-9]+$ ]] || fail "queued_at '$qa'"
 	[[ "$da" =~ ^[0-9]+$ ]] || fail "due_at '$da'"
 	((da - qa >= 24999 && da - qa <= 25001)) || fail "due_at - queued_at = $((da - qa))"
+	assert_equal "$(wc -c <"$MNT/q/works/d/output")" 0
 	echo d >"$MNT/q/cancel"
 }
 
