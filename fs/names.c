@@ -11,7 +11,24 @@
 
 #include "wqfs.h"
 
-static const double TIMEOUT = 0.0;	/* names come and go: always ask */
+/*
+ * How long the kernel may keep a name and its attributes.  A work's names
+ * come and go (works are forgotten, anonymous ones dropped) and its
+ * files' attributes follow its queue's directory: the kernel always asks.
+ * Every other node is fixed: the root's files never change, and a
+ * queue's files change only by a request the kernel itself makes on them
+ * (chmod and chown: setattr's reply carries the new attributes; rmdir of
+ * the queue: the kernel drops the entry it removed), so a long timeout
+ * never shows a stale mode or owner, and default_permissions checks
+ * against what the model holds.  Queues are restored before the mount
+ * answers its first request.
+ */
+#define FIXED_TIMEOUT	3600.0
+
+static double node_timeout(fuse_ino_t ino)
+{
+	return is_work_kind(ino_kind(ino)) ? 0.0 : FIXED_TIMEOUT;
+}
 
 /* ---- attributes ------------------------------------------------------------ */
 
@@ -83,8 +100,8 @@ static void reply_entry(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	e.ino = ino;
-	e.attr_timeout = TIMEOUT;
-	e.entry_timeout = TIMEOUT;
+	e.attr_timeout = node_timeout(ino);
+	e.entry_timeout = node_timeout(ino);
 	fuse_reply_entry(req, &e);
 }
 
@@ -134,7 +151,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, TIMEOUT);
+		fuse_reply_attr(req, &st, node_timeout(ino));
 }
 
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -175,7 +192,7 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
-		fuse_reply_attr(req, &st, TIMEOUT);
+		fuse_reply_attr(req, &st, node_timeout(ino));
 }
 
 /* ---- directories ------------------------------------------------------------ */

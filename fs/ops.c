@@ -44,6 +44,18 @@ static struct submitter *opener(fuse_req_t req, enum kind k, int flags)
 	return NULL;
 }
 
+/*
+ * Whether the close(2) of this open file has something to do: the
+ * control files opened for writing apply a line a write left unfinished
+ * and wait for what flush, cancel and drain lines armed (op_flush), and
+ * report its error.  Every other open file is done with at its last
+ * write: no FUSE_FLUSH at each close (the kernel's FOPEN_NOFLUSH).
+ */
+static bool close_has_work(enum kind k, int flags)
+{
+	return nodes[k].cls == NC_CTL && (flags & O_ACCMODE) != O_RDONLY;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	enum kind k = ino_kind(ino);
@@ -98,6 +110,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fh->link = open_files = g_list_prepend(open_files, fh);
 	model_unlock();
 	fi->direct_io = 1;
+	fi->noflush = !close_has_work(k, fi->flags);
 	fi->fh = (uintptr_t)fh;
 	fuse_reply_open(req, fi);
 }

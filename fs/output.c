@@ -29,10 +29,23 @@
 static pthread_mutex_t follow_lock = PTHREAD_MUTEX_INITIALIZER;
 static GQueue followers;		/* follow_lock: open follow files */
 
+/* wq_command_output_at() of w's command; a work that never ran has none
+ * (model/work.c makes it at the first run): no output. */
+static size_t output_at(struct mwork *w, uint64_t off, char *buf, size_t size,
+			uint64_t *start, uint64_t *total)
+{
+	if (!w->cmd) {
+		*start = *total = 0;
+		return 0;
+	}
+	return wq_command_output_at(w->cmd, off, buf, size, start, total);
+}
+
 uint64_t output_size(struct mwork *w)
 {
 	uint64_t total = 0;
-	wq_command_output(&w->cmd, NULL, 0, &total);
+	if (w->cmd)
+		wq_command_output(w->cmd, NULL, 0, &total);
 	return total;
 }
 
@@ -62,7 +75,7 @@ static size_t cut_bytes(char *buf, uint64_t off, size_t len, uint64_t start)
 static size_t output_bytes(struct mwork *w, uint64_t off, char *buf, size_t size)
 {
 	uint64_t start, total;
-	size_t n = wq_command_output_at(&w->cmd, off, buf, size, &start, &total);
+	size_t n = output_at(w, off, buf, size, &start, &total);
 	if (n == 0 && off < start)
 		n = cut_bytes(buf, off, size, start);
 	return n;
@@ -104,7 +117,7 @@ static ssize_t follow_bytes(struct fh *fh, struct mwork *w, char *buf, size_t si
 	if (w->runs > fh->follow_run)	/* a later run has replaced it */
 		return 0;
 	uint64_t start, total;
-	size_t n = wq_command_output_at(&w->cmd, fh->fpos, buf, size, &start, &total);
+	size_t n = output_at(w, fh->fpos, buf, size, &start, &total);
 	if (n == 0 && fh->fpos < start) {
 		char note[96];
 		n = (size_t)cut_note(note, sizeof note, start - fh->fpos);

@@ -211,7 +211,7 @@ static void time_field(GString *s, const char *key, bool has, int64_t ms)
  * latest run's; model_lock held. */
 static pid_t work_pid(struct mwork *w)
 {
-	pid_t pid = w->running ? wq_command_pid(&w->cmd) : 0;
+	pid_t pid = w->running ? wq_command_pid(w->cmd) : 0;
 	if (pid > 0)
 		return pid;
 	return w->has_exit ? w->last_pid : 0;

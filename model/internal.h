@@ -27,12 +27,32 @@ bool mwork_runs(struct mwork *w);		/* running, or about to */
 /* Which of the idle states w is in, when it is neither queued nor
  * running. */
 enum mwork_state mwork_idle_state(struct mwork *w);
+/* w's command, made at its first use; kept until w is freed. */
+struct wq_command *mwork_cmd(struct mwork *w);
 
 /* queue.c: the observer's map of works (registry_lock, not the model's) */
 void model_register_work(struct mwork *w, bool add);
 
 /* proc.c: the most of a process's environment read */
 #define ENVIRON_MAX	(256 * 1024)
+
+/* submitter.c: what /proc tells of pid now, for a submitter (cwd NULL:
+ * unreadable; env without our WQ_* variables; limits NULL: unreadable) */
+char *submitter_read_cwd(pid_t pid);
+char **submitter_read_env(pid_t pid);
+struct rlimit *submitter_read_limits(pid_t pid);
+
+/* proc.c: which process image pid is: its start time (field 22 of
+ * /proc/PID/stat) and the place of its environment (fields 48 and 49),
+ * which an execve(2) moves.  0, or -errno (-EPERM: the place is hidden
+ * from us). */
+struct proc_ident {
+	unsigned long long start, env_start, env_end;
+};
+int proc_ident(pid_t pid, struct proc_ident *id);
+
+/* subcache.c: forget every process (model_fini) */
+void subcache_fini(void);
 
 /* queue.c: wait on cond with the model lock held, until *until */
 void model_wait_cond(pthread_cond_t *cond, const struct timespec *until);

@@ -77,6 +77,11 @@ struct submitter *submitter_new(uid_t uid, gid_t gid, pid_t pid,
 				const gid_t *groups, size_t ngroups);
 /* Read pid's cwd, environment and limits from /proc into c. */
 void submitter_read_process(struct submitter *c);
+/* The submitter of an opener pid with these credentials (subcache.c): its
+ * cwd and limits read afresh, its environment read once per process
+ * image; the submitter of its previous open when nothing differs. */
+struct submitter *subcache_capture(uid_t uid, gid_t gid, pid_t pid,
+				   const gid_t *groups, size_t ngroups);
 struct submitter *submitter_ref(struct submitter *c);
 void submitter_unref(struct submitter *c);
 bool submitter_in_group(const struct submitter *c, gid_t gid);
@@ -93,6 +98,11 @@ int proc_cpu(pid_t pid, int *fd, pid_t *fdpid);
 bool proc_work(pid_t pid, char *queue, size_t qlen, char *work, size_t wlen);
 /* The resource limits of pid (prlimit, else /proc/PID/limits). */
 int proc_limits(pid_t pid, struct rlimit out[RLIM_NLIMITS]);
+/* The supplementary groups of thread tid (/proc, as fuse_req_getgroups()
+ * reads them, in one read), at most PROC_GROUPS_MAX, into *groups
+ * (g_free).  Their count, or -errno. */
+#define PROC_GROUPS_MAX	65536
+int proc_groups(pid_t tid, gid_t **groups);
 /* At most max bytes of /proc/PID/what, NUL-terminated (g_free), or NULL. */
 char *proc_read(pid_t pid, const char *what, size_t max, size_t *len);
 
@@ -164,7 +174,9 @@ struct mwork {
 	GList *blocked_link;		/* in after.c's blocked list */
 	uint64_t blocked_delay_ns;	/* the DELAY it was queued with */
 	char *reason;			/* why it failed without a run, or NULL */
-	struct wq_command cmd;
+	struct wq_command *cmd;		/* model lock: made at its first run (or
+					 * kill, or restored output), then kept
+					 * with the output; NULL until then */
 	bool lost;			/* was running when the daemon died */
 	int holds;			/* waits and requests holding it */
 	GList *done_link;		/* in q->anon_done */
@@ -212,6 +224,9 @@ void mwork_hold(struct mwork *w, int delta);	/* takes model_lock; w may be NULL 
 int mwork_forget(struct mqueue *q, const char *name, uid_t uid);	/* model_lock */
 /* Kill a running work's command (SIGTERM, then SIGKILL). model_lock. */
 void mwork_kill(struct mwork *w);
+/* Copy up to len bytes of the output kept (the newest); with buf NULL,
+ * how many there are.  model_lock. */
+size_t mwork_output(struct mwork *w, char *buf, size_t len);
 
 /* The names behind an engine event, for the trace: the work's name (or
  * "jiq", "-") and the queue's identity.  Takes no model_lock (the

@@ -19,6 +19,9 @@
  * (state), 1 is ppid, 36 is processor. */
 #define STAT_PPID	1
 #define STAT_CPU	36
+#define STAT_START	19
+#define STAT_ENV_START	45
+#define STAT_ENV_END	46
 
 char *proc_read(pid_t pid, const char *what, size_t max, size_t *len)
 {
@@ -63,6 +66,71 @@ static long stat_field(const char *s, int idx)
 			return strtol(p + 1, NULL, 10);
 	}
 	return -1;
+}
+
+/* Fields idx[0] < idx[1] < ... < idx[n-1] of a /proc/PID/stat text into
+ * out[]; false if the text ends before the last. */
+static bool stat_fields(const char *s, const int *idx, unsigned long long *out, int n)
+{
+	const char *p = strrchr(s, ')');
+	int i = -1, k = 0;
+	for (p = p ? p + 1 : ""; *p && k < n; p++)
+		if (*p == ' ' && ++i == idx[k])
+			out[k++] = strtoull(p + 1, NULL, 10);
+	return k == n;
+}
+
+int proc_ident(pid_t pid, struct proc_ident *id)
+{
+	static const int idx[] = { STAT_START, STAT_ENV_START, STAT_ENV_END };
+	unsigned long long v[3];
+	size_t len;
+	char *s = proc_read(pid, "stat", 4096, &len);
+	if (!s)
+		return -ESRCH;
+	bool ok = stat_fields(s, idx, v, 3);
+	g_free(s);
+	if (!ok)
+		return -EIO;
+	*id = (struct proc_ident){ .start = v[0], .env_start = v[1], .env_end = v[2] };
+	/* without ptrace access the kernel shows 0: an exec would go unseen */
+	return id->env_end ? 0 : -EPERM;
+}
+
+/* The numbers of a "Groups:" line (NUL-terminated at its end) into a. */
+static void parse_groups(const char *p, GArray *a)
+{
+	for (char *end; a->len < PROC_GROUPS_MAX; p = end) {
+		unsigned long g = strtoul(p, &end, 10);
+		if (end == p)
+			return;
+		gid_t gid = (gid_t)g;
+		g_array_append_val(a, gid);
+	}
+}
+
+int proc_groups(pid_t tid, gid_t **out)
+{
+	char what[64];
+	size_t len;
+	snprintf(what, sizeof what, "task/%ld/status", (long)tid);
+	/* a group is at most 11 bytes of the line */
+	char *text = proc_read(tid, what, 8192 + 11 * PROC_GROUPS_MAX, &len);
+	if (!text)
+		return -ESRCH;
+	char *p = strstr(text, "\nGroups:");
+	char *eol = p ? strchr(p + 1, '\n') : NULL;
+	if (!eol) {
+		g_free(text);
+		return -EIO;
+	}
+	*eol = '\0';
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(gid_t));
+	parse_groups(p + 8, a);
+	g_free(text);
+	int n = (int)a->len;
+	*out = (gid_t *)g_array_free(a, FALSE);
+	return n;
 }
 
 static long proc_ppid(pid_t pid)

@@ -104,6 +104,7 @@ void model_fini(void)
 	g_hash_table_destroy(registry);
 	g_hash_table_destroy(qviews);
 	quota_fini();
+	subcache_fini();
 }
 
 /* ---- the observer's registry -------------------------------------------------- */

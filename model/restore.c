@@ -53,7 +53,7 @@ static void restore_fields(struct mwork *w, const struct mwork_saved *s)
 	w->has_finished = s->finished_ms != 0;
 	w->finished_ms = s->finished_ms;
 	if (s->output_len)
-		wq_command_set_output(&w->cmd, s->output, s->output_len);
+		wq_command_set_output(mwork_cmd(w), s->output, s->output_len);
 }
 
 int mwork_restore(struct mqueue *q, const struct mwork_saved *s)

@@ -34,7 +34,7 @@ static bool is_wq_var(const char *s)
 }
 
 /* pid's environment without our WQ_* variables, NULL-terminated. */
-static char **read_env(pid_t pid)
+char **submitter_read_env(pid_t pid)
 {
 	size_t len = 0;
 	char *env = proc_read(pid, "environ", ENVIRON_MAX, &len);
@@ -50,21 +50,32 @@ static char **read_env(pid_t pid)
 	return (char **)g_ptr_array_free(a, FALSE);
 }
 
-void submitter_read_process(struct submitter *c)
+char *submitter_read_cwd(pid_t pid)
 {
 	char path[64], cwd[PATH_MAX];
-	snprintf(path, sizeof path, "/proc/%ld/cwd", (long)c->pid);
+	snprintf(path, sizeof path, "/proc/%ld/cwd", (long)pid);
 	ssize_t l = readlink(path, cwd, sizeof cwd - 1);
-	if (l > 0) {
-		cwd[l] = '\0';
-		c->cwd = g_strdup(cwd);
-	}
-	c->env = read_env(c->pid);
+	if (l <= 0)
+		return NULL;
+	cwd[l] = '\0';
+	return g_strdup(cwd);
+}
+
+struct rlimit *submitter_read_limits(pid_t pid)
+{
 	/* the limits its works run under (a non-root daemon may not read
 	 * another user's: they keep the daemon's, as they run as it) */
-	c->limits = g_new(struct rlimit, RLIM_NLIMITS);
-	if (proc_limits(c->pid, c->limits) < 0)
-		g_clear_pointer(&c->limits, g_free);
+	struct rlimit *limits = g_new(struct rlimit, RLIM_NLIMITS);
+	if (proc_limits(pid, limits) < 0)
+		g_clear_pointer(&limits, g_free);
+	return limits;
+}
+
+void submitter_read_process(struct submitter *c)
+{
+	c->cwd = submitter_read_cwd(c->pid);
+	c->env = submitter_read_env(c->pid);
+	c->limits = submitter_read_limits(c->pid);
 }
 
 struct submitter *submitter_ref(struct submitter *c)

@@ -104,7 +104,6 @@ int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork *
 	w->q = q;
 	w->ctime = time(NULL);
 	w->last_cpu = -1;
-	wq_command_init(&w->cmd);
 	mwork_list(q, w);
 	*wp = w;
 	return 0;
@@ -129,7 +128,10 @@ void mwork_free(struct mwork *w)
 	after_unblock(w);
 	model_register_work(w, false);
 	g_hash_table_remove(works_by_id, GSIZE_TO_POINTER(w->id));
-	wq_command_destroy(&w->cmd);
+	if (w->cmd) {
+		wq_command_destroy(w->cmd);
+		g_free(w->cmd);
+	}
 	submitter_unref(w->sub);
 	mwork_set_command(w, NULL, 0, true);
 	quota_uncharge(w->owner, QUOTA_WORKS, 1);
@@ -242,10 +244,26 @@ int mwork_forget(struct mqueue *q, const char *name, uid_t uid)
 	return 0;
 }
 
+struct wq_command *mwork_cmd(struct mwork *w)
+{
+	if (!w->cmd) {
+		w->cmd = g_new0(struct wq_command, 1);
+		wq_command_init(w->cmd);
+	}
+	return w->cmd;
+}
+
+size_t mwork_output(struct mwork *w, char *buf, size_t len)
+{
+	return w->cmd ? wq_command_output(w->cmd, buf, len, NULL) : 0;
+}
+
+/* A kill between the engine's start of the work and its command's spawn
+ * is kept on the command, which honours it when it spawns. */
 void mwork_kill(struct mwork *w)
 {
 	if (mwork_runs(w))
-		wq_command_kill(&w->cmd);
+		wq_command_kill(mwork_cmd(w));
 }
 
 /* ---- the work function -------------------------------------------------------- */
@@ -264,6 +282,7 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 {
 	model_lock();
 	r->sub = w->sub ? submitter_ref(w->sub) : NULL;
+	mwork_cmd(w);
 	r->cmdline = g_strdup(w->command ? w->command : "");
 	r->extra[0] = g_strdup_printf("WQ_QUEUE=%s", w->q->name);
 	r->extra[1] = g_strdup_printf("WQ_WORK=%s", w->name);
@@ -277,7 +296,7 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 	w->has_due = false;
 	g_free(w->reason);
 	w->reason = NULL;
-	wq_command_clear_output(&w->cmd);	/* a follower sees this run's */
+	wq_command_clear_output(mwork_cmd(w));	/* a follower sees this run's */
 	model_changed(MCHANGE_WORK_STARTED, w->q, w);
 	model_unlock();
 	r->extra[2] = g_strdup_printf("WQ_CPU=%d", cpu);
@@ -339,10 +358,10 @@ static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
 	w->last_pid = pid;
 	w->has_finished = true;
 	w->finished_ms = model_now_ms();
-	w->cmd.cmdline = NULL;
-	w->cmd.envp = NULL;
-	w->cmd.cwd = NULL;
-	w->cmd.cred = NULL;
+	w->cmd->cmdline = NULL;
+	w->cmd->envp = NULL;
+	w->cmd->cwd = NULL;
+	w->cmd->cred = NULL;
 	model_changed(MCHANGE_WORK_FINISHED, w->q, w);
 	mwork_ended(w);
 	model_unlock();
@@ -362,10 +381,10 @@ static void mwork_func(struct work_struct *work)
 	/* durable before the command starts: after a crash the work is lost,
 	 * never run a second time as if it had been pending */
 	model_commit();
-	run_prepare(w, &r, &w->cmd);
-	int rc = wq_command_run(&w->cmd);
-	int exit_code = rc < 0 ? 127 : w->cmd.exit_code;
-	uint64_t cpu_ns = rc < 0 ? 0 : w->cmd.cpu_ns;
-	run_end(w, &r, exit_code, rc < 0 ? 0 : w->cmd.pid);
+	run_prepare(w, &r, w->cmd);	/* made by run_start, kept until the free */
+	int rc = wq_command_run(w->cmd);
+	int exit_code = rc < 0 ? 127 : w->cmd->exit_code;
+	uint64_t cpu_ns = rc < 0 ? 0 : w->cmd->cpu_ns;
+	run_end(w, &r, exit_code, rc < 0 ? 0 : w->cmd->pid);
 	wq_set_result(exit_code, cpu_ns);
 }

@@ -107,9 +107,9 @@ static void rec_run(struct rec *r, enum mchange c, struct mwork *w)
 	r->after = mwork_after_text(w);
 	r->reason = g_strdup(w->reason);
 	if (c == MCHANGE_WORK_FINISHED) {
-		size_t n = wq_command_output(&w->cmd, NULL, 0, NULL);
+		size_t n = mwork_output(w, NULL, 0);
 		char *buf = g_malloc(n + 1);
-		n = wq_command_output(&w->cmd, buf, n, NULL);
+		n = mwork_output(w, buf, n);
 		r->output = g_bytes_new_take(buf, n);
 	}
 }

@@ -176,7 +176,7 @@ static void freeze(struct fixture *f, bool on)
 static char *output(struct mwork *w)
 {
 	char buf[256];
-	size_t n = wq_command_output(&w->cmd, buf, sizeof buf - 1, NULL);
+	size_t n = mwork_output(w, buf, sizeof buf - 1);
 	buf[n] = '\0';
 	return g_strdup(buf);
 }

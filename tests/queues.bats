@@ -297,3 +297,20 @@ for fd, line in ((5, b"true\n"), (6, b"1s true\n")):
 	run q_get q completed
 	assert_output 0
 }
+
+@test "a name the kernel keeps: rmdir and mkdir again reach the new queue, with its modes" {
+	mkdir "$MNT/q"
+	echo 'a: true' >"$MNT/q/submit"
+	chmod 0600 "$MNT/q/status"
+	flushq q
+	assert_equal "$(stat -c %a "$MNT/q/status")" 600
+	rmdir "$MNT/q"
+	[ ! -e "$MNT/q/submit" ] || fail "q/submit still there after rmdir q"
+	mkdir "$MNT/q"
+	assert_equal "$(stat -c %a "$MNT/q/status")" 444
+	echo 'b: true' >"$MNT/q/submit"
+	flushq q
+	[ -d "$MNT/q/works/b" ] || fail "no works/b in the new queue"
+	[ ! -e "$MNT/q/works/a" ] || fail "the new queue has the old queue's work a"
+	healthy q
+}

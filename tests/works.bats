@@ -37,6 +37,7 @@ WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at 
 	da=$(time_ms "$(w_get q d due_at)")
 	((qa <= now && now - qa < 10000)) || fail "queued_at $qa, now $now"
 	((da - qa == 100000)) || fail "due_at - queued_at = $((da - qa)) ms"
+	assert_equal "$(wc -c <"$MNT/q/works/d/output")" 0
 	echo d >"$MNT/q/cancel"
 }
 

@@ -4,15 +4,19 @@
 One line (`true`) per write(2) on an open `submit` fd of a frozen queue
 (nothing runs), for 1 s, against the same writes to nullfs; alternating,
 5 times, the median of the per-pair ratios.  Memory only (state=none):
-the cost of the durable state is the `state` benchmark's.
+the cost of the durable state is the `state` benchmark's.  A second row
+is the daemons' CPU time (user + system) per write over the same runs.
 """
 
 from benchlib.files import make_queue, status_lines
+import time
+
 from benchlib.rows import Goal, Row
 from benchlib.timing import alternating, median
 
 NAME = 'submit'
 GOAL = Goal.ratio('>=', 0.9, 'nullfs')
+CPU_GOAL = Goal.ratio('<=', 1.25, 'nullfs')
 
 
 def writes_per_s(s, path, seconds):
@@ -20,24 +24,45 @@ def writes_per_s(s, path, seconds):
     return o['writes'] / o['seconds']
 
 
-def frozen_vs_null(s, opts, name, reps, measure):
+def with_cpu(m, measure, path, cpu):
+    """measure(path) (a rate per second); appends to cpu the daemon's CPU
+    seconds per unit of it (per write)."""
+    c0, t0 = m.cpu(), time.monotonic()
+    rate = measure(path)
+    c1, t1 = m.cpu(), time.monotonic()
+    cpu.append((c1 - c0) / (rate * (t1 - t0)) if rate > 0 else 0.0)
+    return rate
+
+
+def frozen_vs_null(s, opts, name, reps, measure, cpu=None):
     """measure(path) on the submit file of a fresh frozen queue of a wqfs
     mounted with opts, and on a nullfs file, alternating, reps times:
-    (wqfs figures, nullfs figures, per-pair ratios, the last queue)."""
+    (wqfs figures, nullfs figures, per-pair ratios, the last queue).  cpu,
+    if given, gets each daemon's CPU seconds per unit: cpu['wqfs'] and
+    cpu['nullfs'], lists in the order of the runs."""
+    cpu = cpu if cpu is not None else {}
+    cpu.update(wqfs=[], nullfs=[])
     with s.mount('wqfs', ['max_works=16777216'] + opts, name) as m, \
             s.mount('nullfs', name=name + '-null') as nm:
         queues = [make_queue(m, 'q%d' % r, frozen=True) for r in range(reps)]
         wqfs, null, ratios = alternating(
-            reps, lambda r: measure(nm.path('null')),
-            lambda r: measure(queues[r] + '/submit'))
+            reps, lambda r: with_cpu(nm, measure, nm.path('null'), cpu['nullfs']),
+            lambda r: with_cpu(m, measure, queues[r] + '/submit', cpu['wqfs']))
         tail = ' '.join(status_lines(queues[-1], 'pending', 'frozen'))
     return wqfs, null, ratios, tail
 
 
 def run(s):
     t = s.secs(1.0)
+    cpu = {}
     wqfs, null, ratios, tail = frozen_vs_null(
-        s, ['state=none'], 'submit', s.reps(5), lambda p: writes_per_s(s, p, t))
+        s, ['state=none'], 'submit', s.reps(5), lambda p: writes_per_s(s, p, t), cpu)
     s.log('submit: last queue status: ' + tail)
+    us = {k: [x * 1e6 for x in v] for k, v in cpu.items()}
+    cpu_ratios = [a / b for a, b in zip(us['wqfs'], us['nullfs']) if b > 0]
     return [Row(NAME, '1 line/write, frozen', 'writes/s', median(wqfs), median(null),
-                'nullfs writes/s', median(ratios), GOAL)]
+                'nullfs writes/s', median(ratios), GOAL),
+            Row(NAME, 'daemon CPU per 1-line write', 'us/write', median(us['wqfs']),
+                median(us['nullfs']), 'nullfs daemon CPU per write',
+                median(cpu_ratios) if cpu_ratios else None, CPU_GOAL,
+                note='user + system time of each daemon over its timed writes')]

@@ -85,6 +85,13 @@ class Mount:
         """VmRSS of the daemon in bytes."""
         return proc_status_field(self.pid, 'VmRSS') * 1024
 
+    def cpu(self):
+        """User + system CPU seconds of the daemon (all its threads) so far."""
+        with open('/proc/%d/stat' % self.pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+        # fields[0] is field 3 (state): utime and stime are fields 14 and 15
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
     def threads(self):
         return proc_status_field(self.pid, 'Threads')
 
@@ -111,7 +118,7 @@ class Mount:
     def _state_files(self):
         if not self.state:
             return []
-        return [self.state + tail for tail in ('', '-wal', '-shm', '.lock')]
+        return [self.state + tail for tail in ('', '-wal', '-shm', '.lock', '.log')]
 
     def _stop_daemon(self):
         # wqfs drains queued works at a clean unmount; the benchmarks leave
