@@ -52,7 +52,7 @@ def run(s):
             raise BenchError('restart: %d of %d works restored' % (delayed(q), n))
         ready = time.monotonic() - t0
         rss = m.rss()
-    for tail in ('', '-wal', '-shm', '.lock'):
+    for tail in ('', '-wal', '-shm', '.lock', '.log'):
         try:
             os.unlink(state + tail)
         except OSError:
