@@ -500,19 +500,37 @@ static int wqc_exit_of(const struct wqc_opts *o, const char *status)
 	return (int)v;
 }
 
-/* echo WORK > flush (flush_work: the close waits), then its last_exit. */
+/* Whether a status text says the work waits for its DEPs (`after`). */
+static bool wqc_blocked(const char *status)
+{
+	char state[WQC_FIELD_MAX];
+
+	wqc_field(status, "state", state);
+	return !strcmp(state, "blocked");
+}
+
+/* How long -w sleeps before it asks again about a blocked work: flush
+ * does not wait for one (it is not queued to the workqueue yet). */
+#define WQC_BLOCKED_POLL_US	100000
+
+/* echo WORK > flush (flush_work: the close waits), then its last_exit;
+ * while the work is blocked, again after a pause. */
 static int wqc_wait(const struct wqc_opts *o)
 {
 	char path[PATH_MAX], line[WQC_NAME_MAX + 2], *status = NULL;
 	int n = snprintf(line, sizeof line, "%s\n", o->work);
-	int st = wqc_path(path, o, NULL, "flush");
+	int st;
 
-	if (!st)
-		st = wqc_request(path, line, (size_t)n, false);
-	if (!st)
-		st = wqc_path(path, o, o->work, "status");
-	if (!st)
-		st = wqc_slurp(path, &status);
+	do {
+		free(status);
+		status = NULL;
+		if (st = wqc_path(path, o, NULL, "flush"), !st)
+			st = wqc_request(path, line, (size_t)n, false);
+		if (!st)
+			st = wqc_path(path, o, o->work, "status");
+		if (!st)
+			st = wqc_slurp(path, &status);
+	} while (!st && wqc_blocked(status) && usleep(WQC_BLOCKED_POLL_US) == 0);
 	if (!st)
 		st = wqc_exit_of(o, status);
 	free(status);
