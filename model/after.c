@@ -70,11 +70,30 @@ static char *dep_text(const struct wqfs_dep *d)
 	return g_strdup_printf("%.*s/%.*s", (int)d->qlen, d->queue, (int)d->wlen, d->work);
 }
 
+/* A NAME not known yet is declared by its DEPs (state `new`), so that
+ * they can be set before its first queueing (`wq -a`).  Model lock held. */
+static int declare(struct mqueue *q, const struct wqfs_line *l, uid_t uid,
+		   struct mwork **wp)
+{
+	for (size_t i = 0; i < l->ndeps; i++) {
+		g_autofree char *text = dep_text(&l->deps[i]);
+		if (!dep_lookup(q, text))
+			return -ENOENT;
+	}
+	if (!l->ndeps)
+		return -ENOENT;		/* nothing to clear */
+	int r = mwork_create(q, l->name, uid, wp);
+	if (r == 0)
+		model_changed(MCHANGE_WORK_QUEUED, q, *wp);
+	return r;
+}
+
 int mqueue_set_after(struct mqueue *q, const struct wqfs_line *l, uid_t uid)
 {
 	struct mwork *w = g_hash_table_lookup(q->works, l->name);
-	if (!w)
-		return -ENOENT;
+	int err = w ? 0 : declare(q, l, uid, &w);
+	if (err < 0)
+		return err;
 	if (w->owner != uid)
 		return -EPERM;
 	GPtrArray *deps = g_ptr_array_new_with_free_func(g_free);

@@ -117,14 +117,14 @@ declare_work() {
 	assert_equal "$(stat -c %a "$MNT/q/after")" 644
 }
 
-@test "errors: a cycle is EDEADLK, an unknown NAME or DEP ENOENT, a bad line EINVAL, too many DEPs E2BIG" {
+@test "errors: a cycle is EDEADLK, an unknown DEP (or NAME to clear) ENOENT, a bad line EINVAL, too many DEPs E2BIG" {
 	mkdir "$MNT/q"
 	for w in a b c; do declare_work q "$w" true; done
 	echo "b: a" >"$MNT/q/after"
 	echo "c: b" >"$MNT/q/after"
 	run write_errno "$MNT/q/after" "a: c" "a: a" "a: b"
 	assert_output "EDEADLK EDEADLK EDEADLK"
-	run write_errno "$MNT/q/after" "nosuch: a" "a: nosuch" "a: nosuch/a" "a: q/nosuch"
+	run write_errno "$MNT/q/after" "nosuch:" "a: nosuch" "a: nosuch/a" "a: q/nosuch"
 	assert_output "ENOENT ENOENT ENOENT ENOENT"
 	run write_errno "$MNT/q/after" "a b" "a: .x" "a: q/" "a: /b" ": a"
 	assert_output "EINVAL EINVAL EINVAL EINVAL EINVAL"
@@ -133,6 +133,19 @@ declare_work() {
 	# nothing of the failed lines was kept
 	run cat "$MNT/q/after"
 	assert_output $'b: a\nc: b'
+}
+
+@test "a NAME not declared yet is declared by its DEPs: state new, then blocked when queued, as wq -a does" {
+	mkdir "$MNT/q"
+	echo "a: sleep 1; echo a >> $T/order" >"$MNT/q/submit"
+	echo "later: a" >"$MNT/q/after"
+	assert_equal "$(w_get q later state)" new
+	assert_equal "$(cat "$MNT/q/after")" "later: a"
+	echo "later: echo later >> $T/order" >"$MNT/q/submit"
+	assert_equal "$(w_get q later state)" blocked
+	flushq q
+	wait_for 10 w_state_is q later done
+	assert_equal "$(cat "$T/order")" $'a\nlater'
 }
 
 @test "a line that fails leaves the write short: the lines before it are applied" {
