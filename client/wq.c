@@ -551,8 +551,10 @@ int main(int argc, char **argv)
 	struct wqc_opts o = { 0 };
 	int st = wqc_parse(argc, argv, &o);
 
-	if (st)
+	if (st) {
+		free(o.deps);
 		return st;
+	}
 	switch (o.mode) {
 	case 'h':
 		fputs(wqc_usage_text, stdout);
