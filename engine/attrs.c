@@ -209,3 +209,14 @@ void wq_get_stats(const struct workqueue_struct *wq, struct wq_stats *stats)
 	stats->running = wq->nr_running;
 	wq_unlock();
 }
+
+void wq_stats_restore(struct workqueue_struct *wq, const struct wq_stats *before)
+{
+	wq_lock();
+	wq->counters.started += before->started;
+	wq->counters.completed += before->completed;
+	wq->counters.failed += before->failed;
+	wq->counters.cancelled += before->cancelled;
+	wq->counters.cpu_ns += before->cpu_ns;
+	wq_unlock();
+}

@@ -151,14 +151,12 @@ static void process_one_work(struct worker *worker, struct work_struct *work)
 	func(work);	/* from here on, work may be gone */
 	cpu_ns = thread_cpu_ns() - cpu_ns;
 
-	if (events_observed()) {
-		wq_lock();
-		event_push(WQ_EVENT_FINISHED, wq, work, worker->result, 0);
-		wq_unlock();
-	}
 	wq_lock();
+	/* counted before it is reported: an observer of FINISHED reads the
+	 * counters with it (the durable store keeps them) */
 	worker_done(worker, cpu_ns);
-	wq_unlock();	/* barrier fns */
+	event_push(WQ_EVENT_FINISHED, wq, work, worker->result, 0);
+	wq_unlock();	/* the event, then barrier fns */
 	wq_lock();
 }
 

@@ -402,6 +402,9 @@ struct wq_stats {
 	uint64_t cpu_ns;		/* worker thread CPU + work->cpu_ns */
 };
 void wq_get_stats(const struct workqueue_struct *wq, struct wq_stats *stats);
+/* Add to wq's counters (started, completed, failed, cancelled, cpu_ns)
+ * what an earlier life of the queue counted: a restart's. */
+void wq_stats_restore(struct workqueue_struct *wq, const struct wq_stats *before);
 
 /* ---- observer ------------------------------------------------------------ */
 

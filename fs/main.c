@@ -160,6 +160,8 @@ void wqfs_observer(const struct wq_event *ev, void *data)
 		.tag = ours ? &view : NULL,
 	};
 	wqfs_trace_emit(data, &te);
+	if (store && ours && (ev->type == WQ_EVENT_FINISHED || ev->type == WQ_EVENT_CANCELLED))
+		store_counts(store, ev->wq);
 }
 
 /* The model's configuration: the options, and what the mount adds. */

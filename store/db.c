@@ -60,6 +60,10 @@ static const char *const migrations[STORE_SCHEMA] = {
 	/* 6: the last record of the log file applied (log.c) */
 	"CREATE TABLE meta (applied INTEGER NOT NULL);"
 	"INSERT INTO meta VALUES (0);",
+	/* 7: the queue's counters */
+	"ALTER TABLE queues ADD COLUMN completed INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE queues ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE queues ADD COLUMN cancelled INTEGER NOT NULL DEFAULT 0;",
 };
 
 int db_errno(int rc)

@@ -27,7 +27,7 @@ enum { ROW_IDLE, ROW_PENDING, ROW_DELAYED, ROW_RUNNING, ROW_LOST, ROW_CANCELLED,
 /* One change to write: a queue's row, a work's row or its run fields, or
  * a row to delete.  Copied under the model lock; owns its strings. */
 enum rec_op { REC_QUEUE_PUT, REC_QUEUE_DEL, REC_WORK_PUT, REC_WORK_RUN, REC_WORK_DEL,
-	      REC_SUB_PUT };
+	      REC_SUB_PUT, REC_QUEUE_COUNTS, REC_NOPS };
 
 struct rec {
 	enum rec_op op;
@@ -38,6 +38,9 @@ struct rec {
 	char *files;			/* "mode:uid:gid," per file */
 	int unbound, max_active, nice, frozen, requeue_lost;
 	char *cpumask;			/* "0,1,3" */
+	/* REC_QUEUE_COUNTS: its counters, never lowered (records of them may
+	 * pass each other: they come from the engine's events) */
+	int64_t completed, failed, cancelled;
 	/* REC_SUB_PUT: a submitter's row (sub is its id) */
 	int64_t sub, uid, gid;
 	char *cwd;
@@ -129,7 +132,7 @@ struct store {
 	bool committing;		/* mu: a leader commits (writer.c) */
 	int64_t order;			/* model lock: the last order given */
 	int64_t sub_id;			/* model lock: the last submitter row */
-	sqlite3_stmt *stmts[REC_SUB_PUT + 1];	/* the writer's (rows.c) */
+	sqlite3_stmt *stmts[REC_NOPS];	/* the writer's (rows.c) */
 	PGconn *pg;			/* PostgreSQL's connection */
 	bool pg_prepared;		/* its statements are prepared */
 };

@@ -76,7 +76,8 @@ static void put_bytes(GByteArray *b, GBytes *g)
 /* The integer fields of a record, in the order they are written. */
 #define REC_INTS(r) { &(r)->creator, &(r)->ctime, &(r)->sub, &(r)->uid, &(r)->gid,	\
 		      &(r)->owner, &(r)->order, &(r)->due_ms, &(r)->runs,		\
-		      &(r)->queued_ms, &(r)->started_ms, &(r)->finished_ms }
+		      &(r)->queued_ms, &(r)->started_ms, &(r)->finished_ms,	\
+		      &(r)->completed, &(r)->failed, &(r)->cancelled }
 #define REC_SMALL(r) { &(r)->unbound, &(r)->max_active, &(r)->nice, &(r)->frozen,	\
 		       &(r)->requeue_lost, &(r)->anon, &(r)->state, &(r)->has_exit,	\
 		       &(r)->last_exit }
@@ -176,7 +177,7 @@ static struct rec *rec_decode(const char *p, size_t n)
 	r->env = take_bytes(&c);
 	r->limits = take_bytes(&c);
 	r->output = take_bytes(&c);
-	if (c.bad || r->op > REC_SUB_PUT || (r->op != REC_SUB_PUT && !r->queue)) {
+	if (c.bad || r->op >= REC_NOPS || (r->op != REC_SUB_PUT && !r->queue)) {
 		rec_free(r);
 		return NULL;
 	}

@@ -40,6 +40,10 @@ static const char *const pg_sql[] = {
 		" WHERE queue = $1 AND name = $2",
 	[REC_WORK_DEL] =
 		"DELETE FROM works WHERE queue = $1 AND name = $2",
+	[REC_QUEUE_COUNTS] =
+		"UPDATE queues SET completed = greatest(completed, $2),"
+		" failed = greatest(failed, $3), cancelled = greatest(cancelled, $4)"
+		" WHERE name = $1",
 	[REC_SUB_PUT] =
 		"INSERT INTO submitters (id, uid, gid, groups, cwd, env, limits)"
 		" VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -114,6 +118,10 @@ static void params_of(struct params *p, const struct rec *r)
 	}
 	if (r->op == REC_QUEUE_DEL)
 		return;
+	if (r->op == REC_QUEUE_COUNTS) {
+		p_ints(p, &r->completed, 3);
+		return;
+	}
 	p_text(p, r->name);
 	if (r->op == REC_WORK_PUT) {
 		const int64_t head[] = { r->anon, r->owner };

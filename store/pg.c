@@ -17,7 +17,7 @@
 
 #include "internal.h"
 
-#define PG_SCHEMA	1		/* wqfs_schema.version of this wqfs */
+#define PG_SCHEMA	2		/* wqfs_schema.version of this wqfs */
 #define PG_LOCK_KEY	"7106041969"	/* the advisory lock: "wqfs" */
 
 /* Each migration takes the schema from version i to i + 1. */
@@ -39,6 +39,10 @@ static const char *const pg_migrations[PG_SCHEMA] = {
 	"  queued_ms bigint NOT NULL DEFAULT 0, started_ms bigint NOT NULL DEFAULT 0,"
 	"  finished_ms bigint NOT NULL DEFAULT 0, after text NOT NULL DEFAULT '',"
 	"  reason text, PRIMARY KEY (queue, name));",
+	/* 2: the queue's counters */
+	"ALTER TABLE queues ADD COLUMN completed bigint NOT NULL DEFAULT 0,"
+	"  ADD COLUMN failed bigint NOT NULL DEFAULT 0,"
+	"  ADD COLUMN cancelled bigint NOT NULL DEFAULT 0;",
 };
 
 /* A failed result's errno: a full disk is ENOSPC, as SQLite's. */

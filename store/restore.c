@@ -61,6 +61,13 @@ static int restore_queue(const struct row *st, struct submitter *root)
 	for (size_t i = 0; i < G_N_ELEMENTS(v); i++)
 		if (i != 2 || CPU_COUNT(&v[2].mask))
 			mqueue_set_attr(q, &v[i], root);
+	struct wq_stats before = {	/* nothing runs across a restart */
+		.started = (uint64_t)col_int(st, 10),
+		.completed = (uint64_t)col_int(st, 10),
+		.failed = (uint64_t)col_int(st, 11),
+		.cancelled = (uint64_t)col_int(st, 12),
+	};
+	wq_stats_restore(q->wq, &before);
 	return 0;
 }
 
@@ -212,14 +219,26 @@ int store_restore(struct store *s)
 	int r = s->be->connect(s);
 	if (r == 0)
 		r = replay_log(s);
-	if (r == 0)	/* running when the daemon died: lost, or queued again */
-		r = s->be->exec(s, "UPDATE works SET state = CASE (SELECT requeue_lost FROM"
+	if (r == 0)	/* running when the daemon died: lost, counted failed;
+			 * or queued again */
+		r = s->be->exec(s, "BEGIN;"
+			    "UPDATE queues SET"
+			    " completed = completed + (SELECT count(*) FROM works"
+			    "  WHERE works.queue = queues.name AND works.state = 3),"
+			    " failed = failed + (SELECT count(*) FROM works"
+			    "  WHERE works.queue = queues.name AND works.state = 3)"
+			    " WHERE requeue_lost = 0;"
+			    "UPDATE works SET state = CASE (SELECT requeue_lost FROM"
 			    " queues WHERE name = works.queue) WHEN 1 THEN 1 ELSE 4 END"
 			    " WHERE state = 3;"
-			    "DELETE FROM submitters WHERE id NOT IN (SELECT sub FROM works)");
+			    "DELETE FROM submitters WHERE id NOT IN (SELECT sub FROM works);"
+			    "COMMIT");
+	if (r < 0)
+		store_rollback(s);
 	if (r == 0)
 		r = s->be->each_row(s, "SELECT name, creator, files, unbound, max_active, cpumask,"
-			     " nice, frozen, ctime, requeue_lost FROM queues ORDER BY ctime, name",
+			     " nice, frozen, ctime, requeue_lost, completed, failed, cancelled"
+			     " FROM queues ORDER BY ctime, name",
 			     queue_row, root);
 	if (r == 0)
 		r = s->be->each_row(s, "SELECT id, uid, gid, groups, cwd, env, limits FROM submitters",

@@ -14,9 +14,12 @@
 
 static const char *const sql[] = {
 	[REC_QUEUE_PUT] =
-		"INSERT OR REPLACE INTO queues (name, creator, files, unbound, max_active,"
+		"INSERT INTO queues (name, creator, files, unbound, max_active,"
 		" cpumask, nice, frozen, ctime, requeue_lost)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+		" ON CONFLICT (name) DO UPDATE SET creator = ?2, files = ?3, unbound = ?4,"
+		" max_active = ?5, cpumask = ?6, nice = ?7, frozen = ?8, ctime = ?9,"
+		" requeue_lost = ?10",	/* the counters stay */
 	[REC_QUEUE_DEL] =
 		"DELETE FROM queues WHERE name = ?1",
 	[REC_WORK_PUT] =
@@ -35,6 +38,9 @@ static const char *const sql[] = {
 	[REC_SUB_PUT] =
 		"INSERT OR REPLACE INTO submitters (id, uid, gid, groups, cwd, env, limits)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[REC_QUEUE_COUNTS] =
+		"UPDATE queues SET completed = max(completed, ?2), failed = max(failed, ?3),"
+		" cancelled = max(cancelled, ?4) WHERE name = ?1",
 };
 
 static void bind_bytes(sqlite3_stmt *st, int i, GBytes *b)
@@ -134,6 +140,8 @@ int db_apply(struct store *s, const struct rec *r)
 		sqlite3_bind_text(st, 1, r->queue, -1, SQLITE_STATIC);
 	if (r->op == REC_QUEUE_PUT)
 		bind_queue(st, r);
+	else if (r->op == REC_QUEUE_COUNTS)
+		bind_ints(st, 2, &r->completed, 3);
 	else if (r->op != REC_QUEUE_DEL && r->op != REC_SUB_PUT)
 		sqlite3_bind_text(st, 2, r->name, -1, SQLITE_STATIC);
 	if (r->op == REC_WORK_PUT)

@@ -20,9 +20,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA	6	/* PRAGMA user_version of this wqfs */
+#define STORE_SCHEMA	7	/* PRAGMA user_version of this wqfs */
 
 struct store;
+struct workqueue_struct;
 
 /*
  * Open (or create) the database at path for this daemon alone, with WAL
@@ -43,6 +44,9 @@ void store_stop(struct store *s);
 void store_close(struct store *s);
 /* Whether state names a PostgreSQL database (a libpq URI). */
 bool store_is_postgres(const char *state);
+/* The counters of the queue that wq is (completed, failed, cancelled),
+ * written down: called on the engine's finished and cancelled events. */
+void store_counts(struct store *s, struct workqueue_struct *wq);
 /* Commit to the database every change queued so far (a change is
  * acknowledged once it is in the log file; this puts it in the tables).
  * 0 or the errno of the failed commit. */

@@ -137,6 +137,19 @@ static void push(struct store *s, struct rec *r)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void store_counts(struct store *s, struct workqueue_struct *wq)
+{
+	struct wq_stats st;
+	struct rec *r = g_new0(struct rec, 1);
+	wq_get_stats(wq, &st);
+	r->op = REC_QUEUE_COUNTS;
+	r->queue = g_strdup(wq_name(wq));
+	r->completed = (int64_t)st.completed;
+	r->failed = (int64_t)st.failed;
+	r->cancelled = (int64_t)st.cancelled;
+	push(s, r);
+}
+
 /* A submitter is written once, before the first work that names it. */
 static void journal_submitter(struct store *s, struct submitter *sub)
 {

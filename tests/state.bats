@@ -182,6 +182,27 @@ check_delayed() {
 	echo d >"$MNT/q/cancel"
 }
 
+@test "the counters survive a crash; a work lost in it counts as completed and failed" {
+	mkdir "$MNT/q"
+	echo 0 >"$MNT/q/per_cpu"
+	echo 1 >"$MNT/q/max_active"
+	printf '%s\n' "ok1: true" "ok2: true" "bad: false" >"$MNT/q/submit"
+	echo "c: 1h true" >"$MNT/q/delay"
+	echo c >"$MNT/q/cancel"
+	flushq q
+	echo "r: echo started >> $T/r; sleep 30" >"$MNT/q/submit"
+	wait_for 5 test -s "$T/r"
+	assert_equal "$(q_get q completed) $(q_get q failed) $(q_get q cancelled)" "3 1 1"
+	crash
+	restart
+	assert_equal "$(w_get q r state)" lost
+	assert_equal "$(q_get q completed) $(q_get q failed) $(q_get q cancelled)" "4 2 1"
+	# and they go on from there
+	echo "ok1:" >"$MNT/q/submit"
+	flushq q
+	assert_equal "$(q_get q completed) $(q_get q failed)" "5 2"
+}
+
 @test "requeue_lost: 0 or 1, kept across a crash; with 1 a work running at the crash runs again" {
 	mkdir "$MNT/q"
 	assert_equal "$(cat "$MNT/q/requeue_lost")" 0
