@@ -121,6 +121,8 @@ struct store {
 	int log_fd;
 	size_t log_size;
 	size_t log_tail;		/* mu: where the next record goes */
+	size_t log_synced;		/* mu: bytes msync'ed (sync=full) */
+	uint64_t log_gen;		/* mu: rewinds, ever */
 	void *log_test;			/* for tests/store.c */
 	uint64_t queued;		/* mu: records queued, ever */
 	uint64_t committed;		/* mu: records committed (or failed) */
@@ -154,7 +156,7 @@ int log_open(struct store *s);
 void log_close(struct store *s);
 bool log_append(struct store *s, const struct rec *r, uint64_t seq);
 void log_rewind(struct store *s);
-int log_sync(struct store *s, size_t tail);
+int log_sync(struct store *s);
 int log_replay(struct store *s, uint64_t applied,
 	       int (*fn)(struct store *, struct rec *), uint64_t *last);
 void store_rollback(struct store *s);	/* reports nothing */

@@ -268,14 +268,28 @@ bool log_append(struct store *s, const struct rec *r, uint64_t seq)
 void log_rewind(struct store *s)
 {
 	s->log_tail = 0;
+	s->log_synced = 0;
+	s->log_gen++;
 }
 
-/* sync=full: the log on disk up to its tail. */
-int log_sync(struct store *s, size_t tail)
+/*
+ * sync=full: the log on disk up to its tail.  Only the pages past what an
+ * msync already put on disk: with many writers each syncs a page or two,
+ * and the file system commits their syncs together.  s->mu held; dropped
+ * meanwhile.
+ */
+int log_sync(struct store *s)
 {
-	if (!s->log || !tail)
+	size_t from = s->log_synced & ~(size_t)4095, to = s->log_tail;
+	uint64_t gen = s->log_gen;
+	if (!s->log || to <= s->log_synced)
 		return 0;
-	return msync(s->log, tail, MS_SYNC) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&s->mu);
+	int r = msync(s->log + from, to - from, MS_SYNC) < 0 ? -errno : 0;
+	pthread_mutex_lock(&s->mu);
+	if (r == 0 && gen == s->log_gen && to > s->log_synced)
+		s->log_synced = to;
+	return r;
 }
 
 /* The records of the log that follow seq applied, in order: fn on each

@@ -380,12 +380,12 @@ int store_sync(void *data)
 	int r = 0;
 
 	pthread_mutex_lock(&s->mu);
-	if (all_logged(s)) {	/* or committed; sync=full: concurrent msyncs
-				 * share the file system's journal commits */
-		size_t tail = s->log_tail;
+	if (all_logged(s)) {	/* or committed */
 		r = failure_of(s, s->queued);
+		if (r == 0 && s->sync_full)
+			r = log_sync(s);
 		pthread_mutex_unlock(&s->mu);
-		return r == 0 && s->sync_full ? log_sync(s, tail) : r;
+		return r;
 	}
 	r = commit_upto(s, s->queued);
 	pthread_mutex_unlock(&s->mu);
