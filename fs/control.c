@@ -9,6 +9,8 @@
  * later, a setuid program among them, acts for the opener.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "wqfs.h"
 
@@ -37,6 +39,7 @@ static void writer_init(struct mwriter *m, fuse_req_t req, struct fh *fh, bool a
 		.cpu = -1,
 		.own = at_close ? 0 : -1,
 		.ids = g_string_new(NULL),
+		.queued = g_array_new(FALSE, FALSE, sizeof(struct mqueued)),
 		.arm = fwait_arm,
 		.data = fh,
 	};
@@ -46,6 +49,23 @@ static void writer_init(struct mwriter *m, fuse_req_t req, struct fh *fh, bool a
 		m->cpu = proc_cpu(m->pid, &fh->statfd, &fh->statpid);
 		pthread_mutex_unlock(&fh->mu);
 	}
+}
+
+/* Commit what m's lines changed; if that fails, take back what they
+ * queued (a work that started meanwhile cannot be: the report says so)
+ * and forget their names.  0 or -errno. */
+static int commit_or_take_back(struct mwriter *m)
+{
+	int err = model_commit();
+	if (err == 0)
+		return 0;
+	int started = model_take_back(m);
+	if (started)
+		fprintf(stderr, "wqfs: %s: %d work(s) of a write whose commit failed "
+			"(%s) had started already; they were not taken back\n",
+			m->q->name, started, strerror(-err));
+	g_string_truncate(m->ids, 0);
+	return err;
 }
 
 /* Keep the names the write queued for reads on the same descriptor. */
@@ -62,6 +82,7 @@ static void writer_done(struct mwriter *m, struct fh *fh)
 	} else {
 		g_string_free(m->ids, TRUE);
 	}
+	g_array_unref(m->queued);
 	submitter_unref(m->sub);
 }
 
@@ -130,11 +151,12 @@ void control_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size)
 	} else if (!err && end < len) {
 		keep_part(fh, data + end, len - end);
 	}
-	writer_done(&m, fh);
 	if (part)
 		g_string_free(part, TRUE);
-	/* acknowledged means committed: a failed commit fails the write */
-	int cerr = model_commit();
+	/* acknowledged means committed: a failed commit fails the write, and
+	 * what it queued is taken back */
+	int cerr = commit_or_take_back(&m);
+	writer_done(&m, fh);
 	if (cerr < 0)
 		err = cerr, fail = 0;
 	/* a line that fails at fail > 0 starts in this write: fail > off */
@@ -155,8 +177,8 @@ int control_apply_part(fuse_req_t req, struct fh *fh)
 	writer_init(&m, req, fh, true);
 	int err = part->len > WQFS_LINE_MAX ? -E2BIG :
 		  apply_lines(&m, fh_ctl(fh), part->str, part->len, &fail);
-	writer_done(&m, fh);
 	g_string_free(part, TRUE);
-	int cerr = model_commit();
+	int cerr = commit_or_take_back(&m);
+	writer_done(&m, fh);
 	return err < 0 ? err : cerr;
 }

@@ -24,6 +24,7 @@ bool mwork_removable(struct mwork *w);
  * timer fires it: in whole jiffies. */
 void mwork_set_due(struct mwork *w, int64_t now_ms, uint64_t delay_ns);
 bool mwork_runs(struct mwork *w);		/* running, or about to */
+struct mwork *mwork_by_id(uint64_t id);	/* or NULL */
 /* Which of the idle states w is in, when it is neither queued nor
  * running. */
 enum mwork_state mwork_idle_state(struct mwork *w);

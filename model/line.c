@@ -171,7 +171,42 @@ static int queue_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_li
 	}
 	line_done(w, l, &u);
 	g_string_append_printf(m->ids, "%s\n", w->name);
+	if (m->queued && ctl != WQFS_CTL_MODIFY) {
+		struct mqueued e = { w->id, created };
+		g_array_append_val(m->queued, e);
+	}
 	return 0;
+}
+
+/* One work back as it was before the line that queued it; model lock
+ * held.  false if it started meanwhile. */
+static bool take_back(const struct mqueued *e)
+{
+	struct mwork *w = mwork_by_id(e->id);
+	if (!w)
+		return true;	/* gone already */
+	if (w->blocked)
+		after_unblock(w);
+	else if (!cancel_delayed_work(&w->dwork) && mwork_runs(w))
+		return false;
+	w->has_due = false;
+	if (e->created && mwork_removable(w)) {
+		model_changed(MCHANGE_WORK_FORGOTTEN, w->q, w);
+		mwork_free(w);
+	} else {
+		model_changed(MCHANGE_WORK_CANCELLED, w->q, w);
+	}
+	return true;
+}
+
+int model_take_back(struct mwriter *m)
+{
+	int started = 0;
+	model_lock();
+	for (guint i = m->queued ? m->queued->len : 0; i-- > 0;)
+		started += !take_back(&g_array_index(m->queued, struct mqueued, i));
+	model_unlock();
+	return started;
 }
 
 /* ---- cancel, flush, drain ----------------------------------------------------- */

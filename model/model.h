@@ -254,13 +254,25 @@ struct mwriter {
 	int own;			/* the writer descends from a work of q:
 					 * -1 not known yet (pid asked), 0, 1 */
 	GString *ids;			/* names queued, one per line */
+	GArray *queued;			/* struct mqueued: what submit and delay
+					 * lines queued, to take back (or NULL) */
 	/* Record a wait a flush, cancel or drain line leaves; 0 or -errno. */
 	int (*arm)(struct mwriter *m, struct mwork *w, int kind);
 	void *data;			/* for arm */
 };
 
+/* A work a line queued: its id, and whether the line declared it. */
+struct mqueued {
+	uint64_t id;
+	bool created;
+};
+
 /* Apply one parsed line of control file ctl; 0 or -errno. */
 int model_apply_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_line *l);
+/* Take back what m's submit and delay lines queued, after their commit
+ * failed: an instance not started yet is cancelled, a work they declared
+ * forgotten.  A started one cannot be taken back: returns how many. */
+int model_take_back(struct mwriter *m);
 /* Whether the queue asks its writers' CPU (it is per-CPU). */
 bool mqueue_wants_cpu(struct mqueue *q);
 

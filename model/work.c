@@ -230,6 +230,11 @@ const char *mwork_state_name(enum mwork_state s)
 	return names[s];
 }
 
+struct mwork *mwork_by_id(uint64_t id)
+{
+	return g_hash_table_lookup(works_by_id, GSIZE_TO_POINTER(id));
+}
+
 int mwork_forget(struct mqueue *q, const char *name, uid_t uid)
 {
 	struct mwork *w = g_hash_table_lookup(q->works, name);

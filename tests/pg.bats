@@ -33,17 +33,20 @@ pg() {
 	healthy q
 }
 
-@test "the database stopped under the daemon: writes fail with EIO, then it reconnects; nothing acknowledged is lost" {
+@test "the database stopped under the daemon: writes fail with EIO and leave nothing, then it reconnects; nothing acknowledged is lost" {
 	mkdir "$MNT/q"
 	echo "a: echo a" >"$MNT/q/submit"
 	flushq q
+	echo 1 >"$MNT/q/frozen"
 	pg pause
 	run write_errno "$MNT/q/submit" "b: echo b"
 	assert_output EIO
-	run write_errno "$MNT/q/submit" "b2: echo b2"
+	run write_errno "$MNT/q/delay" "b2: 1h echo b2"
 	assert_output EIO
+	# taken back: neither was declared, nothing is pending
+	[[ ! -e "$MNT/q/works/b" && ! -e "$MNT/q/works/b2" ]] || fail "a refused work is there"
+	assert_equal "$(q_get q pending) $(q_get q delayed)" "0 0"
 	pg resume
-	echo 1 >"$MNT/q/frozen"
 	echo "c: echo c" >"$MNT/q/submit"
 	crash
 	restart

@@ -242,7 +242,7 @@ check_delayed() {
 	! mountpoint -q "$T/m2"
 }
 
-@test "a full disk fails the write with ENOSPC; what was acknowledged stays" {
+@test "a full disk fails the write with ENOSPC and leaves nothing of it; what was acknowledged stays" {
 	mkdir -p "$T/small"
 	mount -t tmpfs -o size=192k tmpfs "$T/small" || fail "cannot mount a tmpfs"
 	fusermount3 -u "$MNT"
@@ -259,6 +259,8 @@ check_delayed() {
 		echo "k$n" >>"$T/acked"
 	done
 	assert_equal "$r" ENOSPC
+	# nothing of the refused write stays
+	[[ ! -e "$MNT/q/works/k$n" ]] || fail "the refused k$n is there"
 	# the daemon stays up and answers
 	run cat "$MNT/q/status"
 	assert_success
