@@ -20,6 +20,8 @@ void attr_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size)
 	struct wqfs_attr_value v;
 	int r = wqfs_parse_attr((enum wqfs_attr)nodes[fh->kind].arg, buf, size, online_cpus(), &v);
 	if (r == 0)
+		r = model_ready();
+	if (r == 0)
 		r = mqueue_set_attr(fh->q, &v, fh->sub);
 	if (r == 0)
 		r = model_commit();

@@ -144,7 +144,10 @@ void control_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size)
 	struct mwriter m;
 
 	writer_init(&m, req, fh, false);
-	int err = apply_lines(&m, fh_ctl(fh), data, end, &fail);
+	/* a store that cannot commit fails the write before it is applied */
+	int err = model_ready();
+	if (err == 0)
+		err = apply_lines(&m, fh_ctl(fh), data, end, &fail);
 	if (!err && len - end > WQFS_LINE_MAX) {
 		err = -E2BIG;
 		fail = end;
@@ -175,8 +178,9 @@ int control_apply_part(fuse_req_t req, struct fh *fh)
 	struct mwriter m;
 	size_t fail;
 	writer_init(&m, req, fh, true);
-	int err = part->len > WQFS_LINE_MAX ? -E2BIG :
-		  apply_lines(&m, fh_ctl(fh), part->str, part->len, &fail);
+	int err = part->len > WQFS_LINE_MAX ? -E2BIG : model_ready();
+	if (err == 0)
+		err = apply_lines(&m, fh_ctl(fh), part->str, part->len, &fail);
 	g_string_free(part, TRUE);
 	int cerr = commit_or_take_back(&m);
 	writer_done(&m, fh);

@@ -159,10 +159,13 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	enum kind k = ino_kind(ino);
 	struct stat st;
-	int r = 0;
+	/* a chmod or chown the store could not commit is refused first */
+	int r = to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) ?
+		model_ready() : 0;
 
 	model_lock();
-	r = stat_ino(ino, &st);
+	if (r == 0)
+		r = stat_ino(ino, &st);
 	if (r == 0 && (to_set & FUSE_SET_ATTR_SIZE)) {
 		/* O_TRUNC from `echo >`: a no-op on writable files */
 		enum node_class c = nodes[k].cls;
@@ -301,7 +304,9 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 		return;
 	}
 	struct mqueue *q;
-	int err = mqueue_create(name, c->uid, c->gid, mode & ~c->umask, &q);
+	int err = model_ready();
+	if (err == 0)
+		err = mqueue_create(name, c->uid, c->gid, mode & ~c->umask, &q);
 	if (err == 0)
 		err = model_commit();
 	if (err < 0) {
@@ -329,7 +334,9 @@ static int rmdir_queue(const char *name)
 	}
 	mqueue_ref(q);
 	model_unlock();
-	int err = mqueue_rmdir(q, jiqfile_stop_queue);
+	int err = model_ready();
+	if (err == 0)
+		err = mqueue_rmdir(q, jiqfile_stop_queue);
 	model_lock();
 	mqueue_unref(q);
 	model_unlock();

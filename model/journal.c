@@ -41,6 +41,14 @@ void model_changed(enum mchange c, struct mqueue *q, struct mwork *w)
 		after_changed();
 }
 
+int model_ready(void)
+{
+	model_lock();
+	struct model_journal j = journal;
+	model_unlock();
+	return j.ready ? j.ready(j.data) : 0;
+}
+
 int model_commit(void)
 {
 	model_lock();

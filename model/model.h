@@ -351,10 +351,16 @@ enum mchange {
 struct model_journal {
 	void (*changed)(enum mchange c, struct mqueue *q, struct mwork *w, void *data);
 	int (*sync)(void *data);
+	/* Before a change: 0, or the errno its commit would fail with (the
+	 * last commit failed and the store still cannot take one). */
+	int (*ready)(void *data);
 	void *data;
 };
 void model_set_journal(const struct model_journal *j);	/* NULL: none */
 void model_changed(enum mchange c, struct mqueue *q, struct mwork *w);
+/* Whether a change made now could be committed: 0, or the errno a write
+ * fails with before anything of it is applied.  No lock held. */
+int model_ready(void);
 /* Who watches works (fs/output.c, the follow files): fn(wid) is called
  * at every change of a work (model lock held) and each time a running
  * work's output grew (no lock held, on its worker).  It only records, or

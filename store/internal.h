@@ -130,6 +130,7 @@ struct store {
 	GArray *failed;			/* mu: struct store_failure, the latest */
 	int fail_err;			/* mu: the errno of the last failed commit */
 	bool quiet;			/* mu: its retries report nothing */
+	bool failing;			/* mu: the last commit failed */
 	bool stop;			/* mu */
 	bool committing;		/* mu: a leader commits (writer.c) */
 	int64_t order;			/* model lock: the last order given */
@@ -166,6 +167,7 @@ int64_t store_int(struct store *s, const char *sql, int64_t none);
 void rec_free(struct rec *r);
 void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data);
 int store_sync(void *data);
+int store_ready(void *data);
 /* rows.c: the text forms of a queue's files and cpumask */
 char *files_to_text(const struct fattr *files);
 void files_from_text(const char *text, struct fattr *files);

@@ -207,6 +207,20 @@ static size_t new_size(int fd)
 	return free8 < LOG_SIZE ? (size_t)free8 & ~(size_t)4095 : LOG_SIZE;
 }
 
+/* Write size zero bytes into a new log: written blocks, unlike
+ * fallocate's, need no journal commit of the file system when an msync
+ * (sync=full) writes them again.  0 or an errno. */
+static int zero_fill(int fd, size_t size)
+{
+	static const char zeros[64 << 10];
+	for (size_t off = 0; off < size; off += sizeof zeros) {
+		size_t n = MIN(sizeof zeros, size - off);
+		if (pwrite(fd, zeros, n, (off_t)off) != (ssize_t)n)
+			return errno ? errno : ENOSPC;
+	}
+	return fdatasync(fd) < 0 ? errno : 0;
+}
+
 /* Map PATH.log, preallocated so that a store into it never faults on a
  * full disk; smaller while the disk refuses.  0, or -errno: no log. */
 int log_open(struct store *s)
@@ -217,7 +231,7 @@ int log_open(struct store *s)
 		return -errno;
 	off_t have = lseek(fd, 0, SEEK_END);
 	size_t size = have >= (off_t)LOG_MIN ? (size_t)have : new_size(fd);
-	int err = size < LOG_MIN ? ENOSPC : posix_fallocate(fd, 0, (off_t)size);
+	int err = size < LOG_MIN ? ENOSPC : have >= (off_t)LOG_MIN ? 0 : zero_fill(fd, size);
 	void *map = err ? MAP_FAILED : mmap(NULL, size, PROT_READ | PROT_WRITE,
 					    MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {

@@ -298,6 +298,7 @@ static void commit_queued(struct store *s)
 		g_queue_clear_full(&batch, (GDestroyNotify)rec_free);
 	}
 	s->quiet = err < 0;
+	s->failing = err < 0;
 	if (g_queue_is_empty(&s->recs) && g_queue_is_empty(&s->retry))
 		log_rewind(s);
 	s->committed = upto;
@@ -392,6 +393,45 @@ int store_sync(void *data)
 	return r;
 }
 
+/* Room for a write's records in the log, whatever the tables say. */
+#define LOG_SPARE	(64 << 10)
+
+/* Try the store the way a commit would, as the leader: commit what waits
+ * (a record the log has no room for, or one to retry), or else
+ * reconnect.  s->mu held; dropped meanwhile. */
+static void probe(struct store *s)
+{
+	if (!g_queue_is_empty(&s->recs) || !g_queue_is_empty(&s->retry)) {
+		commit_queued(s);
+		return;
+	}
+	s->committing = true;
+	pthread_mutex_unlock(&s->mu);
+	int r = s->be->connect(s);
+	pthread_mutex_lock(&s->mu);
+	s->committing = false;
+	s->failing = r < 0;
+	if (r < 0)
+		s->fail_err = r;
+	pthread_cond_broadcast(&s->committed_cond);
+}
+
+int store_ready(void *data)
+{
+	struct store *s = data;
+	pthread_mutex_lock(&s->mu);
+	bool logged = s->log && s->log_size - s->log_tail >= LOG_SPARE;
+	if (s->failing && !logged) {
+		while (s->committing)
+			pthread_cond_wait(&s->committed_cond, &s->mu);
+		if (s->failing)
+			probe(s);
+	}
+	int r = s->failing && !logged ? s->fail_err : 0;
+	pthread_mutex_unlock(&s->mu);
+	return r;
+}
+
 int store_checkpoint(struct store *s)
 {
 	pthread_mutex_lock(&s->mu);
@@ -410,7 +450,8 @@ int store_start(struct store *s)
 		return -EAGAIN;
 	pthread_setname_np(s->writer, "wqfs-store");
 	s->started = true;
-	struct model_journal j = { .changed = store_journal, .sync = store_sync, .data = s };
+	struct model_journal j = { .changed = store_journal, .sync = store_sync,
+				   .ready = store_ready, .data = s };
 	model_set_journal(&j);
 	return 0;
 }

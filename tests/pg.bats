@@ -46,7 +46,17 @@ pg() {
 	# taken back: neither was declared, nothing is pending
 	[[ ! -e "$MNT/q/works/b" && ! -e "$MNT/q/works/b2" ]] || fail "a refused work is there"
 	assert_equal "$(q_get q pending) $(q_get q delayed)" "0 0"
+	# once a commit failed, nothing is applied while the store cannot commit
+	run mkdir "$MNT/q2"
+	assert_failure
+	[[ ! -e "$MNT/q2" ]] || fail "q2 was made"
+	run write_errno "$MNT/q/max_active" 7
+	assert_output EIO
+	run chmod 0700 "$MNT/q"
+	assert_failure
+	assert_equal "$(cat "$MNT/q/max_active") $(stat -c %a "$MNT/q")" "1 755"
 	pg resume
+	mkdir "$MNT/q2"
 	echo "c: echo c" >"$MNT/q/submit"
 	crash
 	restart
