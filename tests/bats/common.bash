@@ -183,8 +183,11 @@ teardown() {
 # watchdog_start SECONDS - (re)arm the per-test watchdog
 watchdog_start() {
 	watchdog_stop
+	# Only while $3 is still this mount's daemon: a watchdog that outlived
+	# its test must not kill whatever process has that pid by then.
 	setsid bash -c '
 		sleep "$1"
+		tr "\0" " " <"/proc/$3/cmdline" 2>/dev/null | grep -qF -- " $4 " || exit 0
 		touch "$2/watchdog.fired"
 		echo "watchdog: test still running after $1 s; killing wqfs $3" >>"$2/wqfs.log"
 		kill -ABRT "$3"
