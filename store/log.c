@@ -82,6 +82,10 @@ static void put_bytes(GByteArray *b, GBytes *g)
 		       &(r)->requeue_lost, &(r)->anon, &(r)->state, &(r)->has_exit,	\
 		       &(r)->last_exit }
 
+#define REC_STRS(r) { &(r)->queue, &(r)->name, &(r)->files, &(r)->cpumask,		\
+		      &(r)->command, &(r)->cwd, &(r)->after, &(r)->reason }
+#define REC_BYTES(r) { &(r)->groups, &(r)->env, &(r)->limits, &(r)->output }
+
 static void rec_encode(GByteArray *b, const struct rec *r)
 {
 	int64_t *ints[] = REC_INTS((struct rec *)r);
@@ -91,18 +95,12 @@ static void rec_encode(GByteArray *b, const struct rec *r)
 		put_int(b, *ints[i]);
 	for (size_t i = 0; i < G_N_ELEMENTS(small); i++)
 		put_int(b, *small[i]);
-	put_str(b, r->queue);
-	put_str(b, r->name);
-	put_str(b, r->files);
-	put_str(b, r->cpumask);
-	put_str(b, r->command);
-	put_str(b, r->cwd);
-	put_str(b, r->after);
-	put_str(b, r->reason);
-	put_bytes(b, r->groups);
-	put_bytes(b, r->env);
-	put_bytes(b, r->limits);
-	put_bytes(b, r->output);
+	char **strs[] = REC_STRS((struct rec *)r);
+	GBytes **bytes[] = REC_BYTES((struct rec *)r);
+	for (size_t i = 0; i < G_N_ELEMENTS(strs); i++)
+		put_str(b, *strs[i]);
+	for (size_t i = 0; i < G_N_ELEMENTS(bytes); i++)
+		put_bytes(b, *bytes[i]);
 }
 
 /* A reader of bytes that fails (sets bad) rather than overruns. */
@@ -165,18 +163,12 @@ static struct rec *rec_decode(const char *p, size_t n)
 		*ints[i] = take_int(&c);
 	for (size_t i = 0; i < G_N_ELEMENTS(small); i++)
 		*small[i] = (int)take_int(&c);
-	r->queue = take_str(&c);
-	r->name = take_str(&c);
-	r->files = take_str(&c);
-	r->cpumask = take_str(&c);
-	r->command = take_str(&c);
-	r->cwd = take_str(&c);
-	r->after = take_str(&c);
-	r->reason = take_str(&c);
-	r->groups = take_bytes(&c);
-	r->env = take_bytes(&c);
-	r->limits = take_bytes(&c);
-	r->output = take_bytes(&c);
+	char **strs[] = REC_STRS(r);
+	GBytes **bytes[] = REC_BYTES(r);
+	for (size_t i = 0; i < G_N_ELEMENTS(strs); i++)
+		*strs[i] = take_str(&c);
+	for (size_t i = 0; i < G_N_ELEMENTS(bytes); i++)
+		*bytes[i] = take_bytes(&c);
 	if (c.bad || r->op >= REC_NOPS || (r->op != REC_SUB_PUT && !r->queue)) {
 		rec_free(r);
 		return NULL;
