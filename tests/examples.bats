@@ -443,3 +443,32 @@ EOF
 	assert_output --partial $'$ rmdir '"$MNT"$'/tour\n-> exit 0\n\nwq tour done'
 	[[ ! -e "$MNT/tour" ]]
 }
+
+# ---------------------------------------------------------------------------
+# The man page's EXAMPLES, as a reader would type them
+
+@test "wqfs.1 EXAMPLES: every line succeeds on a mount; the output cat prints is tick's date" {
+	local page="$BATS_TEST_DIRNAME/../fs/wqfs.1.scd" script="$T/examples.sh"
+	# the first block after "# EXAMPLES", without its mount and unmount lines
+	# (this test mounts), on this test's mount; the trace read bounded at 1 s
+	awk '/^# EXAMPLES/ { on = 1 } on && /^```/ { n++; next } on && n == 1' "$page" |
+		grep -v -e '^wqfs ' -e '^fusermount3' |
+		sed -e "s|/run/wqfs|$MNT|g" -e 's/timeout 5 /timeout 1 /' >"$script"
+	(($(wc -l <"$script") >= 8)) || fail "EXAMPLES not found in $page: $(cat "$script")"
+	mkdir -p "$T/home/src"
+	printf 'all:\n\t@echo made\n' >"$T/home/src/Makefile"
+	# each line as typed: stop at the first that fails (timeout's 124 is the end of a read)
+	run_bounded 60 env HOME="$T/home" bash -c '
+		while IFS= read -r line; do
+			echo "$ $line"
+			eval "$line"
+			rc=$?
+			[ $rc = 0 ] || [ $rc = 124 ] || { echo "-> exit $rc"; exit 1; }
+		done <"$1"' sh "$script"
+	assert_success
+	# what cat printed of works/tick/output: one date line, tick ran
+	local tick
+	tick=$(grep -A1 -F "cat $MNT/build/works/tick/output" <<<"$output" | sed -n 2p)
+	[[ "$tick" =~ [0-9]{2}:[0-9]{2}:[0-9]{2} ]] || fail "tick's output: '$tick'; all: $output"
+	[[ ! -e "$MNT/build" ]] || fail "the example's queue is still there"
+}
