@@ -7,10 +7,11 @@ which mounts what it needs and returns its rows (benchlib.rows.Row).
 bench/README.md describes each.
 """
 
-from benches import (batch, e2e, jiq, requests, restart, scale, shell, state, submit,
-                     timer, trace, waiters)
+from benches import (batch, e2e, jiq, pg, requests, restart, scale, shell, state,
+                     submit, timer, trace, waiters)
 
-ALL = [submit, batch, shell, requests, e2e, timer, scale, trace, jiq, waiters, state, restart]
+ALL = [submit, batch, shell, requests, e2e, timer, scale, trace, jiq, waiters, state, restart,
+       pg]
 
 
 def select(only=None):
