@@ -223,12 +223,6 @@ static int commit_batch(struct store *s, GQueue *batch)
 	return r;
 }
 
-/*
- * Commit what is queued, as the leader: whoever finds records queued and
- * no commit under way (a handler in store_sync(), or the writer thread for
- * changes nobody waits for) takes them all and commits them in one
- * transaction on its own thread.  s->mu held; dropped meanwhile.
- */
 /* After a failed commit: logged records wait for the next one, in order;
  * the others are gone (their writes get the errno).  s->mu held. */
 static void keep_logged(struct store *s, GQueue *batch)
@@ -278,6 +272,13 @@ static int failure_of(struct store *s, uint64_t rec)
 	return 0;
 }
 
+/*
+ * Commit what is queued, as the leader: whoever finds records queued and
+ * no commit under way (a handler in store_sync(), or the writer thread for
+ * changes nobody waits for) takes them all, logged records whose commit
+ * failed first, and commits them in one transaction on its own thread.
+ * s->mu held; dropped meanwhile.
+ */
 static void commit_queued(struct store *s)
 {
 	GQueue batch = s->retry;
