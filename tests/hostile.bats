@@ -406,7 +406,7 @@ print("lost" if b"# lost " in data else "nolost", len(data))
 	[ "$WAIT_STATUS" -eq 137 ]
 	# and a jiqwq reader killed at once
 	bg cat "$MNT/jiqwq"
-	kill -KILL "$BG_PID"
+	kill -KILL "$BG_PID" 2>/dev/null || true	# unless its page was done already
 	wait_exit 10 "$BG_PID" || true
 	daemon_alive
 	run write_errno "$MNT/events/submit" "ev: echo on-events"

@@ -115,8 +115,11 @@ wqfs_unmount() {
 		problems=1
 	fi
 	if [[ -f "${WQ_TMP:-/nonexistent}/bg.pids" ]]; then
-		while read -r pid; do
-			[[ -n "$pid" ]] || continue
+		local start
+		while read -r pid start; do
+			# only a process bg started: a pid is reused soon (pid_max)
+			start_time "$pid"
+			[[ -n "$pid" && "$START_TIME" == "$start" ]] || continue
 			kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 		done <"$WQ_TMP/bg.pids"
 	fi
@@ -244,7 +247,18 @@ bg() {
 	n=$(wc -l <"$WQ_TMP/bg.pids")
 	setsid "$@" </dev/null >"$T/bg.$n.out" 2>&1 3>&- &
 	BG_PID=$!
-	echo "$BG_PID" >>"$WQ_TMP/bg.pids"
+	start_time "$BG_PID"
+	echo "$BG_PID $START_TIME" >>"$WQ_TMP/bg.pids"
+}
+
+# start_time PID - START_TIME := when PID started (field 22 of
+# /proc/PID/stat), or empty; builtins only, no fork: bg must return at once
+start_time() {
+	local stat= f
+	START_TIME=
+	read -r stat <"/proc/$1/stat" 2>/dev/null || return 0
+	read -r -a f <<<"${stat##*) }"
+	START_TIME=${f[19]}
 }
 
 # wait_for SECONDS CMD... - poll CMD until it succeeds; fail after SECONDS.
