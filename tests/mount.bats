@@ -38,7 +38,7 @@ default_state() { echo "/var/lib/wqfs/$(escape_path "$M").db"; }
 
 teardown() {
 	kill "$WATCHDOG" 2>/dev/null || true
-	rm -f "$(default_state)"{,-wal,-shm,.lock} "$M.sock" "$M.syslog"
+	rm -f "$(default_state)"{,-wal,-shm,.lock,.log} "$M.sock" "$M.syslog"
 	if [[ -e "$M.hung" ]]; then
 		rm -f "$M.hung"
 		echo "teardown: the daemon hung; the watchdog killed it" >&2
@@ -90,13 +90,67 @@ teardown() {
 	assert_success
 	mkdir "$M/kept"
 	[[ -s "$(default_state)" ]] || fail "no state file at $(default_state)"
-	run "$PY" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT name FROM queues WHERE name = ?", ("kept",)).fetchone()[0])' "$(default_state)"
-	assert_output kept
 	local pid
 	pid=$(pgrep -f -- "^$WQFS_BIN $M\$")
 	[[ "$pid" =~ ^[0-9]+$ ]] || fail "no single daemon: '$pid'"
 	fusermount3 -u "$M"
 	wait_for 10 sh -c "! kill -0 $pid 2>/dev/null"
+	# a clean unmount leaves every change in the tables
+	run "$PY" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT name FROM queues WHERE name = ?", ("kept",)).fetchone()[0])' "$(default_state)"
+	assert_output kept
+}
+
+# unit_lines KEY - the command lines of KEY= in the built wqfs@.service, as
+# systemd runs them for mount point $M (the instance: %I is $M without its
+# leading '/'), with the daemon of this build in place of the installed one
+unit_lines() {
+	local unit="$WQFS_BUILD_ROOT/fs/wqfs@.service"
+	[[ -r "$unit" ]] || fail "no $unit"
+	sed -n "s/^$1=//p" "$unit" |
+		sed -e "s|/%I|$M|g" -e "s|^\(-\{0,1\}\)[^ ]*/wqfs |\1$WQFS_BIN |"
+}
+
+# unit_exec KEY - become KEY='s one line (ExecStart: the daemon's pid is $!)
+unit_exec() {
+	local line
+	line=$(unit_lines "$1")
+	eval "exec $line"
+}
+
+# unit_run KEY - run KEY='s lines in order; a '-' first ignores a failure
+unit_run() {
+	local line
+	while IFS= read -r line; do
+		if [[ "$line" == -* ]]; then
+			eval "${line#-}" || true
+		else
+			eval "$line" || return 1
+		fi
+	done < <(unit_lines "$1")
+}
+
+@test "wqfs@.service: after a crash, its ExecStartPre clears the dead mount and ExecStart brings the state back" {
+	unit_run ExecStartPre
+	unit_exec ExecStart </dev/null >"$M.log" 2>&1 &
+	local pid=$!
+	wait_for 10 mountpoint -q "$M"
+	mkdir "$M/q"
+	echo 1 >"$M/q/frozen"
+	echo "p: echo kept" >"$M/q/submit"
+	kill -9 "$pid"
+	wait "$pid" 2>/dev/null || true
+	run ls "$M"
+	assert_failure		# ENOTCONN: the mount is dead
+	assert_output --partial "not connected"
+	# Restart=on-failure: the same lines again
+	unit_run ExecStartPre || fail "ExecStartPre failed on the dead mount"
+	unit_exec ExecStart </dev/null >>"$M.log" 2>&1 &
+	pid=$!
+	wait_for 10 mountpoint -q "$M"
+	assert_equal "$(sed -n 's/^state: //p' "$M/q/works/p/status")" pending
+	unit_run ExecStop
+	wait_for 10 sh -c "! kill -0 $pid 2>/dev/null"
+	rm -f "$M.log"
 }
 
 @test "--help lists wqfs's options and libfuse's" {
