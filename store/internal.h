@@ -88,6 +88,9 @@ struct store_backend {
 	void (*close)(struct store *s);		/* what open took */
 	int (*exec)(struct store *s, const char *sql);	/* no rows */
 	int (*apply)(struct store *s, const struct rec *r);
+	/* Optional: commit a batch of records at once, all or nothing (else
+	 * begin, apply each, commit).  0 or -errno. */
+	int (*commit)(struct store *s, GQueue *batch);
 	/* Run fn on every row of sql; 0 or the first error. */
 	int (*each_row)(struct store *s, const char *sql,
 			int (*fn)(const struct row *, void *), void *arg);
@@ -147,6 +150,7 @@ int db_apply(struct store *s, const struct rec *r);	/* rows.c */
 int pg_errno(const PGresult *res);
 int pg_check(struct store *s, PGresult *res, ExecStatusType ok);
 int pg_apply(struct store *s, const struct rec *r);
+int pg_commit(struct store *s, GQueue *batch);
 /* store.c: the schema from version v to n, one transaction per
  * migration; set_version followed by a number records it.  -EPROTO if
  * v > n. */

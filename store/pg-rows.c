@@ -156,19 +156,84 @@ static int prepare(struct store *s)
 	return 0;
 }
 
-int pg_apply(struct store *s, const struct rec *r)
+/* Connected, with the statements prepared: 0 or -errno. */
+static int ready(struct store *s)
+{
+	int err = s->be->connect(s);
+	return err < 0 ? err : prepare(s);
+}
+
+/* Send r's statement (pipeline mode) or run it (then its result). */
+static PGresult *send_rec(struct store *s, const struct rec *r, bool send)
 {
 	struct params p = { .n = 0 };
 	char name[16];
-	int err = s->be->connect(s);
-	if (err == 0)
-		err = prepare(s);
-	if (err < 0)
-		return err;
 	params_of(&p, r);
 	snprintf(name, sizeof name, "wqfs%d", (int)r->op);
-	PGresult *res = PQexecPrepared(s->pg, name, p.n, p.v, p.len, p.fmt, 0);
+	if (!send)
+		return PQexecPrepared(s->pg, name, p.n, p.v, p.len, p.fmt, 0);
+	return PQsendQueryPrepared(s->pg, name, p.n, p.v, p.len, p.fmt, 0) ? NULL :
+	       PQmakeEmptyPGresult(s->pg, PGRES_FATAL_ERROR);
+}
+
+int pg_apply(struct store *s, const struct rec *r)
+{
+	int err = ready(s);
+	if (err < 0)
+		return err;
+	PGresult *res = send_rec(s, r, false);
 	err = pg_check(s, res, PGRES_COMMAND_OK);
 	PQclear(res);
+	return err;
+}
+
+/* The results of n statements and the sync that ends them: 0 or the
+ * first error.  false in *sound when the connection lost its way. */
+static int pipeline_results(struct store *s, size_t n, bool *sound)
+{
+	int err = 0;
+	for (size_t i = 0; i <= n; i++) {
+		PGresult *res = PQgetResult(s->pg);
+		ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+		if (!res || (i == n) != (st == PGRES_PIPELINE_SYNC)) {
+			*sound = false;
+			PQclear(res);
+			return err ? err : pg_check(s, NULL, PGRES_COMMAND_OK);
+		}
+		if (!err && st != PGRES_PIPELINE_SYNC && st != PGRES_PIPELINE_ABORTED)
+			err = pg_check(s, res, PGRES_COMMAND_OK);
+		PQclear(res);
+		if (i < n && PQgetResult(s->pg) != NULL)	/* each ends with NULL */
+			*sound = false;
+	}
+	return err;
+}
+
+/*
+ * A batch as one pipeline: every record sent, one sync, then the results:
+ * one round trip, and the statements between two syncs are one implicit
+ * transaction, all or nothing.  A connection that lost its way in the
+ * pipeline is closed; the next commit connects again.
+ */
+int pg_commit(struct store *s, GQueue *batch)
+{
+	int err = ready(s);
+	if (err < 0)
+		return err;
+	if (!PQenterPipelineMode(s->pg))
+		return pg_check(s, NULL, PGRES_COMMAND_OK);
+	size_t n = 0;
+	bool sound = true;
+	for (GList *l = batch->head; l && !err; l = l->next, n++) {
+		PGresult *res = send_rec(s, l->data, true);
+		if (res)
+			err = pg_check(s, res, PGRES_COMMAND_OK), PQclear(res), sound = false;
+	}
+	if (!err && !PQpipelineSync(s->pg))
+		err = pg_check(s, NULL, PGRES_COMMAND_OK), sound = false;
+	if (sound)
+		err = pipeline_results(s, n, &sound);
+	if (!sound || !PQexitPipelineMode(s->pg))
+		s->be->disconnect(s);
 	return err;
 }

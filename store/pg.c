@@ -224,6 +224,7 @@ const struct store_backend store_pg = {
 	.close		= pg_close,
 	.exec		= pg_exec,
 	.apply		= pg_apply,
+	.commit		= pg_commit,
 	.each_row	= pg_each_row,
 	.col_int	= pg_col_int,
 	.col_text	= pg_col_text,

@@ -211,6 +211,8 @@ static int set_applied(struct store *s, GQueue *batch)
 /* Commit the records of batch in one transaction; 0 or -errno. */
 static int commit_batch(struct store *s, GQueue *batch)
 {
+	if (s->be->commit)
+		return s->be->commit(s, batch);
 	int r = s->be->exec(s, s->be->begin);
 	for (GList *l = batch->head; r == 0 && l; l = l->next)
 		r = s->be->apply(s, l->data);
