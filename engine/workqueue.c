@@ -189,7 +189,7 @@ void init_delayed_work(struct delayed_work *dwork, work_func_t func)
 {
 	memset(dwork, 0, sizeof(*dwork));
 	dwork->work.func = func;
-	dwork->cpu = WORK_CPU_UNBOUND;
+	dwork->work.cpu = WORK_CPU_UNBOUND;
 }
 
 bool work_pending(const struct work_struct *work)
@@ -338,7 +338,7 @@ static void delayed_work_timer_fn(struct wq_timer *timer)
 	wq_lockdep_assert_held();
 	dwork->work.flags &= ~WORK_STRUCT_TIMER;
 	wq->nr_delayed--;
-	insert_work(select_pwq(wq, dwork->cpu, &dwork->work), &dwork->work);
+	insert_work(select_pwq(wq, dwork->work.cpu, &dwork->work), &dwork->work);
 }
 
 /* Queue a dwork whose timer is armed at once; wq_lock held. */
@@ -369,7 +369,7 @@ static int delayed_work_arm(int cpu, struct workqueue_struct *wq,
 	if (armed)
 		dwork->wq->nr_delayed--;
 	dwork->wq = wq;
-	dwork->cpu = wq_unbound(wq) ? WORK_CPU_UNBOUND : wq_resolve_cpu(wq, cpu);
+	dwork->work.cpu = wq_unbound(wq) ? WORK_CPU_UNBOUND : wq_resolve_cpu(wq, cpu);
 	work->flags |= WORK_STRUCT_PENDING | WORK_STRUCT_TIMER;
 	wq->nr_delayed++;
 	event_push(WQ_EVENT_DELAYED, wq, work, 0, dwork->timer.expires_ns);

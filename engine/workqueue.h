@@ -75,6 +75,9 @@ struct work_struct {
 
 	/* private: guarded by the engine lock */
 	unsigned int flags;		/* WORK_STRUCT_* bits */
+	int cpu;			/* of a delayed_work: its timer's target
+					 * CPU, or WORK_CPU_UNBOUND; kept here,
+					 * in what would be padding */
 	struct wq_node entry;		/* on a worklist or a worker's
 					 * scheduled list while pending */
 	struct wq_inflight inflight;	/* on wq->inflight while pending */
@@ -88,8 +91,8 @@ struct delayed_work {
 
 	/* private: guarded by the engine lock */
 	struct wq_timer timer;		/* armed while the work is delayed */
-	struct workqueue_struct *wq;	/* target of the armed timer */
-	int cpu;			/* target CPU, or WORK_CPU_UNBOUND */
+	struct workqueue_struct *wq;	/* target of the armed timer; its
+					 * CPU is work.cpu */
 };
 
 #define WORK_CPU_UNBOUND	(-1)
@@ -202,7 +205,7 @@ void init_delayed_work(struct delayed_work *dwork, work_func_t func);
 
 #define __WORK_INITIALIZER(n, f)	{ .func = (f) }
 #define __DELAYED_WORK_INITIALIZER(n, f) \
-	{ .work = __WORK_INITIALIZER((n).work, (f)), .cpu = WORK_CPU_UNBOUND }
+	{ .work = { .func = (f), .cpu = WORK_CPU_UNBOUND } }
 #define DECLARE_WORK(n, f) \
 	struct work_struct n = __WORK_INITIALIZER(n, f)
 #define DECLARE_DELAYED_WORK(n, f) \

@@ -152,35 +152,40 @@ struct mwork {
 	struct delayed_work dwork;	/* every work can be queued or delayed */
 	uint64_t id;
 	char *name;
-	bool anon;
-	uid_t owner;			/* who declared it: it runs as owner */
-	struct mqueue *q;
 	char *command;			/* charged to owner (QUOTA_BYTES) */
+	struct mqueue *q;
 	struct submitter *sub;		/* captured at the latest queueing line */
-	unsigned long runs;
-	bool running;
-	int last_exit;			/* valid when has_exit */
-	bool has_exit;
-	pid_t last_pid;
-	int last_cpu;
-	unsigned long due_at;		/* jiffies: when the delayed instance fires */
-	int64_t queued_ms, due_ms, started_ms, finished_ms;	/* wall clock */
-	bool has_queued, has_due, has_started, has_finished;
-	bool cancelled;			/* a cancel took it; until queued again */
-	bool finishing;			/* its run ended, the engine may still
-					 * show it running; until queued again */
-	GPtrArray *after;		/* its DEPs ("WORK", "QUEUE/WORK"), or NULL */
-	bool blocked;			/* queued, waiting for its DEPs (after.c) */
-	GList *blocked_link;		/* in after.c's blocked list */
-	uint64_t blocked_delay_ns;	/* the DELAY it was queued with */
-	char *reason;			/* why it failed without a run, or NULL */
 	struct wq_command *cmd;		/* model lock: made at its first run (or
 					 * kill, or restored output), then kept
 					 * with the output; NULL until then */
-	bool lost;			/* was running when the daemon died */
-	int holds;			/* waits and requests holding it */
+	GPtrArray *after;		/* its DEPs ("WORK", "QUEUE/WORK"), or NULL */
+	GList *blocked_link;		/* in after.c's blocked list */
 	GList *done_link;		/* in q->anon_done */
+	char *reason;			/* why it failed without a run, or NULL */
+	unsigned long runs;
+	union {				/* a blocked work is not in the engine */
+		unsigned long due_at;	/* has_due: jiffies when the delayed
+					 * instance fires */
+		uint64_t blocked_delay_ns; /* blocked: the DELAY it was queued
+					    * with (after.c) */
+	};
+	int64_t queued_ms, due_ms, started_ms, finished_ms;	/* wall clock */
 	time_t ctime;
+	uid_t owner;			/* who declared it: it runs as owner */
+	int holds;			/* waits and requests holding it */
+	int last_exit;			/* valid when has_exit */
+	pid_t last_pid;
+	int last_cpu;
+	/* flags, packed: a million pending works each pay for this struct */
+	bool anon : 1;
+	bool running : 1;
+	bool has_exit : 1;
+	bool has_queued : 1, has_due : 1, has_started : 1, has_finished : 1;
+	bool cancelled : 1;		/* a cancel took it; until queued again */
+	bool finishing : 1;		/* its run ended, the engine may still
+					 * show it running; until queued again */
+	bool blocked : 1;		/* queued, waiting for its DEPs (after.c) */
+	bool lost : 1;			/* was running when the daemon died */
 };
 
 /* Take and drop the model's lock.  model_unlock() is the one way to drop
