@@ -33,6 +33,7 @@ struct wq_command *mwork_cmd(struct mwork *w);
 
 /* queue.c: the observer's map of works (registry_lock, not the model's) */
 void model_register_work(struct mwork *w, bool add);
+void model_rename_work(struct mwork *w, char *name);
 
 /* proc.c: the most of a process's environment read */
 #define ENVIRON_MAX	(256 * 1024)

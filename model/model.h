@@ -151,8 +151,11 @@ int64_t model_now_ms(void);
 struct mwork {
 	struct delayed_work dwork;	/* every work can be queued or delayed */
 	uint64_t id;
-	char *name;
-	char *command;			/* charged to owner (QUOTA_BYTES) */
+	char *name;			/* one block: the name, then the command;
+					 * replaced under the registry lock too
+					 * (the trace reads it), see work.c */
+	char *command;			/* in name's block, or NULL; charged to
+					 * owner (QUOTA_BYTES) */
 	struct mqueue *q;
 	struct submitter *sub;		/* captured at the latest queueing line */
 	struct wq_command *cmd;		/* model lock: made at its first run (or

@@ -119,6 +119,15 @@ void model_register_work(struct mwork *w, bool add)
 	pthread_rwlock_unlock(&registry_lock);
 }
 
+/* w's name (and command) move to block name: the observer reads the name
+ * under registry_lock.  model_lock held; the caller frees the old one. */
+void model_rename_work(struct mwork *w, char *name)
+{
+	pthread_rwlock_wrlock(&registry_lock);
+	w->name = name;
+	pthread_rwlock_unlock(&registry_lock);
+}
+
 /* (Re)publish q's identity and directory mode: the tag of its events. */
 static void mqueue_publish(struct mqueue *q)
 {

@@ -109,15 +109,36 @@ int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork *
 	return 0;
 }
 
-void mwork_rename_anon(struct mwork *w, const char *name)
+/* Give w name and command (len bytes, or none if NULL) in one block: the
+ * name first, then the command.  The old block goes only once w is
+ * listed under the new one; name and cmd may point into it. */
+static void mwork_set_strings(struct mwork *w, const char *name, const char *cmd,
+			      size_t len)
 {
 	struct mqueue *q = w->q;
+	size_t n = strlen(name) + 1;
+	char *old = w->name, *s = g_malloc(n + (cmd ? len + 1 : 0));
+	bool listed = g_hash_table_lookup(q->works, old) == w;
+
+	memcpy(s, name, n);
+	if (cmd) {
+		memcpy(s + n, cmd, len);
+		s[n + len] = '\0';
+	}
+	if (listed)
+		g_hash_table_remove(q->works, old);
+	model_rename_work(w, s);
+	w->command = cmd ? s + n : NULL;
+	if (listed)
+		g_hash_table_insert(q->works, w->name, w);
+	g_free(old);
+}
+
+void mwork_rename_anon(struct mwork *w, const char *name)
+{
 	unsigned long n = strtoul(name + 1, NULL, 10);
 
-	g_hash_table_remove(q->works, w->name);
-	g_free(w->name);
-	w->name = g_strdup(name);
-	g_hash_table_insert(q->works, w->name, w);
+	mwork_set_strings(w, name, w->command, w->command ? strlen(w->command) : 0);
 	if (n > last_anon)
 		last_anon = n;
 }
@@ -133,7 +154,8 @@ void mwork_free(struct mwork *w)
 		g_free(w->cmd);
 	}
 	submitter_unref(w->sub);
-	mwork_set_command(w, NULL, 0, true);
+	if (w->command)
+		quota_uncharge(w->owner, QUOTA_BYTES, strlen(w->command));
 	quota_uncharge(w->owner, QUOTA_WORKS, 1);
 	if (w->after)
 		g_ptr_array_free(w->after, TRUE);
@@ -152,8 +174,7 @@ int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force)
 		return -EDQUOT;
 	if (len < old)
 		quota_uncharge(w->owner, QUOTA_BYTES, old - len);
-	g_free(w->command);
-	w->command = cmd ? g_strndup(cmd, len) : NULL;
+	mwork_set_strings(w, w->name, cmd, len);
 	return 0;
 }
 
