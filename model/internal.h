@@ -10,6 +10,7 @@
 /* work.c; all with the model lock held unless said */
 void mwork_tables_init(void);
 void mwork_tables_fini(void);
+GHashTable *mwork_name_table_new(void);	/* for q->works */
 /* A new work named name (NULL: an anonymous one) owned by owner, charged
  * for it; -ENOSPC at max_works, -EDQUOT at the owner's limit. */
 int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork **wp);

@@ -126,7 +126,8 @@ struct mqueue {
 	bool requeue_lost;		/* works lost in a crash are queued again */
 	int refs;			/* the tree, open files, requests */
 	struct fattr files[MQ_NFILES];	/* [MQ_DIR]: the owner and mode */
-	GHashTable *works;		/* name -> struct mwork */
+	GHashTable *works;		/* its works by name: a set of &w->name,
+					 * which is w; see mqueue_work() */
 	unsigned long nworks;
 	GQueue anon_done;		/* finished anonymous works, oldest first */
 	time_t ctime;
@@ -149,11 +150,13 @@ static inline bool mwork_state_busy(enum mwork_state s)
 int64_t model_now_ms(void);
 
 struct mwork {
+	char *name;			/* first: q->works holds &w->name, which
+					 * is w (see mqueue_work()).  One block:
+					 * the name, then the command; replaced
+					 * under the registry lock too (the
+					 * trace reads it), see work.c */
 	struct delayed_work dwork;	/* every work can be queued or delayed */
 	uint64_t id;
-	char *name;			/* one block: the name, then the command;
-					 * replaced under the registry lock too
-					 * (the trace reads it), see work.c */
 	char *command;			/* in name's block, or NULL; charged to
 					 * owner (QUOTA_BYTES) */
 	struct mqueue *q;
@@ -225,6 +228,7 @@ void mqueue_set_file(struct mqueue *q, int i, const struct fattr *a);
 bool mqueue_busy(struct mqueue *q);
 
 struct mwork *mwork_lookup_id(uint64_t id);	/* model_lock; queue live */
+struct mwork *mqueue_work(struct mqueue *q, const char *name);	/* model_lock */
 enum mwork_state mwork_state(struct mwork *w);	/* model_lock */
 const char *mwork_state_name(enum mwork_state s);
 void mwork_hold(struct mwork *w, int delta);	/* takes model_lock; w may be NULL */

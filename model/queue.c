@@ -32,7 +32,7 @@ static uint64_t last_queue_id;		/* model_mutex */
  * observer (which must not take the model lock: it runs inside engine
  * calls made under it).  registry_lock nests inside the model lock. */
 static pthread_rwlock_t registry_lock = PTHREAD_RWLOCK_INITIALIZER;
-static GHashTable *registry;	/* registry_lock: &w->dwork.work -> w */
+static GHashTable *registry;	/* registry_lock: a set of &w->dwork.work */
 static GHashTable *qviews;	/* registry_lock: wq -> struct qview */
 
 static void set_owner(pthread_t t)
@@ -113,7 +113,7 @@ void model_register_work(struct mwork *w, bool add)
 {
 	pthread_rwlock_wrlock(&registry_lock);
 	if (add)
-		g_hash_table_insert(registry, &w->dwork.work, w);
+		g_hash_table_add(registry, &w->dwork.work);
 	else
 		g_hash_table_remove(registry, &w->dwork.work);
 	pthread_rwlock_unlock(&registry_lock);
@@ -154,7 +154,8 @@ bool model_describe(const struct wq_event *ev, char *work, size_t len,
 		    struct qview *view)
 {
 	pthread_rwlock_rdlock(&registry_lock);
-	struct mwork *w = ev->work ? g_hash_table_lookup(registry, ev->work) : NULL;
+	struct work_struct *k = ev->work ? g_hash_table_lookup(registry, ev->work) : NULL;
+	struct mwork *w = k ? container_of(k, struct mwork, dwork.work) : NULL;
 	g_strlcpy(work, w ? w->name : ev->work ? "jiq" : "-", len);
 	struct qview *v = ev->wq ? g_hash_table_lookup(qviews, ev->wq) : NULL;
 	if (v)
@@ -175,7 +176,7 @@ static struct mqueue *mqueue_new(const char *name, struct workqueue_struct *wq,
 	q->is_events = wq == system_wq;
 	q->refs = 1;			/* the tree's */
 	q->creator = uid;
-	q->works = g_hash_table_new(g_str_hash, g_str_equal);
+	q->works = mwork_name_table_new();
 	q->ctime = time(NULL);
 	g_queue_init(&q->anon_done);
 	for (int i = 0; i < MQ_NFILES; i++)

@@ -17,7 +17,12 @@
 
 #include "internal.h"
 
-static GHashTable *works_by_id;		/* model lock: id -> mwork */
+/* The tables are sets of pointers into the works, no value arrays: a
+ * million pending works each pay for their slots.  works_by_id holds
+ * &w->id; q->works holds &w->name, which is w itself, so iterating a
+ * queue's table gives its works. */
+G_STATIC_ASSERT(offsetof(struct mwork, name) == 0);
+static GHashTable *works_by_id;		/* model lock: &w->id */
 static uint64_t last_work_id;		/* model lock */
 static unsigned long last_anon;		/* model lock */
 
@@ -25,7 +30,34 @@ static void mwork_func(struct work_struct *work);
 
 void mwork_tables_init(void)
 {
-	works_by_id = g_hash_table_new(g_direct_hash, g_direct_equal);
+	works_by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+}
+
+static guint name_hash(gconstpointer k)
+{
+	return g_str_hash(*(char *const *)k);
+}
+
+static gboolean name_equal(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b) == 0;
+}
+
+GHashTable *mwork_name_table_new(void)
+{
+	return g_hash_table_new(name_hash, name_equal);
+}
+
+struct mwork *mqueue_work(struct mqueue *q, const char *name)
+{
+	char **k = g_hash_table_lookup(q->works, &name);
+	return k ? container_of(k, struct mwork, name) : NULL;
+}
+
+struct mwork *mwork_by_id(uint64_t id)
+{
+	uint64_t *k = g_hash_table_lookup(works_by_id, &id);
+	return k ? container_of(k, struct mwork, id) : NULL;
 }
 
 void mwork_tables_fini(void)
@@ -35,8 +67,8 @@ void mwork_tables_fini(void)
 
 static void mwork_list(struct mqueue *q, struct mwork *w)
 {
-	g_hash_table_insert(q->works, w->name, w);
-	g_hash_table_insert(works_by_id, GSIZE_TO_POINTER(w->id), w);
+	g_hash_table_add(q->works, &w->name);
+	g_hash_table_add(works_by_id, &w->id);
 	q->nworks++;
 	model_register_work(w, true);
 }
@@ -44,8 +76,8 @@ static void mwork_list(struct mqueue *q, struct mwork *w)
 static void mwork_unlist(struct mwork *w)
 {
 	struct mqueue *q = w->q;
-	if (g_hash_table_lookup(q->works, w->name) == w) {
-		g_hash_table_remove(q->works, w->name);
+	if (mqueue_work(q, w->name) == w) {
+		g_hash_table_remove(q->works, &w->name);
 		q->nworks--;
 	}
 	if (w->done_link) {
@@ -93,7 +125,7 @@ int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork *
 	if (!name) {
 		do
 			snprintf(anon, sizeof anon, "w%lu", ++last_anon);
-		while (g_hash_table_lookup(q->works, anon));
+		while (mqueue_work(q, anon));
 	}
 	struct mwork *w = g_new0(struct mwork, 1);
 	init_delayed_work(&w->dwork, mwork_func);
@@ -110,35 +142,36 @@ int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork *
 }
 
 /* Give w name and command (len bytes, or none if NULL) in one block: the
- * name first, then the command.  The old block goes only once w is
- * listed under the new one; name and cmd may point into it. */
+ * name first, then the command; name and cmd may point into the old
+ * block.  A table holding w by name must not hold it across a change of
+ * the name. */
 static void mwork_set_strings(struct mwork *w, const char *name, const char *cmd,
 			      size_t len)
 {
-	struct mqueue *q = w->q;
 	size_t n = strlen(name) + 1;
 	char *old = w->name, *s = g_malloc(n + (cmd ? len + 1 : 0));
-	bool listed = g_hash_table_lookup(q->works, old) == w;
 
 	memcpy(s, name, n);
 	if (cmd) {
 		memcpy(s + n, cmd, len);
 		s[n + len] = '\0';
 	}
-	if (listed)
-		g_hash_table_remove(q->works, old);
 	model_rename_work(w, s);
 	w->command = cmd ? s + n : NULL;
-	if (listed)
-		g_hash_table_insert(q->works, w->name, w);
 	g_free(old);
 }
 
 void mwork_rename_anon(struct mwork *w, const char *name)
 {
+	struct mqueue *q = w->q;
 	unsigned long n = strtoul(name + 1, NULL, 10);
+	bool listed = mqueue_work(q, w->name) == w;
 
+	if (listed)
+		g_hash_table_remove(q->works, &w->name);
 	mwork_set_strings(w, name, w->command, w->command ? strlen(w->command) : 0);
+	if (listed)
+		g_hash_table_add(q->works, &w->name);
 	if (n > last_anon)
 		last_anon = n;
 }
@@ -148,7 +181,7 @@ void mwork_free(struct mwork *w)
 	mwork_unlist(w);
 	after_unblock(w);
 	model_register_work(w, false);
-	g_hash_table_remove(works_by_id, GSIZE_TO_POINTER(w->id));
+	g_hash_table_remove(works_by_id, &w->id);
 	if (w->cmd) {
 		wq_command_destroy(w->cmd);
 		g_free(w->cmd);
@@ -213,7 +246,7 @@ bool mwork_removable(struct mwork *w)
 
 struct mwork *mwork_lookup_id(uint64_t id)
 {
-	struct mwork *w = g_hash_table_lookup(works_by_id, GSIZE_TO_POINTER(id));
+	struct mwork *w = mwork_by_id(id);
 	return w && !w->q->dead ? w : NULL;
 }
 
@@ -251,14 +284,9 @@ const char *mwork_state_name(enum mwork_state s)
 	return names[s];
 }
 
-struct mwork *mwork_by_id(uint64_t id)
-{
-	return g_hash_table_lookup(works_by_id, GSIZE_TO_POINTER(id));
-}
-
 int mwork_forget(struct mqueue *q, const char *name, uid_t uid)
 {
-	struct mwork *w = g_hash_table_lookup(q->works, name);
+	struct mwork *w = mqueue_work(q, name);
 	if (!w)
 		return -ENOENT;
 	if (uid != 0 && uid != w->owner && uid != q->files[MQ_DIR].uid)
