@@ -333,7 +333,7 @@ static void delayed_work_timer_fn(struct wq_timer *timer)
 {
 	struct delayed_work *dwork = container_of(timer, struct delayed_work,
 						  timer);
-	struct workqueue_struct *wq = dwork->wq;
+	struct workqueue_struct *wq = dwork->work.timer_wq;
 
 	wq_lockdep_assert_held();
 	dwork->work.flags &= ~WORK_STRUCT_TIMER;
@@ -367,8 +367,8 @@ static int delayed_work_arm(int cpu, struct workqueue_struct *wq,
 	if (ret)
 		return ret;
 	if (armed)
-		dwork->wq->nr_delayed--;
-	dwork->wq = wq;
+		dwork->work.timer_wq->nr_delayed--;
+	dwork->work.timer_wq = wq;
 	dwork->work.cpu = wq_unbound(wq) ? WORK_CPU_UNBOUND : wq_resolve_cpu(wq, cpu);
 	work->flags |= WORK_STRUCT_PENDING | WORK_STRUCT_TIMER;
 	wq->nr_delayed++;
@@ -407,7 +407,7 @@ struct workqueue_struct *grab_pending(struct work_struct *work)
 		struct delayed_work *dwork = to_delayed_work(work);
 
 		wq_timer_disarm(&dwork->timer);
-		wq = dwork->wq;
+		wq = dwork->work.timer_wq;
 		wq->nr_delayed--;
 	} else {
 		wq = work->pwq->wq;

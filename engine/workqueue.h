@@ -76,12 +76,16 @@ struct work_struct {
 	/* private: guarded by the engine lock */
 	unsigned int flags;		/* WORK_STRUCT_* bits */
 	int cpu;			/* of a delayed_work: its timer's target
-					 * CPU, or WORK_CPU_UNBOUND; kept here,
-					 * in what would be padding */
+					 * CPU, or WORK_CPU_UNBOUND */
 	struct wq_node entry;		/* on a worklist or a worker's
 					 * scheduled list while pending */
 	struct wq_inflight inflight;	/* on wq->inflight while pending */
-	struct pool_workqueue *pwq;	/* queued on, while on a worklist */
+	union {				/* which one: WORK_STRUCT_TIMER */
+		struct pool_workqueue *pwq;	/* clear: queued on, while
+						 * on a worklist */
+		struct workqueue_struct *timer_wq; /* set: a delayed_work's
+						    * armed timer's target */
+	};
 	struct wq_node *waiters;	/* flush barriers on the pending
 					 * instance (NULL-terminated) */
 };
@@ -90,9 +94,10 @@ struct delayed_work {
 	struct work_struct work;
 
 	/* private: guarded by the engine lock */
-	struct wq_timer timer;		/* armed while the work is delayed */
-	struct workqueue_struct *wq;	/* target of the armed timer; its
-					 * CPU is work.cpu */
+	struct wq_timer timer;		/* armed while the work is delayed; its
+					 * target is work.timer_wq, work.cpu
+					 * (kept there, in what would be
+					 * padding or unused meanwhile) */
 };
 
 #define WORK_CPU_UNBOUND	(-1)
