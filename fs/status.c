@@ -220,7 +220,7 @@ static pid_t work_pid(struct mwork *w)
 static void work_status(GString *s, struct mwork *w)
 {
 	g_string_append_printf(s, "name: %s\nstate: %s\ncommand: %s\nruns: %lu\n",
-			       w->name, mwork_state_name(mwork_state(w)), w->command ? w->command : "",
+			       w->name, mwork_state_name(mwork_state(w)), mwork_cmdline(w),
 			       w->runs);
 	if (w->has_exit)
 		g_string_append_printf(s, "last_exit: %d\n", w->last_exit);
@@ -295,7 +295,7 @@ static void work_row(struct work_row *r, struct mwork *w, int64_t now)
 {
 	r->w = w;
 	r->state = mwork_state_name(mwork_state(w));
-	r->command = w->command ? w->command : "";
+	r->command = mwork_cmdline(w);
 	if (w->has_exit)
 		g_snprintf(r->exit, sizeof r->exit, "%d", w->last_exit);
 	else

@@ -112,7 +112,7 @@ struct undo {
 static int line_set(struct mwriter *m, struct mwork *w, const struct wqfs_line *l,
 		    struct undo *u)
 {
-	u->command = g_strdup(w->command);
+	u->command = g_strdup(mwork_command(w));
 	u->sub = w->sub;
 	if (l->command && mwork_set_command(w, l->command, l->command_len, false) < 0) {
 		g_free(u->command);

@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -152,13 +153,12 @@ int64_t model_now_ms(void);
 struct mwork {
 	char *name;			/* first: q->works holds &w->name, which
 					 * is w (see mqueue_work()).  One block:
-					 * the name, then the command; replaced
+					 * the name, then (has_command) the
+					 * command, see mwork_command(); replaced
 					 * under the registry lock too (the
-					 * trace reads it), see work.c */
+					 * trace reads the name), see work.c */
 	struct delayed_work dwork;	/* every work can be queued or delayed */
 	uint64_t id;
-	char *command;			/* in name's block, or NULL; charged to
-					 * owner (QUOTA_BYTES) */
 	struct mqueue *q;
 	struct submitter *sub;		/* captured at the latest queueing line */
 	struct wq_command *cmd;		/* model lock: made at its first run (or
@@ -192,7 +192,20 @@ struct mwork {
 					 * show it running; until queued again */
 	bool blocked : 1;		/* queued, waiting for its DEPs (after.c) */
 	bool lost : 1;			/* was running when the daemon died */
+	bool has_command : 1;		/* name's block holds one */
 };
+
+/* w's command, charged to its owner (QUOTA_BYTES), or NULL.  model_lock. */
+static inline const char *mwork_command(const struct mwork *w)
+{
+	return w->has_command ? w->name + strlen(w->name) + 1 : NULL;
+}
+
+static inline const char *mwork_cmdline(const struct mwork *w)	/* or "" */
+{
+	const char *c = mwork_command(w);
+	return c ? c : "";
+}
 
 /* Take and drop the model's lock.  model_unlock() is the one way to drop
  * it: it then destroys, with no lock held, the workqueues of the queues

@@ -157,7 +157,7 @@ static void mwork_set_strings(struct mwork *w, const char *name, const char *cmd
 		s[n + len] = '\0';
 	}
 	model_rename_work(w, s);
-	w->command = cmd ? s + n : NULL;
+	w->has_command = cmd != NULL;
 	g_free(old);
 }
 
@@ -166,10 +166,11 @@ void mwork_rename_anon(struct mwork *w, const char *name)
 	struct mqueue *q = w->q;
 	unsigned long n = strtoul(name + 1, NULL, 10);
 	bool listed = mqueue_work(q, w->name) == w;
+	const char *cmd = mwork_command(w);
 
 	if (listed)
 		g_hash_table_remove(q->works, &w->name);
-	mwork_set_strings(w, name, w->command, w->command ? strlen(w->command) : 0);
+	mwork_set_strings(w, name, cmd, cmd ? strlen(cmd) : 0);
 	if (listed)
 		g_hash_table_add(q->works, &w->name);
 	if (n > last_anon)
@@ -187,8 +188,7 @@ void mwork_free(struct mwork *w)
 		g_free(w->cmd);
 	}
 	submitter_unref(w->sub);
-	if (w->command)
-		quota_uncharge(w->owner, QUOTA_BYTES, strlen(w->command));
+	quota_uncharge(w->owner, QUOTA_BYTES, strlen(mwork_cmdline(w)));
 	quota_uncharge(w->owner, QUOTA_WORKS, 1);
 	if (w->after)
 		g_ptr_array_free(w->after, TRUE);
@@ -199,7 +199,7 @@ void mwork_free(struct mwork *w)
 
 int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force)
 {
-	size_t old = w->command ? strlen(w->command) : 0;
+	size_t old = strlen(mwork_cmdline(w));
 
 	if (len > old && force)
 		quota_force(w->owner, QUOTA_BYTES, len - old);
@@ -337,7 +337,7 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 	model_lock();
 	r->sub = w->sub ? submitter_ref(w->sub) : NULL;
 	mwork_cmd(w);
-	r->cmdline = g_strdup(w->command ? w->command : "");
+	r->cmdline = g_strdup(mwork_cmdline(w));
 	r->extra[0] = g_strdup_printf("WQ_QUEUE=%s", w->q->name);
 	r->extra[1] = g_strdup_printf("WQ_WORK=%s", w->name);
 	w->running = true;

@@ -248,7 +248,7 @@ static void test_owner(struct fixture *f, gconstpointer unused)
 	g_assert_cmpint(line_as(f, other, WQFS_CTL_CANCEL, "mine"), ==, -EPERM);
 	struct mwork *w = work(f, "mine");
 	model_lock();
-	g_assert_cmpstr(w->command, ==, "true");
+	g_assert_cmpstr(mwork_command(w), ==, "true");
 	model_unlock();
 
 	struct wqfs_attr_value nice = { .attr = WQFS_ATTR_NICE, .n = -1 };

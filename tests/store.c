@@ -113,7 +113,7 @@ static void test_migrate_v1(void)
 	struct mwork *w = mqueue_work(q, "w");
 	g_assert_nonnull(w);
 	g_assert_cmpstr(mwork_state_name(mwork_state(w)), ==, "pending");
-	g_assert_cmpstr(w->command, ==, "echo $OLD");
+	g_assert_cmpstr(mwork_command(w), ==, "echo $OLD");
 	g_assert_cmpstr(w->sub->cwd, ==, "/tmp");
 	g_assert_cmpstr(w->sub->env[0], ==, "OLD=kept");
 	g_assert_cmpuint(q->files[MQ_DIR].mode, ==, 0755);	/* schema 1: by position */
