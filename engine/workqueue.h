@@ -77,9 +77,19 @@ struct work_struct {
 	unsigned int flags;		/* WORK_STRUCT_* bits */
 	int cpu;			/* of a delayed_work: its timer's target
 					 * CPU, or WORK_CPU_UNBOUND */
-	struct wq_node entry;		/* on a worklist or a worker's
-					 * scheduled list while pending */
-	struct wq_inflight inflight;	/* on wq->inflight while pending */
+	/* A pending instance is on a worklist or (WORK_STRUCT_TIMER) on a
+	 * delayed_work's timer, never both: they share their place. */
+	union {
+		struct {
+			struct wq_node entry;	/* on a worklist or a worker's
+						 * scheduled list while
+						 * pending */
+			struct wq_inflight inflight; /* on wq->inflight while
+						      * pending */
+		};
+		struct wq_timer timer;	/* a delayed_work's: armed while the
+					 * work is delayed */
+	};
 	union {				/* which one: WORK_STRUCT_TIMER */
 		struct pool_workqueue *pwq;	/* clear: queued on, while
 						 * on a worklist */
@@ -90,14 +100,10 @@ struct work_struct {
 					 * instance (NULL-terminated) */
 };
 
+/* Its timer, and the timer's target queue and CPU, are in its work: in
+ * places a delayed instance does not use (see struct work_struct). */
 struct delayed_work {
 	struct work_struct work;
-
-	/* private: guarded by the engine lock */
-	struct wq_timer timer;		/* armed while the work is delayed; its
-					 * target is work.timer_wq, work.cpu
-					 * (kept there, in what would be
-					 * padding or unused meanwhile) */
 };
 
 #define WORK_CPU_UNBOUND	(-1)
