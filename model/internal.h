@@ -33,6 +33,7 @@ enum mwork_state mwork_idle_state(struct mwork *w);
 struct wq_command *mwork_cmd(struct mwork *w);
 
 /* queue.c: the observer's map of works (registry_lock, not the model's) */
+extern uid_t model_uid;			/* the daemon's, set by model_init() */
 void model_register_work(struct mwork *w, bool add);
 void model_rename_work(struct mwork *w, char *name);
 

@@ -157,7 +157,7 @@ static int queue_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_li
 
 	if (q->dead || q->removing || model_exiting || (q->draining && m->own != 1))
 		return -ESHUTDOWN;
-	if (m->sub->uid != getuid() && !wq_command_can_switch_user())
+	if (m->sub->uid != model_uid && !wq_command_can_switch_user())
 		return -EPERM;
 	int r = line_work(m, ctl, l, &w, &created);
 	if (r == 0)

@@ -16,6 +16,7 @@
 #include "internal.h"
 
 struct model_config model_cfg;
+uid_t model_uid;			/* the daemon's; set by model_init */
 GHashTable *queues_by_name;
 GHashTable *queues_by_id;
 struct mqueue *events_q;
@@ -89,6 +90,7 @@ void model_assert_locked(void)
 void model_init(const struct model_config *cfg)
 {
 	model_cfg = *cfg;
+	model_uid = getuid();
 	queues_by_name = g_hash_table_new(g_str_hash, g_str_equal);
 	queues_by_id = g_hash_table_new(g_direct_hash, g_direct_equal);
 	registry = g_hash_table_new(g_direct_hash, g_direct_equal);
