@@ -211,10 +211,10 @@ static void time_field(GString *s, const char *key, bool has, int64_t ms)
  * latest run's; model_lock held. */
 static pid_t work_pid(struct mwork *w)
 {
-	pid_t pid = w->running ? wq_command_pid(w->cmd) : 0;
+	pid_t pid = w->running ? wq_command_pid(&w->ran->cmd) : 0;
 	if (pid > 0)
 		return pid;
-	return w->has_exit ? w->last_pid : 0;
+	return w->has_exit && w->ran ? w->ran->last_pid : 0;
 }
 
 static void work_status(GString *s, struct mwork *w)
@@ -231,8 +231,8 @@ static void work_status(GString *s, struct mwork *w)
 		g_string_append_printf(s, "last_pid: %ld\n", (long)pid);
 	else
 		g_string_append(s, "last_pid: -\n");
-	if (w->has_started && w->last_cpu >= 0)
-		g_string_append_printf(s, "last_cpu: %d\n", w->last_cpu);
+	if (w->has_started && w->ran && w->ran->last_cpu >= 0)
+		g_string_append_printf(s, "last_cpu: %d\n", w->ran->last_cpu);
 	else
 		g_string_append(s, "last_cpu: -\n");
 	time_field(s, "queued_at", w->has_queued, w->queued_ms);

@@ -150,6 +150,15 @@ static inline bool mwork_state_busy(enum mwork_state s)
 /* The wall clock, in ms since the epoch: how a work's times are kept. */
 int64_t model_now_ms(void);
 
+/* What a work keeps of its runs, once it has run (struct mwork's ran):
+ * a pending work that never ran pays for none of it.  model_lock, but
+ * cmd (its own lock). */
+struct mwork_ran {
+	struct wq_command cmd;		/* the command, and its output */
+	pid_t last_pid;			/* valid when has_exit */
+	int last_cpu;			/* valid when has_started; -1: none */
+};
+
 struct mwork {
 	char *name;			/* first: q->works holds &w->name, which
 					 * is w (see mqueue_work()).  One block:
@@ -161,7 +170,7 @@ struct mwork {
 	uint64_t id;
 	struct mqueue *q;
 	struct submitter *sub;		/* captured at the latest queueing line */
-	struct wq_command *cmd;		/* model lock: made at its first run (or
+	struct mwork_ran *ran;		/* model lock: made at its first run (or
 					 * kill, or restored output), then kept
 					 * with the output; NULL until then */
 	GPtrArray *after;		/* its DEPs ("WORK", "QUEUE/WORK"), or NULL */
@@ -180,8 +189,6 @@ struct mwork {
 	uid_t owner;			/* who declared it: it runs as owner */
 	int holds;			/* waits and requests holding it */
 	int last_exit;			/* valid when has_exit */
-	pid_t last_pid;
-	int last_cpu;
 	/* flags, packed: a million pending works each pay for this struct */
 	bool anon : 1;
 	bool running : 1;

@@ -135,7 +135,6 @@ int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork *
 	w->owner = owner;
 	w->q = q;
 	w->ctime = time(NULL);
-	w->last_cpu = -1;
 	mwork_list(q, w);
 	*wp = w;
 	return 0;
@@ -183,9 +182,9 @@ void mwork_free(struct mwork *w)
 	after_unblock(w);
 	model_register_work(w, false);
 	g_hash_table_remove(works_by_id, &w->id);
-	if (w->cmd) {
-		wq_command_destroy(w->cmd);
-		g_free(w->cmd);
+	if (w->ran) {
+		wq_command_destroy(&w->ran->cmd);
+		g_free(w->ran);
 	}
 	submitter_unref(w->sub);
 	quota_uncharge(w->owner, QUOTA_BYTES, strlen(mwork_cmdline(w)));
@@ -300,16 +299,17 @@ int mwork_forget(struct mqueue *q, const char *name, uid_t uid)
 
 struct wq_command *mwork_cmd(struct mwork *w)
 {
-	if (!w->cmd) {
-		w->cmd = g_new0(struct wq_command, 1);
-		wq_command_init(w->cmd);
+	if (!w->ran) {
+		w->ran = g_new0(struct mwork_ran, 1);
+		wq_command_init(&w->ran->cmd);
+		w->ran->last_cpu = -1;
 	}
-	return w->cmd;
+	return &w->ran->cmd;
 }
 
 size_t mwork_output(struct mwork *w, char *buf, size_t len)
 {
-	return w->cmd ? wq_command_output(w->cmd, buf, len, NULL) : 0;
+	return w->ran ? wq_command_output(&w->ran->cmd, buf, len, NULL) : 0;
 }
 
 /* A kill between the engine's start of the work and its command's spawn
@@ -346,7 +346,7 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 	w->started_ms = model_now_ms();
 	w->has_finished = false;
 	w->has_exit = false;
-	w->last_cpu = cpu;
+	w->ran->last_cpu = cpu;
 	w->has_due = false;
 	g_free(w->reason);
 	w->reason = NULL;
@@ -404,18 +404,20 @@ void mwork_ended(struct mwork *w)
 
 static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
 {
+	struct wq_command *cmd = &w->ran->cmd;
+
 	model_lock();
 	w->running = false;
 	w->finishing = true;
 	w->has_exit = true;
 	w->last_exit = exit_code;
-	w->last_pid = pid;
+	w->ran->last_pid = pid;
 	w->has_finished = true;
 	w->finished_ms = model_now_ms();
-	w->cmd->cmdline = NULL;
-	w->cmd->envp = NULL;
-	w->cmd->cwd = NULL;
-	w->cmd->cred = NULL;
+	cmd->cmdline = NULL;
+	cmd->envp = NULL;
+	cmd->cwd = NULL;
+	cmd->cred = NULL;
 	model_changed(MCHANGE_WORK_FINISHED, w->q, w);
 	mwork_ended(w);
 	model_unlock();
@@ -435,10 +437,12 @@ static void mwork_func(struct work_struct *work)
 	/* durable before the command starts: after a crash the work is lost,
 	 * never run a second time as if it had been pending */
 	model_commit();
-	run_prepare(w, &r, w->cmd);	/* made by run_start, kept until the free */
-	int rc = wq_command_run(w->cmd);
-	int exit_code = rc < 0 ? 127 : w->cmd->exit_code;
-	uint64_t cpu_ns = rc < 0 ? 0 : w->cmd->cpu_ns;
-	run_end(w, &r, exit_code, rc < 0 ? 0 : w->cmd->pid);
+	struct wq_command *cmd = &w->ran->cmd;	/* made by run_start, kept
+						 * until the free */
+	run_prepare(w, &r, cmd);
+	int rc = wq_command_run(cmd);
+	int exit_code = rc < 0 ? 127 : cmd->exit_code;
+	uint64_t cpu_ns = rc < 0 ? 0 : cmd->cpu_ns;
+	run_end(w, &r, exit_code, rc < 0 ? 0 : cmd->pid);
 	wq_set_result(exit_code, cpu_ns);
 }
