@@ -189,7 +189,7 @@ void init_delayed_work(struct delayed_work *dwork, work_func_t func)
 {
 	memset(dwork, 0, sizeof(*dwork));
 	dwork->work.func = func;
-	dwork->cpu = WORK_CPU_UNBOUND;
+	dwork->work.cpu = WORK_CPU_UNBOUND;
 }
 
 bool work_pending(const struct work_struct *work)
@@ -332,21 +332,21 @@ int wq_queue_work_on(int cpu, struct workqueue_struct *wq, struct work_struct *w
 static void delayed_work_timer_fn(struct wq_timer *timer)
 {
 	struct delayed_work *dwork = container_of(timer, struct delayed_work,
-						  timer);
-	struct workqueue_struct *wq = dwork->wq;
+						  work.timer);
+	struct workqueue_struct *wq = dwork->work.timer_wq;
 
 	wq_lockdep_assert_held();
 	dwork->work.flags &= ~WORK_STRUCT_TIMER;
 	wq->nr_delayed--;
-	insert_work(select_pwq(wq, dwork->cpu, &dwork->work), &dwork->work);
+	insert_work(select_pwq(wq, dwork->work.cpu, &dwork->work), &dwork->work);
 }
 
 /* Queue a dwork whose timer is armed at once; wq_lock held. */
 void delayed_work_queue_now(struct delayed_work *dwork)
 {
 	wq_lockdep_assert_held();
-	wq_timer_disarm(&dwork->timer);
-	delayed_work_timer_fn(&dwork->timer);
+	wq_timer_disarm(&dwork->work.timer);
+	delayed_work_timer_fn(&dwork->work.timer);
 }
 
 /* Arm dwork's timer, or queue it now for delay 0; wq_lock held. */
@@ -362,17 +362,19 @@ static int delayed_work_arm(int cpu, struct workqueue_struct *wq,
 		insert_work(select_pwq(wq, cpu, work), work);
 		return 0;
 	}
-	dwork->timer.fn = delayed_work_timer_fn;
-	ret = wq_timer_arm(&dwork->timer, deadline_after(delay_ns));
+	if (!armed)			/* the place of its worklist nodes */
+		work->timer = (struct wq_timer){ .fn = NULL };
+	dwork->work.timer.fn = delayed_work_timer_fn;
+	ret = wq_timer_arm(&dwork->work.timer, deadline_after(delay_ns));
 	if (ret)
 		return ret;
 	if (armed)
-		dwork->wq->nr_delayed--;
-	dwork->wq = wq;
-	dwork->cpu = wq_unbound(wq) ? WORK_CPU_UNBOUND : wq_resolve_cpu(wq, cpu);
+		dwork->work.timer_wq->nr_delayed--;
+	dwork->work.timer_wq = wq;
+	dwork->work.cpu = wq_unbound(wq) ? WORK_CPU_UNBOUND : wq_resolve_cpu(wq, cpu);
 	work->flags |= WORK_STRUCT_PENDING | WORK_STRUCT_TIMER;
 	wq->nr_delayed++;
-	event_push(WQ_EVENT_DELAYED, wq, work, 0, dwork->timer.expires_ns);
+	event_push(WQ_EVENT_DELAYED, wq, work, 0, dwork->work.timer.expires_ns);
 	return 0;
 }
 
@@ -406,8 +408,9 @@ struct workqueue_struct *grab_pending(struct work_struct *work)
 	if (work->flags & WORK_STRUCT_TIMER) {
 		struct delayed_work *dwork = to_delayed_work(work);
 
-		wq_timer_disarm(&dwork->timer);
-		wq = dwork->wq;
+		wq_timer_disarm(&dwork->work.timer);
+		work->timer = (struct wq_timer){ .fn = NULL };	/* no list */
+		wq = dwork->work.timer_wq;
 		wq->nr_delayed--;
 	} else {
 		wq = work->pwq->wq;

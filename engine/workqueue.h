@@ -75,21 +75,35 @@ struct work_struct {
 
 	/* private: guarded by the engine lock */
 	unsigned int flags;		/* WORK_STRUCT_* bits */
-	struct wq_node entry;		/* on a worklist or a worker's
-					 * scheduled list while pending */
-	struct wq_inflight inflight;	/* on wq->inflight while pending */
-	struct pool_workqueue *pwq;	/* queued on, while on a worklist */
+	int cpu;			/* of a delayed_work: its timer's target
+					 * CPU, or WORK_CPU_UNBOUND */
+	/* A pending instance is on a worklist or (WORK_STRUCT_TIMER) on a
+	 * delayed_work's timer, never both: they share their place. */
+	union {
+		struct {
+			struct wq_node entry;	/* on a worklist or a worker's
+						 * scheduled list while
+						 * pending */
+			struct wq_inflight inflight; /* on wq->inflight while
+						      * pending */
+		};
+		struct wq_timer timer;	/* a delayed_work's: armed while the
+					 * work is delayed */
+	};
+	union {				/* which one: WORK_STRUCT_TIMER */
+		struct pool_workqueue *pwq;	/* clear: queued on, while
+						 * on a worklist */
+		struct workqueue_struct *timer_wq; /* set: a delayed_work's
+						    * armed timer's target */
+	};
 	struct wq_node *waiters;	/* flush barriers on the pending
 					 * instance (NULL-terminated) */
 };
 
+/* Its timer, and the timer's target queue and CPU, are in its work: in
+ * places a delayed instance does not use (see struct work_struct). */
 struct delayed_work {
 	struct work_struct work;
-
-	/* private: guarded by the engine lock */
-	struct wq_timer timer;		/* armed while the work is delayed */
-	struct workqueue_struct *wq;	/* target of the armed timer */
-	int cpu;			/* target CPU, or WORK_CPU_UNBOUND */
 };
 
 #define WORK_CPU_UNBOUND	(-1)
@@ -202,7 +216,7 @@ void init_delayed_work(struct delayed_work *dwork, work_func_t func);
 
 #define __WORK_INITIALIZER(n, f)	{ .func = (f) }
 #define __DELAYED_WORK_INITIALIZER(n, f) \
-	{ .work = __WORK_INITIALIZER((n).work, (f)), .cpu = WORK_CPU_UNBOUND }
+	{ .work = { .func = (f), .cpu = WORK_CPU_UNBOUND } }
 #define DECLARE_WORK(n, f) \
 	struct work_struct n = __WORK_INITIALIZER(n, f)
 #define DECLARE_DELAYED_WORK(n, f) \

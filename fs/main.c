@@ -110,7 +110,7 @@ static void usage(const char *prog)
 static void report(struct mqueue *q, struct mwork *w, const char *reason)
 {
 	fprintf(stderr, "wqfs: dropped %s/%s: %s: %s\n", q->name, w->name, reason,
-		w->command ? w->command : "");
+		mwork_cmdline(w));
 }
 
 /* ---- main ------------------------------------------------------------------ */

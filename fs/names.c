@@ -130,7 +130,7 @@ void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			ino = mkino(q->id, K_QDIR);
 	} else if (pk == K_WORKS) {
 		struct mqueue *q = mqueue_lookup_id(id);
-		struct mwork *w = q ? g_hash_table_lookup(q->works, name) : NULL;
+		struct mwork *w = q ? mqueue_work(q, name) : NULL;
 		if (w)
 			ino = mkino(w->id, K_WDIR);
 	}

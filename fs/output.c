@@ -34,18 +34,18 @@ static GQueue followers;		/* follow_lock: open follow files */
 static size_t output_at(struct mwork *w, uint64_t off, char *buf, size_t size,
 			uint64_t *start, uint64_t *total)
 {
-	if (!w->cmd) {
+	if (!w->ran) {
 		*start = *total = 0;
 		return 0;
 	}
-	return wq_command_output_at(w->cmd, off, buf, size, start, total);
+	return wq_command_output_at(&w->ran->cmd, off, buf, size, start, total);
 }
 
 uint64_t output_size(struct mwork *w)
 {
 	uint64_t total = 0;
-	if (w->cmd)
-		wq_command_output(w->cmd, NULL, 0, &total);
+	if (w->ran)
+		wq_command_output(&w->ran->cmd, NULL, 0, &total);
 	return total;
 }
 

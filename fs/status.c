@@ -211,16 +211,16 @@ static void time_field(GString *s, const char *key, bool has, int64_t ms)
  * latest run's; model_lock held. */
 static pid_t work_pid(struct mwork *w)
 {
-	pid_t pid = w->running ? wq_command_pid(w->cmd) : 0;
+	pid_t pid = w->running ? wq_command_pid(&w->ran->cmd) : 0;
 	if (pid > 0)
 		return pid;
-	return w->has_exit ? w->last_pid : 0;
+	return w->has_exit && w->ran ? w->ran->last_pid : 0;
 }
 
 static void work_status(GString *s, struct mwork *w)
 {
 	g_string_append_printf(s, "name: %s\nstate: %s\ncommand: %s\nruns: %lu\n",
-			       w->name, mwork_state_name(mwork_state(w)), w->command ? w->command : "",
+			       w->name, mwork_state_name(mwork_state(w)), mwork_cmdline(w),
 			       w->runs);
 	if (w->has_exit)
 		g_string_append_printf(s, "last_exit: %d\n", w->last_exit);
@@ -231,8 +231,8 @@ static void work_status(GString *s, struct mwork *w)
 		g_string_append_printf(s, "last_pid: %ld\n", (long)pid);
 	else
 		g_string_append(s, "last_pid: -\n");
-	if (w->has_started && w->last_cpu >= 0)
-		g_string_append_printf(s, "last_cpu: %d\n", w->last_cpu);
+	if (w->has_started && w->ran && w->ran->last_cpu >= 0)
+		g_string_append_printf(s, "last_cpu: %d\n", w->ran->last_cpu);
 	else
 		g_string_append(s, "last_cpu: -\n");
 	time_field(s, "queued_at", w->has_queued, w->queued_ms);
@@ -295,7 +295,7 @@ static void work_row(struct work_row *r, struct mwork *w, int64_t now)
 {
 	r->w = w;
 	r->state = mwork_state_name(mwork_state(w));
-	r->command = w->command ? w->command : "";
+	r->command = mwork_cmdline(w);
 	if (w->has_exit)
 		g_snprintf(r->exit, sizeof r->exit, "%d", w->last_exit);
 	else

@@ -35,7 +35,7 @@ static struct mwork *dep_lookup(struct mqueue *q, const char *dep)
 		q = g_hash_table_lookup(queues_by_name, qn);
 		dep = slash + 1;
 	}
-	return q ? g_hash_table_lookup(q->works, dep) : NULL;
+	return q ? mqueue_work(q, dep) : NULL;
 }
 
 /* Whether target is among the works from reaches through after lists
@@ -90,7 +90,7 @@ static int declare(struct mqueue *q, const struct wqfs_line *l, uid_t uid,
 
 int mqueue_set_after(struct mqueue *q, const struct wqfs_line *l, uid_t uid)
 {
-	struct mwork *w = g_hash_table_lookup(q->works, l->name);
+	struct mwork *w = mqueue_work(q, l->name);
 	int err = w ? 0 : declare(q, l, uid, &w);
 	if (err < 0)
 		return err;

@@ -93,7 +93,7 @@ static void drop_delayed(struct mqueue *q, struct mwork *w)
 static void kill_or_drop(struct mqueue *q, struct mwork *w)
 {
 	if (w->running) {
-		wq_command_kill(w->cmd);	/* running: it has one */
+		wq_command_kill(&w->ran->cmd);	/* running: it has one */
 		drain_report(q, w, "killed after drain_timeout");
 	}
 	if (cancel_delayed_work(&w->dwork))

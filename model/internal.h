@@ -10,6 +10,7 @@
 /* work.c; all with the model lock held unless said */
 void mwork_tables_init(void);
 void mwork_tables_fini(void);
+GHashTable *mwork_name_table_new(void);	/* for q->works */
 /* A new work named name (NULL: an anonymous one) owned by owner, charged
  * for it; -ENOSPC at max_works, -EDQUOT at the owner's limit. */
 int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork **wp);
@@ -32,7 +33,9 @@ enum mwork_state mwork_idle_state(struct mwork *w);
 struct wq_command *mwork_cmd(struct mwork *w);
 
 /* queue.c: the observer's map of works (registry_lock, not the model's) */
+extern uid_t model_uid;			/* the daemon's, set by model_init() */
 void model_register_work(struct mwork *w, bool add);
+void model_rename_work(struct mwork *w, char *name);
 
 /* proc.c: the most of a process's environment read */
 #define ENVIRON_MAX	(256 * 1024)

@@ -51,7 +51,7 @@ static bool from_own_work(struct mwriter *m, char *work, size_t wlen)
 static int line_work(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_line *l,
 		     struct mwork **wp, bool *created)
 {
-	struct mwork *w = l->name[0] ? g_hash_table_lookup(m->q->works, l->name) : NULL;
+	struct mwork *w = l->name[0] ? mqueue_work(m->q, l->name) : NULL;
 
 	*created = false;
 	if (ctl == WQFS_CTL_MODIFY && (!l->name[0] || !l->has_delay))
@@ -112,7 +112,7 @@ struct undo {
 static int line_set(struct mwriter *m, struct mwork *w, const struct wqfs_line *l,
 		    struct undo *u)
 {
-	u->command = g_strdup(w->command);
+	u->command = g_strdup(mwork_command(w));
 	u->sub = w->sub;
 	if (l->command && mwork_set_command(w, l->command, l->command_len, false) < 0) {
 		g_free(u->command);
@@ -157,7 +157,7 @@ static int queue_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_li
 
 	if (q->dead || q->removing || model_exiting || (q->draining && m->own != 1))
 		return -ESHUTDOWN;
-	if (m->sub->uid != getuid() && !wq_command_can_switch_user())
+	if (m->sub->uid != model_uid && !wq_command_can_switch_user())
 		return -EPERM;
 	int r = line_work(m, ctl, l, &w, &created);
 	if (r == 0)
@@ -220,7 +220,7 @@ static bool would_deadlock(struct mwriter *m)
 	if (!from_own_work(m, wn, sizeof wn))
 		return false;
 	model_lock();
-	struct mwork *self = g_hash_table_lookup(m->q->works, wn);
+	struct mwork *self = mqueue_work(m->q, wn);
 	bool dl = self && self->running;
 	model_unlock();
 	return dl;
@@ -304,7 +304,7 @@ static int wait_target(struct mwriter *m, bool cancel, const struct wqfs_line *l
 		return -ESHUTDOWN;
 	if (!l->name[0])
 		return cancel ? -EINVAL : 0;
-	struct mwork *w = g_hash_table_lookup(m->q->works, l->name);
+	struct mwork *w = mqueue_work(m->q, l->name);
 	if (!w)
 		return -ENOENT;
 	if (cancel && !may_cancel(m, w))

@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -126,7 +127,8 @@ struct mqueue {
 	bool requeue_lost;		/* works lost in a crash are queued again */
 	int refs;			/* the tree, open files, requests */
 	struct fattr files[MQ_NFILES];	/* [MQ_DIR]: the owner and mode */
-	GHashTable *works;		/* name -> struct mwork */
+	GHashTable *works;		/* its works by name: a set of &w->name,
+					 * which is w; see mqueue_work() */
 	unsigned long nworks;
 	GQueue anon_done;		/* finished anonymous works, oldest first */
 	time_t ctime;
@@ -148,40 +150,69 @@ static inline bool mwork_state_busy(enum mwork_state s)
 /* The wall clock, in ms since the epoch: how a work's times are kept. */
 int64_t model_now_ms(void);
 
+/* What a work keeps of its runs, once it has run (struct mwork's ran):
+ * a pending work that never ran pays for none of it.  model_lock, but
+ * cmd (its own lock). */
+struct mwork_ran {
+	struct wq_command cmd;		/* the command, and its output */
+	pid_t last_pid;			/* valid when has_exit */
+	int last_cpu;			/* valid when has_started; -1: none */
+};
+
 struct mwork {
+	char *name;			/* first: q->works holds &w->name, which
+					 * is w (see mqueue_work()).  One block:
+					 * the name, then (has_command) the
+					 * command, see mwork_command(); replaced
+					 * under the registry lock too (the
+					 * trace reads the name), see work.c */
 	struct delayed_work dwork;	/* every work can be queued or delayed */
 	uint64_t id;
-	char *name;
-	bool anon;
-	uid_t owner;			/* who declared it: it runs as owner */
 	struct mqueue *q;
-	char *command;			/* charged to owner (QUOTA_BYTES) */
 	struct submitter *sub;		/* captured at the latest queueing line */
-	unsigned long runs;
-	bool running;
-	int last_exit;			/* valid when has_exit */
-	bool has_exit;
-	pid_t last_pid;
-	int last_cpu;
-	unsigned long due_at;		/* jiffies: when the delayed instance fires */
-	int64_t queued_ms, due_ms, started_ms, finished_ms;	/* wall clock */
-	bool has_queued, has_due, has_started, has_finished;
-	bool cancelled;			/* a cancel took it; until queued again */
-	bool finishing;			/* its run ended, the engine may still
-					 * show it running; until queued again */
-	GPtrArray *after;		/* its DEPs ("WORK", "QUEUE/WORK"), or NULL */
-	bool blocked;			/* queued, waiting for its DEPs (after.c) */
-	GList *blocked_link;		/* in after.c's blocked list */
-	uint64_t blocked_delay_ns;	/* the DELAY it was queued with */
-	char *reason;			/* why it failed without a run, or NULL */
-	struct wq_command *cmd;		/* model lock: made at its first run (or
+	struct mwork_ran *ran;		/* model lock: made at its first run (or
 					 * kill, or restored output), then kept
 					 * with the output; NULL until then */
-	bool lost;			/* was running when the daemon died */
-	int holds;			/* waits and requests holding it */
+	GPtrArray *after;		/* its DEPs ("WORK", "QUEUE/WORK"), or NULL */
+	GList *blocked_link;		/* in after.c's blocked list */
 	GList *done_link;		/* in q->anon_done */
+	char *reason;			/* why it failed without a run, or NULL */
+	unsigned long runs;
+	union {				/* a blocked work is not in the engine */
+		unsigned long due_at;	/* has_due: jiffies when the delayed
+					 * instance fires */
+		uint64_t blocked_delay_ns; /* blocked: the DELAY it was queued
+					    * with (after.c) */
+	};
+	int64_t queued_ms, due_ms, started_ms, finished_ms;	/* wall clock */
 	time_t ctime;
+	uid_t owner;			/* who declared it: it runs as owner */
+	int holds;			/* waits and requests holding it */
+	int last_exit;			/* valid when has_exit */
+	/* flags, packed: a million pending works each pay for this struct */
+	bool anon : 1;
+	bool running : 1;
+	bool has_exit : 1;
+	bool has_queued : 1, has_due : 1, has_started : 1, has_finished : 1;
+	bool cancelled : 1;		/* a cancel took it; until queued again */
+	bool finishing : 1;		/* its run ended, the engine may still
+					 * show it running; until queued again */
+	bool blocked : 1;		/* queued, waiting for its DEPs (after.c) */
+	bool lost : 1;			/* was running when the daemon died */
+	bool has_command : 1;		/* name's block holds one */
 };
+
+/* w's command, charged to its owner (QUOTA_BYTES), or NULL.  model_lock. */
+static inline const char *mwork_command(const struct mwork *w)
+{
+	return w->has_command ? w->name + strlen(w->name) + 1 : NULL;
+}
+
+static inline const char *mwork_cmdline(const struct mwork *w)	/* or "" */
+{
+	const char *c = mwork_command(w);
+	return c ? c : "";
+}
 
 /* Take and drop the model's lock.  model_unlock() is the one way to drop
  * it: it then destroys, with no lock held, the workqueues of the queues
@@ -217,6 +248,7 @@ void mqueue_set_file(struct mqueue *q, int i, const struct fattr *a);
 bool mqueue_busy(struct mqueue *q);
 
 struct mwork *mwork_lookup_id(uint64_t id);	/* model_lock; queue live */
+struct mwork *mqueue_work(struct mqueue *q, const char *name);	/* model_lock */
 enum mwork_state mwork_state(struct mwork *w);	/* model_lock */
 const char *mwork_state_name(enum mwork_state s);
 void mwork_hold(struct mwork *w, int delta);	/* takes model_lock; w may be NULL */

@@ -16,6 +16,7 @@
 #include "internal.h"
 
 struct model_config model_cfg;
+uid_t model_uid;			/* the daemon's; set by model_init */
 GHashTable *queues_by_name;
 GHashTable *queues_by_id;
 struct mqueue *events_q;
@@ -32,7 +33,7 @@ static uint64_t last_queue_id;		/* model_mutex */
  * observer (which must not take the model lock: it runs inside engine
  * calls made under it).  registry_lock nests inside the model lock. */
 static pthread_rwlock_t registry_lock = PTHREAD_RWLOCK_INITIALIZER;
-static GHashTable *registry;	/* registry_lock: &w->dwork.work -> w */
+static GHashTable *registry;	/* registry_lock: a set of &w->dwork.work */
 static GHashTable *qviews;	/* registry_lock: wq -> struct qview */
 
 static void set_owner(pthread_t t)
@@ -89,6 +90,7 @@ void model_assert_locked(void)
 void model_init(const struct model_config *cfg)
 {
 	model_cfg = *cfg;
+	model_uid = getuid();
 	queues_by_name = g_hash_table_new(g_str_hash, g_str_equal);
 	queues_by_id = g_hash_table_new(g_direct_hash, g_direct_equal);
 	registry = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -113,9 +115,18 @@ void model_register_work(struct mwork *w, bool add)
 {
 	pthread_rwlock_wrlock(&registry_lock);
 	if (add)
-		g_hash_table_insert(registry, &w->dwork.work, w);
+		g_hash_table_add(registry, &w->dwork.work);
 	else
 		g_hash_table_remove(registry, &w->dwork.work);
+	pthread_rwlock_unlock(&registry_lock);
+}
+
+/* w's name (and command) move to block name: the observer reads the name
+ * under registry_lock.  model_lock held; the caller frees the old one. */
+void model_rename_work(struct mwork *w, char *name)
+{
+	pthread_rwlock_wrlock(&registry_lock);
+	w->name = name;
 	pthread_rwlock_unlock(&registry_lock);
 }
 
@@ -145,7 +156,8 @@ bool model_describe(const struct wq_event *ev, char *work, size_t len,
 		    struct qview *view)
 {
 	pthread_rwlock_rdlock(&registry_lock);
-	struct mwork *w = ev->work ? g_hash_table_lookup(registry, ev->work) : NULL;
+	struct work_struct *k = ev->work ? g_hash_table_lookup(registry, ev->work) : NULL;
+	struct mwork *w = k ? container_of(k, struct mwork, dwork.work) : NULL;
 	g_strlcpy(work, w ? w->name : ev->work ? "jiq" : "-", len);
 	struct qview *v = ev->wq ? g_hash_table_lookup(qviews, ev->wq) : NULL;
 	if (v)
@@ -166,7 +178,7 @@ static struct mqueue *mqueue_new(const char *name, struct workqueue_struct *wq,
 	q->is_events = wq == system_wq;
 	q->refs = 1;			/* the tree's */
 	q->creator = uid;
-	q->works = g_hash_table_new(g_str_hash, g_str_equal);
+	q->works = mwork_name_table_new();
 	q->ctime = time(NULL);
 	g_queue_init(&q->anon_done);
 	for (int i = 0; i < MQ_NFILES; i++)

@@ -17,7 +17,12 @@
 
 #include "internal.h"
 
-static GHashTable *works_by_id;		/* model lock: id -> mwork */
+/* The tables are sets of pointers into the works, no value arrays: a
+ * million pending works each pay for their slots.  works_by_id holds
+ * &w->id; q->works holds &w->name, which is w itself, so iterating a
+ * queue's table gives its works. */
+G_STATIC_ASSERT(offsetof(struct mwork, name) == 0);
+static GHashTable *works_by_id;		/* model lock: &w->id */
 static uint64_t last_work_id;		/* model lock */
 static unsigned long last_anon;		/* model lock */
 
@@ -25,7 +30,34 @@ static void mwork_func(struct work_struct *work);
 
 void mwork_tables_init(void)
 {
-	works_by_id = g_hash_table_new(g_direct_hash, g_direct_equal);
+	works_by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+}
+
+static guint name_hash(gconstpointer k)
+{
+	return g_str_hash(*(char *const *)k);
+}
+
+static gboolean name_equal(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b) == 0;
+}
+
+GHashTable *mwork_name_table_new(void)
+{
+	return g_hash_table_new(name_hash, name_equal);
+}
+
+struct mwork *mqueue_work(struct mqueue *q, const char *name)
+{
+	char **k = g_hash_table_lookup(q->works, &name);
+	return k ? container_of(k, struct mwork, name) : NULL;
+}
+
+struct mwork *mwork_by_id(uint64_t id)
+{
+	uint64_t *k = g_hash_table_lookup(works_by_id, &id);
+	return k ? container_of(k, struct mwork, id) : NULL;
 }
 
 void mwork_tables_fini(void)
@@ -35,8 +67,8 @@ void mwork_tables_fini(void)
 
 static void mwork_list(struct mqueue *q, struct mwork *w)
 {
-	g_hash_table_insert(q->works, w->name, w);
-	g_hash_table_insert(works_by_id, GSIZE_TO_POINTER(w->id), w);
+	g_hash_table_add(q->works, &w->name);
+	g_hash_table_add(works_by_id, &w->id);
 	q->nworks++;
 	model_register_work(w, true);
 }
@@ -44,8 +76,8 @@ static void mwork_list(struct mqueue *q, struct mwork *w)
 static void mwork_unlist(struct mwork *w)
 {
 	struct mqueue *q = w->q;
-	if (g_hash_table_lookup(q->works, w->name) == w) {
-		g_hash_table_remove(q->works, w->name);
+	if (mqueue_work(q, w->name) == w) {
+		g_hash_table_remove(q->works, &w->name);
 		q->nworks--;
 	}
 	if (w->done_link) {
@@ -93,7 +125,7 @@ int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork *
 	if (!name) {
 		do
 			snprintf(anon, sizeof anon, "w%lu", ++last_anon);
-		while (g_hash_table_lookup(q->works, anon));
+		while (mqueue_work(q, anon));
 	}
 	struct mwork *w = g_new0(struct mwork, 1);
 	init_delayed_work(&w->dwork, mwork_func);
@@ -103,21 +135,43 @@ int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork *
 	w->owner = owner;
 	w->q = q;
 	w->ctime = time(NULL);
-	w->last_cpu = -1;
 	mwork_list(q, w);
 	*wp = w;
 	return 0;
+}
+
+/* Give w name and command (len bytes, or none if NULL) in one block: the
+ * name first, then the command; name and cmd may point into the old
+ * block.  A table holding w by name must not hold it across a change of
+ * the name. */
+static void mwork_set_strings(struct mwork *w, const char *name, const char *cmd,
+			      size_t len)
+{
+	size_t n = strlen(name) + 1;
+	char *old = w->name, *s = g_malloc(n + (cmd ? len + 1 : 0));
+
+	memcpy(s, name, n);
+	if (cmd) {
+		memcpy(s + n, cmd, len);
+		s[n + len] = '\0';
+	}
+	model_rename_work(w, s);
+	w->has_command = cmd != NULL;
+	g_free(old);
 }
 
 void mwork_rename_anon(struct mwork *w, const char *name)
 {
 	struct mqueue *q = w->q;
 	unsigned long n = strtoul(name + 1, NULL, 10);
+	bool listed = mqueue_work(q, w->name) == w;
+	const char *cmd = mwork_command(w);
 
-	g_hash_table_remove(q->works, w->name);
-	g_free(w->name);
-	w->name = g_strdup(name);
-	g_hash_table_insert(q->works, w->name, w);
+	if (listed)
+		g_hash_table_remove(q->works, &w->name);
+	mwork_set_strings(w, name, cmd, cmd ? strlen(cmd) : 0);
+	if (listed)
+		g_hash_table_add(q->works, &w->name);
 	if (n > last_anon)
 		last_anon = n;
 }
@@ -127,13 +181,13 @@ void mwork_free(struct mwork *w)
 	mwork_unlist(w);
 	after_unblock(w);
 	model_register_work(w, false);
-	g_hash_table_remove(works_by_id, GSIZE_TO_POINTER(w->id));
-	if (w->cmd) {
-		wq_command_destroy(w->cmd);
-		g_free(w->cmd);
+	g_hash_table_remove(works_by_id, &w->id);
+	if (w->ran) {
+		wq_command_destroy(&w->ran->cmd);
+		g_free(w->ran);
 	}
 	submitter_unref(w->sub);
-	mwork_set_command(w, NULL, 0, true);
+	quota_uncharge(w->owner, QUOTA_BYTES, strlen(mwork_cmdline(w)));
 	quota_uncharge(w->owner, QUOTA_WORKS, 1);
 	if (w->after)
 		g_ptr_array_free(w->after, TRUE);
@@ -144,7 +198,7 @@ void mwork_free(struct mwork *w)
 
 int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force)
 {
-	size_t old = w->command ? strlen(w->command) : 0;
+	size_t old = strlen(mwork_cmdline(w));
 
 	if (len > old && force)
 		quota_force(w->owner, QUOTA_BYTES, len - old);
@@ -152,8 +206,7 @@ int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force)
 		return -EDQUOT;
 	if (len < old)
 		quota_uncharge(w->owner, QUOTA_BYTES, old - len);
-	g_free(w->command);
-	w->command = cmd ? g_strndup(cmd, len) : NULL;
+	mwork_set_strings(w, w->name, cmd, len);
 	return 0;
 }
 
@@ -192,7 +245,7 @@ bool mwork_removable(struct mwork *w)
 
 struct mwork *mwork_lookup_id(uint64_t id)
 {
-	struct mwork *w = g_hash_table_lookup(works_by_id, GSIZE_TO_POINTER(id));
+	struct mwork *w = mwork_by_id(id);
 	return w && !w->q->dead ? w : NULL;
 }
 
@@ -230,14 +283,9 @@ const char *mwork_state_name(enum mwork_state s)
 	return names[s];
 }
 
-struct mwork *mwork_by_id(uint64_t id)
-{
-	return g_hash_table_lookup(works_by_id, GSIZE_TO_POINTER(id));
-}
-
 int mwork_forget(struct mqueue *q, const char *name, uid_t uid)
 {
-	struct mwork *w = g_hash_table_lookup(q->works, name);
+	struct mwork *w = mqueue_work(q, name);
 	if (!w)
 		return -ENOENT;
 	if (uid != 0 && uid != w->owner && uid != q->files[MQ_DIR].uid)
@@ -251,16 +299,17 @@ int mwork_forget(struct mqueue *q, const char *name, uid_t uid)
 
 struct wq_command *mwork_cmd(struct mwork *w)
 {
-	if (!w->cmd) {
-		w->cmd = g_new0(struct wq_command, 1);
-		wq_command_init(w->cmd);
+	if (!w->ran) {
+		w->ran = g_new0(struct mwork_ran, 1);
+		wq_command_init(&w->ran->cmd);
+		w->ran->last_cpu = -1;
 	}
-	return w->cmd;
+	return &w->ran->cmd;
 }
 
 size_t mwork_output(struct mwork *w, char *buf, size_t len)
 {
-	return w->cmd ? wq_command_output(w->cmd, buf, len, NULL) : 0;
+	return w->ran ? wq_command_output(&w->ran->cmd, buf, len, NULL) : 0;
 }
 
 /* A kill between the engine's start of the work and its command's spawn
@@ -288,7 +337,7 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 	model_lock();
 	r->sub = w->sub ? submitter_ref(w->sub) : NULL;
 	mwork_cmd(w);
-	r->cmdline = g_strdup(w->command ? w->command : "");
+	r->cmdline = g_strdup(mwork_cmdline(w));
 	r->extra[0] = g_strdup_printf("WQ_QUEUE=%s", w->q->name);
 	r->extra[1] = g_strdup_printf("WQ_WORK=%s", w->name);
 	w->running = true;
@@ -297,7 +346,7 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 	w->started_ms = model_now_ms();
 	w->has_finished = false;
 	w->has_exit = false;
-	w->last_cpu = cpu;
+	w->ran->last_cpu = cpu;
 	w->has_due = false;
 	g_free(w->reason);
 	w->reason = NULL;
@@ -355,18 +404,20 @@ void mwork_ended(struct mwork *w)
 
 static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
 {
+	struct wq_command *cmd = &w->ran->cmd;
+
 	model_lock();
 	w->running = false;
 	w->finishing = true;
 	w->has_exit = true;
 	w->last_exit = exit_code;
-	w->last_pid = pid;
+	w->ran->last_pid = pid;
 	w->has_finished = true;
 	w->finished_ms = model_now_ms();
-	w->cmd->cmdline = NULL;
-	w->cmd->envp = NULL;
-	w->cmd->cwd = NULL;
-	w->cmd->cred = NULL;
+	cmd->cmdline = NULL;
+	cmd->envp = NULL;
+	cmd->cwd = NULL;
+	cmd->cred = NULL;
 	model_changed(MCHANGE_WORK_FINISHED, w->q, w);
 	mwork_ended(w);
 	model_unlock();
@@ -386,10 +437,12 @@ static void mwork_func(struct work_struct *work)
 	/* durable before the command starts: after a crash the work is lost,
 	 * never run a second time as if it had been pending */
 	model_commit();
-	run_prepare(w, &r, w->cmd);	/* made by run_start, kept until the free */
-	int rc = wq_command_run(w->cmd);
-	int exit_code = rc < 0 ? 127 : w->cmd->exit_code;
-	uint64_t cpu_ns = rc < 0 ? 0 : w->cmd->cpu_ns;
-	run_end(w, &r, exit_code, rc < 0 ? 0 : w->cmd->pid);
+	struct wq_command *cmd = &w->ran->cmd;	/* made by run_start, kept
+						 * until the free */
+	run_prepare(w, &r, cmd);
+	int rc = wq_command_run(cmd);
+	int exit_code = rc < 0 ? 127 : cmd->exit_code;
+	uint64_t cpu_ns = rc < 0 ? 0 : cmd->cpu_ns;
+	run_end(w, &r, exit_code, rc < 0 ? 0 : cmd->pid);
 	wq_set_result(exit_code, cpu_ns);
 }

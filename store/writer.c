@@ -118,7 +118,7 @@ static void rec_work(struct rec *r, struct store *s, struct mwork *w)
 {
 	r->anon = w->anon;
 	r->owner = w->owner;
-	r->command = g_strdup(w->command ? w->command : "");
+	r->command = g_strdup(mwork_cmdline(w));
 	r->order = ++s->order;
 	r->ctime = w->ctime;
 	r->sub = w->sub ? w->sub->journal_id : 0;

@@ -152,7 +152,7 @@ static int line(struct fixture *f, enum wqfs_ctl ctl, const char *text)
 static struct mwork *work(struct fixture *f, const char *name)
 {
 	model_lock();
-	struct mwork *w = g_hash_table_lookup(f->q->works, name);
+	struct mwork *w = mqueue_work(f->q, name);
 	model_unlock();
 	g_assert_nonnull(w);
 	return w;
@@ -248,7 +248,7 @@ static void test_owner(struct fixture *f, gconstpointer unused)
 	g_assert_cmpint(line_as(f, other, WQFS_CTL_CANCEL, "mine"), ==, -EPERM);
 	struct mwork *w = work(f, "mine");
 	model_lock();
-	g_assert_cmpstr(w->command, ==, "true");
+	g_assert_cmpstr(mwork_command(w), ==, "true");
 	model_unlock();
 
 	struct wqfs_attr_value nice = { .attr = WQFS_ATTR_NICE, .n = -1 };
@@ -326,7 +326,7 @@ static void test_restore(struct fixture *f, gconstpointer unused)
 	g_assert_cmpuint(work(f, "r")->runs, ==, 3);
 	/* the next anonymous work comes after w7 */
 	g_assert_cmpint(apply(f, f->sub, WQFS_CTL_SUBMIT, "true"), ==, 0);
-	g_assert_nonnull(g_hash_table_lookup(f->q->works, "w8"));
+	g_assert_nonnull(mqueue_work(f->q, "w8"));
 	g_assert_cmpstr(f->journal->str, ==, "Arrrrq");
 	freeze(f, false);
 	g_assert_cmpint(line(f, WQFS_CTL_FLUSH, ""), ==, 0);

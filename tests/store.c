@@ -110,10 +110,10 @@ static void test_migrate_v1(void)
 	model_lock();
 	struct mqueue *q = g_hash_table_lookup(queues_by_name, "old");
 	g_assert_nonnull(q);
-	struct mwork *w = g_hash_table_lookup(q->works, "w");
+	struct mwork *w = mqueue_work(q, "w");
 	g_assert_nonnull(w);
 	g_assert_cmpstr(mwork_state_name(mwork_state(w)), ==, "pending");
-	g_assert_cmpstr(w->command, ==, "echo $OLD");
+	g_assert_cmpstr(mwork_command(w), ==, "echo $OLD");
 	g_assert_cmpstr(w->sub->cwd, ==, "/tmp");
 	g_assert_cmpstr(w->sub->env[0], ==, "OLD=kept");
 	g_assert_cmpuint(q->files[MQ_DIR].mode, ==, 0755);	/* schema 1: by position */
