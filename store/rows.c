@@ -23,11 +23,15 @@ static const char *const sql[] = {
 	[REC_QUEUE_DEL] =
 		"DELETE FROM queues WHERE name = ?1",
 	[REC_WORK_PUT] =
-		"INSERT OR REPLACE INTO works (queue, name, anon, owner, command, sub,"
-		" state, ord, due_ms, runs, has_exit, last_exit, output, ctime, queued_ms,"
-		" started_ms, finished_ms, after, reason) VALUES"
-		" (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, (SELECT output FROM"
-		" works WHERE queue = ?1 AND name = ?2), ?13, ?14, ?15, ?16, ?17, ?18)",
+		"INSERT INTO works (queue, name, anon, owner, command, sub, state, ord,"
+		" due_ms, runs, has_exit, last_exit, ctime, queued_ms, started_ms,"
+		" finished_ms, after, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+		" ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+		" ON CONFLICT (queue, name) DO UPDATE SET anon = ?3, owner = ?4,"
+		" command = ?5, sub = ?6, state = ?7, ord = ?8, due_ms = ?9, runs = ?10,"
+		" has_exit = ?11, last_exit = ?12, ctime = ?13, queued_ms = ?14,"
+		" started_ms = ?15, finished_ms = ?16, after = ?17, reason = ?18",
+		/* the output stays */
 	[REC_WORK_RUN] =
 		"UPDATE works SET state = ?3, due_ms = ?4, runs = ?5, has_exit = ?6,"
 		" last_exit = ?7, output = coalesce(?8, output), queued_ms = ?9,"
