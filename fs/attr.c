@@ -21,10 +21,13 @@ void attr_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size)
 	int r = wqfs_parse_attr((enum wqfs_attr)nodes[fh->kind].arg, buf, size, online_cpus(), &v);
 	if (r == 0)
 		r = model_ready();
+	struct wqfs_attr_value old;
+	if (r == 0)
+		mqueue_get_attr(fh->q, v.attr, &old);
 	if (r == 0)
 		r = mqueue_set_attr(fh->q, &v, fh->sub);
-	if (r == 0)
-		r = model_commit();
+	if (r == 0 && (r = model_commit()) < 0)
+		mqueue_set_attr(fh->q, &old, NULL);	/* not committed: as it was */
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

@@ -154,6 +154,33 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_attr(req, &st, node_timeout(ino));
 }
 
+/* chmod, chown of a queue's file ino; the file's owner and mode before
+ * in *old.  Model lock held. */
+static int set_file(fuse_ino_t ino, const struct stat *attr, int to_set, struct fattr *old)
+{
+	struct mqueue *q = mqueue_lookup_id(ino_id(ino));
+	int i = qfile(ino_kind(ino));
+	struct fattr a = *old = q->files[i];
+	if (to_set & FUSE_SET_ATTR_MODE)
+		a.mode = attr->st_mode & 07777;
+	if (to_set & FUSE_SET_ATTR_UID)
+		a.uid = attr->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		a.gid = attr->st_gid;
+	mqueue_set_file(q, i, &a);
+	return 0;
+}
+
+/* The owner and mode of ino back to old, after their commit failed. */
+static void unset_file(fuse_ino_t ino, const struct fattr *old)
+{
+	model_lock();
+	struct mqueue *q = mqueue_lookup_id(ino_id(ino));
+	if (q)
+		mqueue_set_file(q, qfile(ino_kind(ino)), old);
+	model_unlock();
+}
+
 void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
@@ -172,26 +199,18 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if (c != NC_CTL && c != NC_ATTR)
 			r = -EPERM;
 	}
-	if (r == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
-		if (!is_queue_kind(k)) {
-			r = -EPERM;
-		} else {
-			struct mqueue *q = mqueue_lookup_id(ino_id(ino));
-			struct fattr a = q->files[qfile(k)];
-			if (to_set & FUSE_SET_ATTR_MODE)
-				a.mode = attr->st_mode & 07777;
-			if (to_set & FUSE_SET_ATTR_UID)
-				a.uid = attr->st_uid;
-			if (to_set & FUSE_SET_ATTR_GID)
-				a.gid = attr->st_gid;
-			mqueue_set_file(q, qfile(k), &a);
-		}
-	}
+	struct fattr old;
+	bool chmod = r == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
+					  FUSE_SET_ATTR_GID));
+	if (chmod)
+		r = is_queue_kind(k) ? set_file(ino, attr, to_set, &old) : -EPERM;
 	if (r == 0)
 		r = stat_ino(ino, &st);
 	model_unlock();
 	if (r == 0)
 		r = model_commit();
+	if (r < 0 && chmod && is_queue_kind(k))	/* not committed: as it was */
+		unset_file(ino, &old);
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -307,8 +326,8 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	int err = model_ready();
 	if (err == 0)
 		err = mqueue_create(name, c->uid, c->gid, mode & ~c->umask, &q);
-	if (err == 0)
-		err = model_commit();
+	if (err == 0 && (err = model_commit()) < 0)
+		mqueue_rmdir(q, NULL);	/* not committed: no queue */
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 		return;

@@ -11,7 +11,7 @@
 static int set_nice(struct mqueue *q, int nice, const struct submitter *sub)
 {
 	struct workqueue_attrs at;
-	if (nice < 0 && sub->uid != 0)
+	if (nice < 0 && sub && sub->uid != 0)	/* NULL: the daemon, restoring */
 		return -EPERM;
 	wq_get_attrs(q->wq, &at);
 	at.nice = nice;
@@ -49,6 +49,34 @@ static int set_value(struct mqueue *q, const struct wqfs_attr_value *v,
 		return 0;
 	}
 	return -EINVAL;
+}
+
+void mqueue_get_attr(struct mqueue *q, enum wqfs_attr attr, struct wqfs_attr_value *v)
+{
+	struct workqueue_attrs at;
+	wq_get_attrs(q->wq, &at);
+	*v = (struct wqfs_attr_value){ .attr = attr, .mask = at.cpumask };
+	switch (attr) {
+	case WQFS_ATTR_PER_CPU:
+		v->on = !(wq_flags(q->wq) & WQ_UNBOUND);
+		break;
+	case WQFS_ATTR_MAX_ACTIVE:
+		v->n = wq_max_active(q->wq);
+		break;
+	case WQFS_ATTR_NICE:
+		v->n = at.nice;
+		break;
+	case WQFS_ATTR_FROZEN:
+		v->on = wq_frozen(q->wq);
+		break;
+	case WQFS_ATTR_REQUEUE_LOST:
+		model_lock();
+		v->on = q->requeue_lost;
+		model_unlock();
+		break;
+	default:
+		break;
+	}
 }
 
 int mqueue_set_attr(struct mqueue *q, const struct wqfs_attr_value *v,

@@ -318,10 +318,12 @@ void mqueue_after_text(struct mqueue *q, GString *s);
 /* w's DEPs, blank-separated (g_free). */
 char *mwork_after_text(struct mwork *w);
 
-/* Set an attribute of q (for sub: a negative nice needs root); 0 or
- * -errno. */
+/* Set an attribute of q (for sub: a negative nice needs root; NULL: the
+ * daemon, putting back a value); 0 or -errno. */
 int mqueue_set_attr(struct mqueue *q, const struct wqfs_attr_value *v,
 		    const struct submitter *sub);
+/* Its value now, as mqueue_set_attr() takes it. */
+void mqueue_get_attr(struct mqueue *q, enum wqfs_attr attr, struct wqfs_attr_value *v);
 
 /* ---- waits (wait.c) --------------------------------------------------------- */
 

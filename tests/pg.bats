@@ -68,6 +68,33 @@ pg() {
 	assert_equal "$(cat "$MNT/q/works/c/output")" c
 }
 
+@test "the first change the stopped database refuses is put back: an attribute, a chmod, a mkdir" {
+	mkdir "$MNT/q"
+	pg pause
+	run write_errno "$MNT/q/max_active" 7
+	assert_output EIO
+	assert_equal "$(cat "$MNT/q/max_active")" 1
+	pg resume
+	echo 2 >"$MNT/q/max_active"
+	pg pause
+	run chmod 0700 "$MNT/q"
+	assert_failure
+	assert_equal "$(stat -c %a "$MNT/q")" 755
+	pg resume
+	chmod 0750 "$MNT/q"
+	pg pause
+	run mkdir "$MNT/q2"
+	assert_failure
+	[[ ! -e "$MNT/q2" ]] || fail "q2 was made"
+	pg resume
+	mkdir "$MNT/q2"
+	# and all that was acknowledged is there after a crash
+	crash
+	restart
+	assert_equal "$(cat "$MNT/q/max_active") $(stat -c %a "$MNT/q")" "2 750"
+	[[ -d "$MNT/q2" ]] || fail "q2 is gone"
+}
+
 @test "a database of a newer wqfs is refused at start with a message" {
 	fusermount3 -u "$MNT"
 	wait "$WQFS_PID"
