@@ -147,6 +147,14 @@ static void line_done(struct mwork *w, const struct wqfs_line *l, struct undo *u
 	model_changed(MCHANGE_WORK_QUEUED, w->q, w);
 }
 
+/* What w is before a line changes it; model lock held. */
+static void record(struct mqueued *e, struct mwork *w, enum mqueued_kind kind, bool created)
+{
+	*e = (struct mqueued){ .id = w->id, .kind = kind, .created = created,
+			       .had_due = w->has_due, .due_at = w->due_at,
+			       .due_ms = w->due_ms };
+}
+
 /* submit, delay, modify: model lock held. */
 static int queue_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_line *l)
 {
@@ -160,6 +168,9 @@ static int queue_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_li
 	if (m->sub->uid != model_uid && !wq_command_can_switch_user())
 		return -EPERM;
 	int r = line_work(m, ctl, l, &w, &created);
+	struct mqueued e = { 0 };
+	if (r == 0)
+		record(&e, w, ctl == WQFS_CTL_MODIFY ? MQ_MODIFIED : MQ_QUEUED, created);
 	if (r == 0)
 		r = line_set(m, w, l, &u);
 	if (r == 0 && (r = queue_or_block(m, ctl, w, l)) < 0)
@@ -171,20 +182,46 @@ static int queue_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_li
 	}
 	line_done(w, l, &u);
 	g_string_append_printf(m->ids, "%s\n", w->name);
-	if (m->queued && ctl != WQFS_CTL_MODIFY) {
-		struct mqueued e = { w->id, created };
+	if (m->queued)
 		g_array_append_val(m->queued, e);
-	}
 	return 0;
 }
 
-/* One work back as it was before the line that queued it; model lock
- * held.  false if it started meanwhile. */
+/* w's instance back at the due time it had (queued now if it had none);
+ * model lock held. */
+static void requeue_as(struct mwork *w, const struct mqueued *e)
+{
+	long left = e->had_due ? (long)(e->due_at - wq_jiffies()) : 0;
+	uint64_t ns = left > 0 ? wq_jiffies_to_ns((unsigned long)left) : 0;
+	wq_mod_delayed_work_ns(WORK_CPU_UNBOUND, w->q->wq, &w->dwork, ns);
+	w->has_due = e->had_due;
+	w->due_at = e->due_at;
+	w->due_ms = e->due_ms;
+	w->cancelled = false;
+	model_changed(MCHANGE_WORK_QUEUED, w->q, w);
+}
+
+/* One work back as it was before a line; model lock held.  false if it
+ * started meanwhile. */
 static bool take_back(const struct mqueued *e)
 {
 	struct mwork *w = mwork_by_id(e->id);
 	if (!w)
 		return true;	/* gone already */
+	bool pending = work_busy(&w->dwork.work) & WORK_BUSY_PENDING;
+	if (e->kind == MQ_CANCELLED) {
+		if (!pending)	/* not queued again meanwhile */
+			requeue_as(w, e);
+		return true;
+	}
+	if (e->kind == MQ_MODIFIED) {
+		if (w->blocked)		/* its DELAY counts from its release */
+			return true;
+		if (!pending)
+			return false;
+		requeue_as(w, e);
+		return true;
+	}
 	if (w->blocked)
 		after_unblock(w);
 	else if (!cancel_delayed_work(&w->dwork) && mwork_runs(w))
@@ -242,11 +279,17 @@ static int cancel_work(struct mwriter *m, struct mwork *w)
 {
 	bool pending = cancel_delayed_work(&w->dwork);
 	model_lock();
-	if (w->blocked) {		/* queued, waiting for its DEPs */
+	bool blocked = w->blocked;
+	if (blocked) {			/* queued, waiting for its DEPs */
 		after_unblock(w);
 		pending = true;
 	}
 	bool running = mwork_runs(w);
+	if (pending && !running && !blocked && m->queued) {	/* taken back: queued again */
+		struct mqueued e;
+		record(&e, w, MQ_CANCELLED, false);
+		g_array_append_val(m->queued, e);
+	}
 	if (pending || running)
 		w->cancelled = true;
 	if (pending)

@@ -293,17 +293,27 @@ struct mwriter {
 	void *data;			/* for arm */
 };
 
-/* A work a line queued: its id, and whether the line declared it. */
+/* What a line did to a work, to take it back: queued it (and declared
+ * it, or not), moved its due time (modify) or cancelled its pending
+ * instance; the due time it had before. */
+enum mqueued_kind { MQ_QUEUED, MQ_MODIFIED, MQ_CANCELLED };
+
 struct mqueued {
 	uint64_t id;
-	bool created;
+	enum mqueued_kind kind;
+	bool created;			/* MQ_QUEUED: the line declared it */
+	bool had_due;			/* else pending, not delayed */
+	unsigned long due_at;		/* jiffies, when had_due */
+	int64_t due_ms;
 };
 
 /* Apply one parsed line of control file ctl; 0 or -errno. */
 int model_apply_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_line *l);
-/* Take back what m's submit and delay lines queued, after their commit
- * failed: an instance not started yet is cancelled, a work they declared
- * forgotten.  A started one cannot be taken back: returns how many. */
+/* Take back what m's lines did, after their commit failed, last first:
+ * an instance queued and not started yet is cancelled (a work they
+ * declared forgotten), a modified one gets its due time back, a cancelled
+ * pending one is queued again.  A started one cannot be: returns how
+ * many.  (A cancelled running instance is not recorded: it was killed.) */
 int model_take_back(struct mwriter *m);
 /* Whether the queue asks its writers' CPU (it is per-CPU). */
 bool mqueue_wants_cpu(struct mqueue *q);

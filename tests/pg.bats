@@ -68,8 +68,23 @@ pg() {
 	assert_equal "$(cat "$MNT/q/works/c/output")" c
 }
 
-@test "the first change the stopped database refuses is put back: an attribute, a chmod, a mkdir" {
+@test "the first change the stopped database refuses is put back: an attribute, a chmod, a mkdir, a modify, a cancel" {
 	mkdir "$MNT/q"
+	echo "d: 1h true" >"$MNT/q/delay"
+	local due
+	due=$(w_get q d due_at)
+	pg pause
+	run write_errno "$MNT/q/modify" "d: 2h"
+	assert_output EIO
+	assert_equal "$(w_get q d state) $(w_get q d due_at)" "delayed $due"
+	pg resume
+	echo "d: 1h" >"$MNT/q/modify"
+	due=$(w_get q d due_at)
+	pg pause
+	run write_errno "$MNT/q/cancel" d
+	assert_output EIO
+	assert_equal "$(w_get q d state) $(w_get q d due_at)" "delayed $due"
+	pg resume
 	pg pause
 	run write_errno "$MNT/q/max_active" 7
 	assert_output EIO
@@ -93,6 +108,11 @@ pg() {
 	restart
 	assert_equal "$(cat "$MNT/q/max_active") $(stat -c %a "$MNT/q")" "2 750"
 	[[ -d "$MNT/q2" ]] || fail "q2 is gone"
+	# a restart derives the due time again: to the jiffy
+	assert_equal "$(w_get q d state)" delayed
+	local diff=$(($(time_ms "$(w_get q d due_at)") - $(time_ms "$due")))
+	((diff >= -10 && diff <= 10)) || fail "due_at moved by $diff ms"
+	echo d >"$MNT/q/cancel"
 }
 
 @test "a database of a newer wqfs is refused at start with a message" {
