@@ -75,6 +75,9 @@ long_line() { "$PY" -c 'import sys; sys.stdout.write(": " + "a" * (int(sys.argv[
 @test "ENOSPC: finished anonymous works kept in works/ give way to new ones" {
 	wqfs_remount -o max_works=3,keep_anon=64
 	mkdir "$MNT/q"
+	# one at a time: they finish in the order they were queued
+	echo 0 >"$MNT/q/per_cpu"
+	echo 1 >"$MNT/q/max_active"
 	printf 'true\ntrue\ntrue\n' >"$MNT/q/submit"
 	flushq q
 	run ls "$MNT/q/works"
