@@ -159,6 +159,8 @@ unit_run() {
 	for o in hz= max_works= max_output= keep_anon= trace_buffer= drain_timeout= allow_other; do
 		assert_output --partial "$o"
 	done
+	# each of -h and -V once (libfuse's own list repeated them)
+	assert_equal "$(grep -cE '^ *-h ' <<<"$output") $(grep -cE '^ *-V ' <<<"$output")" "1 1"
 }
 
 @test "--version names wqfs and libfuse" {
