@@ -89,7 +89,7 @@ static int db_exec(struct store *s, const char *sql)
 {
 	char *msg = NULL;
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK && !s->quiet)
+	if (rc != SQLITE_OK && !store_silent(s))
 		fprintf(stderr, "wqfs: %s: %s\n", s->path, msg ? msg : sqlite3_errstr(rc));
 	sqlite3_free(msg);
 	return db_errno(rc);
@@ -238,7 +238,7 @@ static int db_each_row(struct store *s, const char *sql,
 		r = fn(&row, arg);
 	if (r == 0)
 		r = db_errno(rc);
-	if (r < 0 && rc != SQLITE_ROW && !s->quiet)
+	if (r < 0 && rc != SQLITE_ROW && !store_silent(s))
 		fprintf(stderr, "wqfs: %s: %s\n", s->path, sqlite3_errmsg(s->db));
 	sqlite3_finalize(st);
 	return r;

@@ -132,8 +132,9 @@ struct store {
 	uint64_t commits;		/* mu: transactions, ever */
 	GArray *failed;			/* mu: struct store_failure, the latest */
 	int fail_err;			/* mu: the errno of the last failed commit */
-	bool quiet;			/* mu: its retries report nothing */
-	bool failing;			/* mu: the last commit failed */
+	bool quiet;			/* a rollback under way reports nothing */
+	bool failing;			/* mu: the last commit failed (its
+					 * retries report nothing) */
 	bool stop;			/* mu */
 	bool committing;		/* mu: a leader commits (writer.c) */
 	int64_t order;			/* model lock: the last order given */
@@ -165,12 +166,21 @@ int log_sync(struct store *s);
 int log_replay(struct store *s, uint64_t applied,
 	       int (*fn)(struct store *, struct rec *), uint64_t *last);
 void store_rollback(struct store *s);	/* reports nothing */
+/* Whether an error of the statement under way goes unreported: a
+ * rollback, or a retry of a commit that failed (its error was told). */
+static inline bool store_silent(const struct store *s)
+{
+	return s->quiet || s->failing;
+}
 /* restore.c: the first column of the first row of sql, or none */
 int64_t store_int(struct store *s, const char *sql, int64_t none);
 /* writer.c */
 void rec_free(struct rec *r);
 void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data);
 int store_sync(void *data);
+/* The last log record the tables have (SQLite's meta), inside the
+ * transaction under way; 0 with no log. */
+int store_set_applied(struct store *s, uint64_t seq);
 int store_ready(void *data);
 /* rows.c: the text forms of a queue's files and cpumask */
 char *files_to_text(const struct fattr *files);

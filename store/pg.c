@@ -66,7 +66,7 @@ int pg_check(struct store *s, PGresult *res, ExecStatusType ok)
 	if (res && PQresultStatus(res) == ok)
 		return 0;
 	int err = pg_errno(res);
-	if (!s->quiet)
+	if (!store_silent(s))
 		fprintf(stderr, "wqfs: %s: %s", s->label, PQerrorMessage(s->pg));
 	return err;
 }

@@ -7,7 +7,6 @@
  * database.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -195,14 +194,12 @@ static int replay_log(struct store *s)
 		return 0;
 	int64_t applied = store_int(s, "SELECT applied FROM meta", 0);
 	uint64_t last = 0;
-	char sql[96];
 	int r = s->be->exec(s, s->be->begin);
 	if (r == 0)
 		r = log_replay(s, (uint64_t)applied, replay_one, &last);
 	s->seq_base = MAX(last, (uint64_t)applied);
-	snprintf(sql, sizeof sql, "%s%" PRIu64, s->be->set_applied, s->seq_base);
 	if (r == 0)
-		r = s->be->exec(s, sql);
+		r = store_set_applied(s, s->seq_base);
 	if (r == 0)
 		r = s->be->exec(s, "COMMIT");
 	if (r < 0)

@@ -158,7 +158,7 @@ int db_apply(struct store *s, const struct rec *r)
 	int err = db_errno(rc);
 	if (err == 0 && r->op == REC_QUEUE_DEL)
 		err = delete_works_of(s, r->queue);
-	if (err < 0 && !s->quiet)
+	if (err < 0 && !store_silent(s))
 		fprintf(stderr, "wqfs: %s: %s\n", s->path, sqlite3_errmsg(s->db));
 	return err;
 }

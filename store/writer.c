@@ -197,15 +197,20 @@ void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data
 
 /* ---- the writer thread ------------------------------------------------------------ */
 
-/* The last record's seq in the database, with the batch (SQLite). */
+int store_set_applied(struct store *s, uint64_t seq)
+{
+	char sql[96];
+	if (!s->be->set_applied)
+		return 0;
+	snprintf(sql, sizeof sql, "%s%" PRIu64, s->be->set_applied, seq);
+	return s->be->exec(s, sql);
+}
+
+/* The last record's seq in the database, with the batch. */
 static int set_applied(struct store *s, GQueue *batch)
 {
 	const struct rec *last = g_queue_peek_tail(batch);
-	if (!s->be->set_applied || !last)
-		return 0;
-	char sql[96];
-	snprintf(sql, sizeof sql, "%s%" PRIu64, s->be->set_applied, last->seq);
-	return s->be->exec(s, sql);
+	return last ? store_set_applied(s, last->seq) : 0;
 }
 
 /* Commit the records of batch in one transaction; 0 or -errno. */
@@ -300,7 +305,6 @@ static void commit_queued(struct store *s)
 	} else {
 		g_queue_clear_full(&batch, (GDestroyNotify)rec_free);
 	}
-	s->quiet = err < 0;
 	s->failing = err < 0;
 	if (g_queue_is_empty(&s->recs) && g_queue_is_empty(&s->retry))
 		log_rewind(s);
