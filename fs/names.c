@@ -156,7 +156,7 @@ void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /* chmod, chown of a queue's file ino; the file's owner and mode before
  * in *old.  Model lock held. */
-static int set_file(fuse_ino_t ino, const struct stat *attr, int to_set, struct fattr *old)
+static void set_file(fuse_ino_t ino, const struct stat *attr, int to_set, struct fattr *old)
 {
 	struct mqueue *q = mqueue_lookup_id(ino_id(ino));
 	int i = qfile(ino_kind(ino));
@@ -168,7 +168,6 @@ static int set_file(fuse_ino_t ino, const struct stat *attr, int to_set, struct 
 	if (to_set & FUSE_SET_ATTR_GID)
 		a.gid = attr->st_gid;
 	mqueue_set_file(q, i, &a);
-	return 0;
 }
 
 /* The owner and mode of ino back to old, after their commit failed. */
@@ -202,8 +201,10 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct fattr old;
 	bool chmod = r == 0 && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
 					  FUSE_SET_ATTR_GID));
-	if (chmod)
-		r = is_queue_kind(k) ? set_file(ino, attr, to_set, &old) : -EPERM;
+	if (chmod && !is_queue_kind(k))
+		r = -EPERM;
+	else if (chmod)
+		set_file(ino, attr, to_set, &old);
 	if (r == 0)
 		r = stat_ino(ino, &st);
 	model_unlock();
