@@ -75,7 +75,26 @@ static void test_open_refuses(void)
 	g_assert_cmpint(store_open(junk, false, &s), ==, -EINVAL);
 }
 
+/* A store on path, opened, restored and attached to the model. */
+static struct store *started(const char *path)
+{
+	struct store *s;
+	g_assert_cmpint(store_open(path, false, &s), ==, 0);
+	g_assert_cmpint(store_restore(s), ==, 0);
+	g_assert_cmpint(store_start(s), ==, 0);
+	return s;
+}
+
 static int submit(struct mqueue *q, enum wqfs_ctl ctl, const char *text);
+
+/* Cancel q's works, remove q, and stop and close s. */
+static void finish(struct store *s, struct mqueue *q)
+{
+	g_assert_cmpint(submit(q, WQFS_CTL_CANCEL, "*"), ==, 0);
+	g_assert_cmpint(mqueue_rmdir(q, NULL), ==, 0);
+	store_stop(s);
+	store_close(s);
+}
 
 /* A file of schema 1 (a copy of each submitter in its work's row) is
  * migrated to 2 (a table of submitters) and restored. */
@@ -121,10 +140,7 @@ static void test_migrate_v1(void)
 	g_assert_false(w->has_queued || w->has_started);	/* no times before schema 4 */
 	model_unlock();
 	g_assert_cmpint(store_start(s), ==, 0);
-	g_assert_cmpint(submit(q, WQFS_CTL_CANCEL, "w"), ==, 0);
-	g_assert_cmpint(mqueue_rmdir(q, NULL), ==, 0);
-	store_stop(s);
-	store_close(s);
+	finish(s, q);
 }
 
 /* ---- the journal, through the model ---------------------------------------- */
@@ -160,11 +176,8 @@ static void set_attr(struct mqueue *q, struct wqfs_attr_value v)
 static void test_journal_rows(void)
 {
 	g_autofree char *path = db_path("rows.db");
-	struct store *s;
+	struct store *s = started(path);
 	struct mqueue *q;
-	g_assert_cmpint(store_open(path, false, &s), ==, 0);
-	g_assert_cmpint(store_restore(s), ==, 0);
-	g_assert_cmpint(store_start(s), ==, 0);
 	g_assert_cmpint(mqueue_create("rows", getuid(), getgid(), 0750, &q), ==, 0);
 	set_attr(q, (struct wqfs_attr_value){ .attr = WQFS_ATTR_FROZEN, .on = true });
 	set_attr(q, (struct wqfs_attr_value){ .attr = WQFS_ATTR_MAX_ACTIVE, .n = 3 });
@@ -222,9 +235,7 @@ static void test_group_commit(void)
 	struct store *s;
 	struct mqueue *q;
 	GThread *t[WRITERS];
-	g_assert_cmpint(store_open(path, false, &s), ==, 0);
-	g_assert_cmpint(store_restore(s), ==, 0);
-	g_assert_cmpint(store_start(s), ==, 0);
+	s = started(path);
 	g_assert_cmpint(mqueue_create("group", getuid(), getgid(), 0755, &q), ==, 0);
 	set_attr(q, (struct wqfs_attr_value){ .attr = WQFS_ATTR_FROZEN, .on = true });
 	uint64_t before = store_commits(s);
@@ -240,10 +251,7 @@ static void test_group_commit(void)
 	/* ... and the writers shared commits */
 	g_test_message("%d lines in %llu commits", WRITERS * LINES, (unsigned long long)commits);
 	g_assert_cmpuint(commits, <, WRITERS * LINES);
-	submit(q, WQFS_CTL_CANCEL, "*");
-	g_assert_cmpint(mqueue_rmdir(q, NULL), ==, 0);
-	store_stop(s);
-	store_close(s);
+	finish(s, q);
 }
 
 /* ---- the log file ------------------------------------------------------------ */
@@ -256,9 +264,7 @@ static void test_log_crash(void)
 	struct store *s;
 	struct mqueue *q;
 	if (g_test_subprocess()) {
-		g_assert_cmpint(store_open(path, false, &s), ==, 0);
-		g_assert_cmpint(store_restore(s), ==, 0);
-		g_assert_cmpint(store_start(s), ==, 0);
+		s = started(path);
 		pthread_mutex_lock(&s->mu);
 		s->committing = true;	/* the writer waits: nothing reaches the tables */
 		pthread_mutex_unlock(&s->mu);
@@ -284,10 +290,7 @@ static void test_log_crash(void)
 	g_assert_cmpuint(g_hash_table_size(q->works), ==, 50);
 	model_unlock();
 	g_assert_cmpint(store_start(s), ==, 0);
-	g_assert_cmpint(submit(q, WQFS_CTL_CANCEL, "*"), ==, 0);
-	g_assert_cmpint(mqueue_rmdir(q, NULL), ==, 0);
-	store_stop(s);
-	store_close(s);
+	finish(s, q);
 }
 
 static int collect(struct store *s, struct rec *r)
