@@ -124,6 +124,7 @@ struct store {
 	int log_fd;
 	size_t log_size;
 	size_t log_tail;		/* mu: where the next record goes */
+	GByteArray *log_buf;		/* mu: a record being encoded */
 	size_t log_synced;		/* mu: bytes msync'ed (sync=full) */
 	uint64_t log_gen;		/* mu: rewinds, ever */
 	void *log_test;			/* for tests/store.c */

@@ -237,6 +237,7 @@ int log_open(struct store *s)
 	s->log_fd = fd;
 	s->log = map;
 	s->log_size = size;
+	s->log_buf = g_byte_array_sized_new(256);
 	return 0;
 }
 
@@ -246,6 +247,7 @@ void log_close(struct store *s)
 		return;
 	munmap(s->log, s->log_size);
 	close(s->log_fd);
+	g_byte_array_unref(s->log_buf);
 	s->log = NULL;
 }
 
@@ -255,7 +257,8 @@ bool log_append(struct store *s, const struct rec *r, uint64_t seq)
 {
 	if (!s->log)
 		return false;
-	GByteArray *b = g_byte_array_sized_new(256);
+	GByteArray *b = s->log_buf;	/* one per store, reused: s->mu */
+	g_byte_array_set_size(b, 0);
 	rec_encode(b, r);
 	size_t need = sizeof(struct log_hdr) + padded(b->len);
 	bool room = s->log_tail + need + sizeof(struct log_hdr) <= s->log_size;
@@ -266,7 +269,6 @@ bool log_append(struct store *s, const struct rec *r, uint64_t seq)
 		memcpy(at, &h, sizeof h);
 		s->log_tail += need;
 	}
-	g_byte_array_unref(b);
 	return room;
 }
 
