@@ -56,6 +56,28 @@ static bool close_has_work(enum kind k, int flags)
 	return nodes[k].cls == NC_CTL && (flags & O_ACCMODE) != O_RDONLY;
 }
 
+/* Lock the model on ino's node and charge quota (-1: none) to uid; true
+ * with the model lock held, or false, answered.  Past the limit it waits
+ * a little for a release of the user's (quota.c), looking the node up
+ * again after each wait. */
+static bool lock_and_charge(fuse_req_t req, fuse_ino_t ino, uid_t uid, int quota)
+{
+	struct timespec until;
+	quota_release_deadline(&until);
+	for (;;) {
+		if (!lock_node(req, ino, false))
+			return false;
+		if (quota < 0 || quota_charge(uid, quota, 1) == 0)
+			return true;
+		bool waited = quota_wait_release(&until);
+		model_unlock();
+		if (!waited) {
+			fuse_reply_err(req, EDQUOT);
+			return false;
+		}
+	}
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	enum kind k = ino_kind(ino);
@@ -63,15 +85,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	uid_t uid = fuse_req_ctx(req)->uid;
 	struct submitter *sub = opener(req, k, fi->flags);
 
-	if (!lock_node(req, ino, false)) {
-		submitter_unref(sub);
-		return;
-	}
 	int quota = open_quota(nodes[k].cls);
-	if (quota >= 0 && quota_charge(uid, quota, 1) < 0) {
-		model_unlock();
+	if (!lock_and_charge(req, ino, uid, quota)) {
 		submitter_unref(sub);
-		fuse_reply_err(req, EDQUOT);
 		return;
 	}
 	struct fh *fh = fh_new(k);

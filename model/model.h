@@ -375,6 +375,12 @@ enum quota_kind { QUOTA_QUEUES, QUOTA_WORKS, QUOTA_BYTES, QUOTA_READERS,
 int quota_charge(uid_t uid, enum quota_kind k, uint64_t n);	/* 0, -EDQUOT */
 void quota_force(uid_t uid, enum quota_kind k, uint64_t n);	/* no limit */
 void quota_uncharge(uid_t uid, enum quota_kind k, uint64_t n);
+/* An open past its limit (QUOTA_READERS, QUOTA_FILES) may be racing the
+ * release of a file its user just closed: wait for a release until the
+ * deadline quota_release_deadline() gives (the model lock is dropped
+ * meanwhile); false once the deadline has passed. */
+void quota_release_deadline(struct timespec *until);
+bool quota_wait_release(const struct timespec *until);
 void quota_fini(void);
 
 /* ---- the journal of changes (journal.c) ------------------------------------- */

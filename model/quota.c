@@ -9,8 +9,27 @@
  * Locking: every function is called with the model lock held.
  */
 #include <errno.h>
+#include <time.h>
 
 #include "internal.h"
+
+/* Open files are given back at FUSE_RELEASE, which the kernel sends as
+ * close(2) returns, without waiting for it: an open right after a close
+ * by the same user may come before that release is handled.  So an open
+ * past its limit waits this long for a release before it is EDQUOT. */
+#define QUOTA_RELEASE_WAIT_MS	200
+
+static pthread_cond_t released;		/* the model lock's mutex, monotonic */
+static pthread_once_t released_once = PTHREAD_ONCE_INIT;
+
+static void released_init(void)
+{
+	pthread_condattr_t a;
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&released, &a);
+	pthread_condattr_destroy(&a);
+}
 
 struct usage {
 	uint64_t held[QUOTA_COUNT];
@@ -60,8 +79,32 @@ void quota_force(uid_t uid, enum quota_kind k, uint64_t n)
 		usage_of(uid, true)->held[k] += n;
 }
 
+void quota_release_deadline(struct timespec *until)
+{
+	clock_gettime(CLOCK_MONOTONIC, until);
+	until->tv_nsec += QUOTA_RELEASE_WAIT_MS * 1000000L;
+	until->tv_sec += until->tv_nsec / 1000000000L;
+	until->tv_nsec %= 1000000000L;
+}
+
+bool quota_wait_release(const struct timespec *until)
+{
+	struct timespec now;
+	pthread_once(&released_once, released_init);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec > until->tv_sec ||
+	    (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec))
+		return false;
+	model_wait_cond(&released, until);
+	return true;
+}
+
 void quota_uncharge(uid_t uid, enum quota_kind k, uint64_t n)
 {
+	if (k == QUOTA_READERS || k == QUOTA_FILES) {
+		pthread_once(&released_once, released_init);
+		pthread_cond_broadcast(&released);
+	}
 	struct usage *u = uid ? usage_of(uid, false) : NULL;
 	if (!u)
 		return;
