@@ -55,6 +55,7 @@ static const struct fuse_opt option_spec[] = {
 	OPTION("worker_idle_ms=%u", worker_idle_ms),
 	OPTION("state=%s", state),
 	OPTION("sync=%s", sync),
+	OPTION("node=%s", model.node),
 	OPTION("-h", show_help),
 	OPTION("--help", show_help),
 	OPTION("-V", show_version),
@@ -94,6 +95,7 @@ static void usage(const char *prog)
 	       "    -o state=PATH|none     the durable state (default /var/lib/wqfs/NAME.db\n"
 	       "                           for root, ~/.local/state/wqfs/NAME.db for others)\n"
 	       "    -o sync=normal|full    full: survive power loss (an fsync per commit)\n"
+	       "    -o node=NAME           this daemon in a cluster (default: the host name)\n"
 	       "per-user limits (root is not limited; past one: EDQUOT):\n"
 	       "    -o user_queues=N       queues a user owns (default 64)\n"
 	       "    -o user_works=N        works a user has in all queues (default 10000)\n"
@@ -213,7 +215,7 @@ static int state_open(void)
 	g_autofree char *path = opts.state ? g_strdup(opts.state)
 					   : store_default_path(wqfs_root);
 	bool full = opts.sync && strcmp(opts.sync, "full") == 0;
-	return store_open(path, full, &store) < 0 ? -1 : 0;
+	return store_open(path, full, opts.model.node, &store) < 0 ? -1 : 0;
 }
 
 static int session_loop(const struct fuse_cmdline_opts *fopts)
@@ -251,6 +253,14 @@ static int parse_cmdline(struct fuse_args *args, struct fuse_cmdline_opts *fopts
 	}
 	if (opts.model.hz == 0 || opts.model.hz > 1000000 || opts.model.max_works == 0) {
 		fprintf(stderr, "wqfs: hz and max_works must be positive\n");
+		return 1;
+	}
+	if (!opts.model.node)
+		opts.model.node = strdup(g_get_host_name());
+	if (!opts.model.node[0] || strlen(opts.model.node) > WQFS_NAME_MAX ||
+	    strpbrk(opts.model.node, " \t\n/")) {
+		fprintf(stderr, "wqfs: node must be a name of 1 to %d characters, "
+			"without blanks or /\n", WQFS_NAME_MAX);
 		return 1;
 	}
 	const char *mp = n_nonopt == 2 ? nonopt[1] : nonopt[0];
@@ -315,6 +325,7 @@ out_opts:
 	syslog_stop();
 	store_close(store);
 	free(opts.state);
+	free((char *)opts.model.node);
 	free(opts.sync);
 	free(fopts.mountpoint);
 	g_free(wqfs_root);

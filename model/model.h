@@ -49,6 +49,8 @@ struct model_config {
 	unsigned long user_readers;	/* open trace and jiq files */
 	unsigned long user_files;	/* open control files */
 	const char *root;		/* WQ_ROOT of every work */
+	const char *node;		/* WQ_NODE of every work: this daemon's
+					 * name in a cluster (the host name) */
 	mode_t file_modes[MQ_NFILES];	/* a new queue's files */
 	const char *file_names[MQ_NFILES];	/* their names ("." the directory):
 						 * how the store keeps them */
@@ -157,6 +159,7 @@ struct mwork_ran {
 	struct wq_command cmd;		/* the command, and its output */
 	pid_t last_pid;			/* valid when has_exit */
 	int last_cpu;			/* valid when has_started; -1: none */
+	const char *node;		/* where it last ran (interned), or NULL */
 };
 
 struct mwork {

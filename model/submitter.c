@@ -30,7 +30,8 @@ struct submitter *submitter_new(uid_t uid, gid_t gid, pid_t pid,
 static bool is_wq_var(const char *s)
 {
 	return g_str_has_prefix(s, "WQ_QUEUE=") || g_str_has_prefix(s, "WQ_WORK=") ||
-	       g_str_has_prefix(s, "WQ_CPU=") || g_str_has_prefix(s, "WQ_ROOT=");
+	       g_str_has_prefix(s, "WQ_CPU=") || g_str_has_prefix(s, "WQ_ROOT=") ||
+	       g_str_has_prefix(s, "WQ_NODE=");
 }
 
 /* pid's environment without our WQ_* variables, NULL-terminated. */

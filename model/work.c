@@ -327,7 +327,8 @@ void mwork_kill(struct mwork *w)
 struct run {
 	struct submitter *sub;
 	char *cmdline;
-	char *extra[4];			/* WQ_QUEUE, WQ_WORK, WQ_CPU, WQ_ROOT */
+	char *extra[5];			/* WQ_QUEUE, WQ_WORK, WQ_CPU, WQ_ROOT,
+					 * WQ_NODE */
 	GPtrArray *env;
 	struct wq_cred cred;
 };
@@ -347,6 +348,7 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 	w->has_finished = false;
 	w->has_exit = false;
 	w->ran->last_cpu = cpu;
+	w->ran->node = g_intern_string(model_cfg.node ? model_cfg.node : "");
 	w->has_due = false;
 	g_free(w->reason);
 	w->reason = NULL;
@@ -355,6 +357,7 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 	model_unlock();
 	r->extra[2] = g_strdup_printf("WQ_CPU=%d", cpu);
 	r->extra[3] = g_strdup_printf("WQ_ROOT=%s", model_cfg.root ? model_cfg.root : "/");
+	r->extra[4] = g_strdup_printf("WQ_NODE=%s", model_cfg.node ? model_cfg.node : "");
 }
 
 /* The environment and credentials of r's command.  As at(1): the groups
@@ -366,7 +369,7 @@ static void run_prepare(struct mwork *w, struct run *r, struct wq_command *cmd)
 	r->env = g_ptr_array_new();
 	for (char **e = s && s->env ? s->env : NULL; e && *e; e++)
 		g_ptr_array_add(r->env, *e);
-	for (int i = 0; i < 4; i++)
+	for (size_t i = 0; i < G_N_ELEMENTS(r->extra); i++)
 		g_ptr_array_add(r->env, r->extra[i]);
 	g_ptr_array_add(r->env, NULL);
 	r->cred = (struct wq_cred){ .current_groups = true };
@@ -421,7 +424,7 @@ static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
 	model_changed(MCHANGE_WORK_FINISHED, w->q, w);
 	mwork_ended(w);
 	model_unlock();
-	for (int i = 0; i < 4; i++)
+	for (size_t i = 0; i < G_N_ELEMENTS(r->extra); i++)
 		g_free(r->extra[i]);
 	g_ptr_array_free(r->env, TRUE);
 	submitter_unref(r->sub);

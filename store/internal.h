@@ -108,6 +108,7 @@ struct store {
 	const struct store_backend *be;
 	char *path;			/* as the user named it */
 	char *label;			/* what messages call it */
+	char *node;			/* this daemon's node name (a cluster's) */
 	sqlite3 *db;
 	int lock_fd;			/* flock'ed: this daemon's alone */
 	bool sync_full;

@@ -5,10 +5,11 @@
  * forward (table wqfs_schema holds the version), statements and rows.
  * Its rows are written by pg-rows.c.
  *
- * One daemon per database for now: a session advisory lock, taken at open
- * and again at each connect, refuses a second one (-EBUSY), as the SQLite
- * file's lock does.  A lost connection is reset at the next statement;
- * the statement that found it broken fails with -EIO.
+ * Several daemons share a database, one per node name: a session advisory
+ * lock on the name, taken at open and again at each connect, refuses a
+ * second daemon with the same name (-EBUSY), as the SQLite file's lock
+ * does.  A lost connection is reset at the next statement; the statement
+ * that found it broken fails with -EIO.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,8 +18,7 @@
 
 #include "internal.h"
 
-#define PG_SCHEMA	2		/* wqfs_schema.version of this wqfs */
-#define PG_LOCK_KEY	"7106041969"	/* the advisory lock: "wqfs" */
+#define PG_SCHEMA	3		/* wqfs_schema.version of this wqfs */
 
 /* Each migration takes the schema from version i to i + 1. */
 static const char *const pg_migrations[PG_SCHEMA] = {
@@ -43,6 +43,34 @@ static const char *const pg_migrations[PG_SCHEMA] = {
 	"ALTER TABLE queues ADD COLUMN completed bigint NOT NULL DEFAULT 0,"
 	"  ADD COLUMN failed bigint NOT NULL DEFAULT 0,"
 	"  ADD COLUMN cancelled bigint NOT NULL DEFAULT 0;",
+	/* 3: the cluster.  A row says which node wrote it last (wnode), in
+	 * which transaction (txid: what nodes mirror), and whether it is gone
+	 * (a tombstone the others see, purged later).  A work's instance
+	 * (inst) names one queueing; ord orders them cluster-wide; running_on
+	 * is the node that claimed it (a running work may be pending again);
+	 * home, the node a per-CPU work must run on ('' any). */
+	"CREATE SEQUENCE wqfs_ord;"
+	"CREATE TABLE nodes ("
+	"  name text PRIMARY KEY, started timestamptz NOT NULL DEFAULT now(),"
+	"  lease timestamptz NOT NULL DEFAULT now(), slots bigint NOT NULL DEFAULT 0,"
+	"  running bigint NOT NULL DEFAULT 0, dead boolean NOT NULL DEFAULT false);"
+	"ALTER TABLE queues ADD COLUMN wnode text NOT NULL DEFAULT '',"
+	"  ADD COLUMN gone boolean NOT NULL DEFAULT false,"
+	"  ADD COLUMN gone_at timestamptz,"
+	"  ADD COLUMN txid xid8 NOT NULL DEFAULT pg_current_xact_id();"
+	"ALTER TABLE works ADD COLUMN inst bigint NOT NULL DEFAULT 0,"
+	"  ADD COLUMN node text NOT NULL DEFAULT '',"
+	"  ADD COLUMN running_on text NOT NULL DEFAULT '',"
+	"  ADD COLUMN wnode text NOT NULL DEFAULT '',"
+	"  ADD COLUMN home text NOT NULL DEFAULT '',"
+	"  ADD COLUMN cpu bigint NOT NULL DEFAULT -1,"
+	"  ADD COLUMN cancel_req boolean NOT NULL DEFAULT false,"
+	"  ADD COLUMN gone boolean NOT NULL DEFAULT false,"
+	"  ADD COLUMN gone_at timestamptz,"
+	"  ADD COLUMN txid xid8 NOT NULL DEFAULT pg_current_xact_id();"
+	"CREATE INDEX queues_txid ON queues (txid);"
+	"CREATE INDEX works_txid ON works (txid);"
+	"CREATE INDEX works_claim ON works (queue, ord) WHERE state IN (1, 2);",
 };
 
 /* A failed result's errno: a full disk is ENOSPC, as SQLite's. */
@@ -74,7 +102,9 @@ int pg_check(struct store *s, PGresult *res, ExecStatusType ok)
 /* 1 if this session took the advisory lock, 0 if another holds it. */
 static int pg_try_lock(struct store *s)
 {
-	PGresult *res = PQexec(s->pg, "SELECT pg_try_advisory_lock(" PG_LOCK_KEY ")");
+	const char *node = s->node;
+	PGresult *res = PQexecParams(s->pg, "SELECT pg_try_advisory_lock(hashtext('wqfs'),"
+				     " hashtext($1))", 1, NULL, &node, NULL, NULL, 0);
 	int r = pg_check(s, res, PGRES_TUPLES_OK);
 	if (r == 0)
 		r = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
@@ -95,8 +125,8 @@ static int pg_lock(struct store *s)
 			return r < 0 ? r : 0;
 		g_usleep(PG_LOCK_WAIT_US);
 	}
-	fprintf(stderr, "wqfs: %s is in use by another wqfs daemon; not opened\n",
-		s->label);
+	fprintf(stderr, "wqfs: %s is in use by another wqfs daemon as node %s; "
+		"not opened\n", s->label, s->node);
 	return -EBUSY;
 }
 

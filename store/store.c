@@ -16,9 +16,10 @@ bool store_is_postgres(const char *state)
 	       g_str_has_prefix(state, "postgres://");
 }
 
-int store_open(const char *path, bool sync_full, struct store **sp)
+int store_open(const char *path, bool sync_full, const char *node, struct store **sp)
 {
 	struct store *s = g_new0(struct store, 1);
+	s->node = g_strdup(node ? node : "");
 	s->be = store_is_postgres(path) ? &store_pg : &store_sqlite;
 	s->path = g_strdup(path);
 	s->label = g_strdup(s->be == &store_pg ? "PostgreSQL" : path);
@@ -53,6 +54,7 @@ void store_close(struct store *s)
 	pthread_mutex_destroy(&s->mu);
 	g_free(s->label);
 	g_free(s->path);
+	g_free(s->node);
 	g_free(s);
 }
 

@@ -31,8 +31,9 @@ struct workqueue_struct;
  * On failure returns -errno and prints why, naming the file, on stderr:
  * another daemon holds it (-EBUSY), it is not a database or is damaged
  * (-EINVAL), it was written by a newer wqfs (-EPROTO).  Starts no thread.
+ * node names this daemon in a cluster (PostgreSQL): one daemon per name.
  */
-int store_open(const char *path, bool sync_full, struct store **sp);
+int store_open(const char *path, bool sync_full, const char *node, struct store **sp);
 /* Recreate the kept queues and works in the model; no journal attached
  * yet.  Works that were running are marked lost.  0 or -errno. */
 int store_restore(struct store *s);

@@ -52,14 +52,14 @@ static void test_open_migrates(void)
 {
 	g_autofree char *path = db_path("new.db");
 	struct store *s;
-	g_assert_cmpint(store_open(path, false, &s), ==, 0);
+	g_assert_cmpint(store_open(path, false, NULL, &s), ==, 0);
 	g_assert_cmpint(query_int(path, "PRAGMA user_version"), ==, STORE_SCHEMA);
 	g_assert_cmpint(query_int(path, "SELECT count(*) FROM works"), ==, 0);
 	/* one daemon per file */
 	struct store *again;
-	g_assert_cmpint(store_open(path, false, &again), ==, -EBUSY);
+	g_assert_cmpint(store_open(path, false, NULL, &again), ==, -EBUSY);
 	store_close(s);
-	g_assert_cmpint(store_open(path, true, &again), ==, 0);
+	g_assert_cmpint(store_open(path, true, NULL, &again), ==, 0);
 	store_close(again);
 }
 
@@ -69,17 +69,17 @@ static void test_open_refuses(void)
 	g_autofree char *junk = db_path("junk.db");
 	struct store *s;
 	set_version(newer, STORE_SCHEMA + 1);
-	g_assert_cmpint(store_open(newer, false, &s), ==, -EPROTO);
+	g_assert_cmpint(store_open(newer, false, NULL, &s), ==, -EPROTO);
 	g_assert_true(g_file_set_contents(junk, "this is not a database, not at all;"
 					  " it is long enough to have a header", -1, NULL));
-	g_assert_cmpint(store_open(junk, false, &s), ==, -EINVAL);
+	g_assert_cmpint(store_open(junk, false, NULL, &s), ==, -EINVAL);
 }
 
 /* A store on path, opened, restored and attached to the model. */
 static struct store *started(const char *path)
 {
 	struct store *s;
-	g_assert_cmpint(store_open(path, false, &s), ==, 0);
+	g_assert_cmpint(store_open(path, false, NULL, &s), ==, 0);
 	g_assert_cmpint(store_restore(s), ==, 0);
 	g_assert_cmpint(store_start(s), ==, 0);
 	return s;
@@ -123,7 +123,7 @@ static void test_migrate_v1(void)
 	sqlite3_close(db);
 
 	struct store *s;
-	g_assert_cmpint(store_open(path, false, &s), ==, 0);
+	g_assert_cmpint(store_open(path, false, NULL, &s), ==, 0);
 	g_assert_cmpint(query_int(path, "PRAGMA user_version"), ==, STORE_SCHEMA);
 	g_assert_cmpint(store_restore(s), ==, 0);
 	model_lock();
@@ -279,7 +279,7 @@ static void test_log_crash(void)
 	g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
 	g_test_trap_assert_failed();
 	g_assert_cmpint(query_int(path, "SELECT count(*) FROM works"), ==, 0);
-	g_assert_cmpint(store_open(path, false, &s), ==, 0);
+	g_assert_cmpint(store_open(path, false, NULL, &s), ==, 0);
 	g_assert_cmpint(store_restore(s), ==, 0);
 	g_assert_cmpint(query_int(path, "SELECT count(*) FROM works"), ==, 50);
 	g_assert_cmpint(query_int(path, "SELECT count(*) FROM works w1, works w2 WHERE"
@@ -318,7 +318,7 @@ static void test_log_replay(void)
 	g_autofree char *path = db_path("replay.db");
 	struct store *s;
 	guint n;
-	g_assert_cmpint(store_open(path, false, &s), ==, 0);
+	g_assert_cmpint(store_open(path, false, NULL, &s), ==, 0);
 	g_assert_cmpint(store_restore(s), ==, 0);
 	struct rec r = { .op = REC_QUEUE_DEL, .queue = (char *)"x" };
 	for (uint64_t seq = 1; seq <= 3; seq++)
