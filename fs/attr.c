@@ -26,8 +26,10 @@ void attr_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size)
 		mqueue_get_attr(fh->q, v.attr, &old);
 	if (r == 0)
 		r = mqueue_set_attr(fh->q, &v, fh->sub);
-	if (r == 0 && (r = model_commit()) < 0)
+	if (r == 0 && (r = model_commit()) < 0) {
 		mqueue_set_attr(fh->q, &old, NULL);	/* not committed: as it was */
+		model_commit_put_back();
+	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else

@@ -210,8 +210,10 @@ void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	model_unlock();
 	if (r == 0)
 		r = model_commit();
-	if (r < 0 && chmod && is_queue_kind(k))	/* not committed: as it was */
+	if (r < 0 && chmod && is_queue_kind(k)) {	/* not committed: as it was */
 		unset_file(ino, &old);
+		model_commit_put_back();
+	}
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -327,8 +329,10 @@ void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 	int err = model_ready();
 	if (err == 0)
 		err = mqueue_create(name, c->uid, c->gid, mode & ~c->umask, &q);
-	if (err == 0 && (err = model_commit()) < 0)
+	if (err == 0 && (err = model_commit()) < 0) {
 		mqueue_rmdir(q, NULL);	/* not committed: no queue */
+		model_commit_put_back();
+	}
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 		return;

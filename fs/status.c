@@ -85,7 +85,7 @@ static void root_status(GString *s, const struct submitter *reader)
 	for (guint i = 0; i < a->len; i++) {
 		struct mqueue *q = a->pdata[i];
 		struct wq_stats st;
-		wq_get_stats(q->wq, &st);
+		mqueue_get_stats(q, &st);
 		size_t l = strlen(q->name);
 		const char *name = l > 24 ? q->name + l - 24 : q->name;
 		g_string_append_printf(s, "%24s %8lu %5lu %8.1f %7s %7s %7s %7s %7u %7lu\n",
@@ -107,7 +107,7 @@ static void root_json(GString *s, const struct submitter *reader)
 	for (guint i = 0; i < a->len; i++) {
 		struct mqueue *q = a->pdata[i];
 		struct wq_stats st;
-		wq_get_stats(q->wq, &st);
+		mqueue_get_stats(q, &st);
 		g_string_append_printf(s, "%s{\"timestamp\": %.6f, \"name\": ",
 				       i ? ",\n " : "", now);
 		json_string(s, q->name);
@@ -156,7 +156,7 @@ static void queue_fields(GString *s, struct mqueue *q, bool json)
 	struct wq_stats st;
 	struct workqueue_attrs at;
 	char mask[1024], v[32];
-	wq_get_stats(q->wq, &st);
+	mqueue_get_stats(q, &st);
 	wq_get_attrs(q->wq, &at);
 	wqfs_format_cpumask(&at.cpumask, ncpus(), mask, sizeof mask);
 	g_strchomp(mask);

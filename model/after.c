@@ -204,6 +204,10 @@ static void after_release(struct mwork *w)
 	if (ns) {
 		w->has_due = true;
 		mwork_set_due(w, model_now_ms(), ns);
+	}
+	if (model_cluster && cluster_queue(w, false, ns, WORK_CPU_UNBOUND) <= 0) {
+		/* queued in the database (or there already) */
+	} else if (ns) {
 		wq_queue_delayed_work_ns(WORK_CPU_UNBOUND, w->q->wq, &w->dwork, ns);
 	} else {
 		wq_queue_work_on(WORK_CPU_UNBOUND, w->q->wq, &w->dwork.work);

@@ -78,6 +78,25 @@ void after_set_text(struct mwork *w, const char *text);	/* restore */
  * work for works/, wake who waits for idle queues */
 void mwork_ended(struct mwork *w);
 
+/* restore.c: a kept work made again (its name, owner and command), and
+ * its kept fields set (a work made, or one mirrored again) */
+int mwork_recreate(struct mqueue *q, const struct mwork_saved *s, struct mwork **wp);
+void mwork_restore_fields(struct mwork *w, const struct mwork_saved *s);
+
+/* cluster.c: a queueing line on a cluster's work w: marked queued (delayed
+ * when delay_ns), for cpu; -EALREADY if it is queued already and not
+ * modify; 1 if the engine here holds it (claimed, not started): the
+ * engine answers.  Model lock held. */
+int cluster_queue(struct mwork *w, bool modify, uint64_t delay_ns, int cpu);
+/* cluster.c: arm a wait through the database's rows: 0, or 1 if it is
+ * the engine's to wait for (not a cluster's, a drain, a work held here);
+ * abort it (true: its done() will not come) */
+int cluster_wait_arm(struct mwait *mw);
+bool cluster_wait_abort(struct mwait *mw);
+void cluster_poke(void);		/* wake the claimer */
+/* wait.c: a wait ended: its done() is called on the resumer */
+void mwait_fire(struct mwait *mw);
+
 /* drain.c: wake whoever waits for queues to go idle; model lock held */
 void model_wake_idle(void);
 

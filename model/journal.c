@@ -33,7 +33,7 @@ void model_set_journal(const struct model_journal *j)
 void model_changed(enum mchange c, struct mqueue *q, struct mwork *w)
 {
 	model_assert_locked();
-	if (journal.changed)
+	if (journal.changed && !model_mirroring())
 		journal.changed(c, q, w, journal.data);
 	if (w && work_watch)
 		work_watch(w->id);
@@ -55,4 +55,9 @@ int model_commit(void)
 	struct model_journal j = journal;
 	model_unlock();
 	return j.sync ? j.sync(j.data) : 0;
+}
+
+void model_commit_put_back(void)
+{
+	(void)model_commit();
 }

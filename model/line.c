@@ -77,6 +77,12 @@ static int queue_engine(struct mwriter *m, enum wqfs_ctl ctl, struct mwork *w,
 	struct workqueue_struct *wq = m->q->wq;
 	int r;
 
+	if (model_cluster) {	/* queued in the database, claimed there */
+		r = cluster_queue(w, ctl == WQFS_CTL_MODIFY, l->has_delay ? l->delay_ns : 0,
+				  queue_cpu(m));
+		if (r <= 0)
+			return r;
+	}
 	switch (ctl) {
 	case WQFS_CTL_SUBMIT:
 		return wq_queue_work_on(queue_cpu(m), wq, &w->dwork.work);
@@ -152,7 +158,7 @@ static void record(struct mqueued *e, struct mwork *w, enum mqueued_kind kind, b
 {
 	*e = (struct mqueued){ .id = w->id, .kind = kind, .created = created,
 			       .had_due = w->has_due, .due_at = w->due_at,
-			       .due_ms = w->due_ms };
+			       .due_ms = w->due_ms, .inst = w->inst };
 }
 
 /* submit, delay, modify: model lock held. */
@@ -187,19 +193,42 @@ static int queue_line(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_li
 	return 0;
 }
 
+/* A cluster's work queued in the database and not claimed here: no
+ * longer queued (the journal writes it, for the instance it knows).
+ * Model lock held. */
+static bool unqueue_remote(struct mwork *w)
+{
+	if (w->remote != MW_PENDING && w->remote != MW_DELAYED)
+		return false;
+	w->remote = 0;
+	return true;
+}
+
+/* A cancel of such a work counts as the engine's would. */
+static bool cancel_remote(struct mwork *w)
+{
+	if (!unqueue_remote(w))
+		return false;
+	wq_stats_restore(w->q->wq, &(struct wq_stats){ .cancelled = 1 });
+	return true;
+}
+
 /* w's instance back at the due time it had (queued now if it had none);
  * model lock held. */
 static void requeue_as(struct mwork *w, const struct mqueued *e)
 {
 	long left = e->had_due ? (long)(e->due_at - wq_jiffies()) : 0;
 	uint64_t ns = left > 0 ? wq_jiffies_to_ns((unsigned long)left) : 0;
-	wq_mod_delayed_work_ns(WORK_CPU_UNBOUND, w->q->wq, &w->dwork, ns);
+	if (!model_cluster || cluster_queue(w, true, ns, w->qcpu) > 0)
+		wq_mod_delayed_work_ns(WORK_CPU_UNBOUND, w->q->wq, &w->dwork, ns);
 	w->has_due = e->had_due;
 	w->due_at = e->due_at;
 	w->due_ms = e->due_ms;
 	w->cancelled = false;
 	model_changed(MCHANGE_WORK_QUEUED, w->q, w);
 }
+
+static bool take_back_work(struct mwork *w, const struct mqueued *e);
 
 /* One work back as it was before a line; model lock held.  false if it
  * started meanwhile. */
@@ -208,7 +237,13 @@ static bool take_back(const struct mqueued *e)
 	struct mwork *w = mwork_by_id(e->id);
 	if (!w)
 		return true;	/* gone already */
-	bool pending = work_busy(&w->dwork.work) & WORK_BUSY_PENDING;
+	return take_back_work(w, e);
+}
+
+static bool take_back_work(struct mwork *w, const struct mqueued *e)
+{
+	bool pending = (work_busy(&w->dwork.work) & WORK_BUSY_PENDING) ||
+		       w->remote == MW_PENDING || w->remote == MW_DELAYED;
 	if (e->kind == MQ_CANCELLED) {
 		if (!pending)	/* not queued again meanwhile */
 			requeue_as(w, e);
@@ -219,12 +254,13 @@ static bool take_back(const struct mqueued *e)
 			return true;
 		if (!pending)
 			return false;
+		w->inst = e->inst;	/* a cluster's: the one the database has */
 		requeue_as(w, e);
 		return true;
 	}
 	if (w->blocked)
 		after_unblock(w);
-	else if (!cancel_delayed_work(&w->dwork) && mwork_runs(w))
+	else if (!cancel_delayed_work(&w->dwork) && !unqueue_remote(w) && mwork_runs(w))
 		return false;
 	w->has_due = false;
 	if (e->created && mwork_removable(w)) {
@@ -232,6 +268,7 @@ static bool take_back(const struct mqueued *e)
 		mwork_free(w);
 	} else {
 		model_changed(MCHANGE_WORK_CANCELLED, w->q, w);
+		w->inst = e->inst;	/* a cluster's: the one the database has */
 	}
 	return true;
 }
@@ -243,6 +280,7 @@ int model_take_back(struct mwriter *m)
 	for (guint i = m->queued ? m->queued->len : 0; i-- > 0;)
 		started += !take_back(&g_array_index(m->queued, struct mqueued, i));
 	model_unlock();
+	model_commit_put_back();
 	return started;
 }
 
@@ -279,12 +317,14 @@ static int cancel_work(struct mwriter *m, struct mwork *w)
 {
 	bool pending = cancel_delayed_work(&w->dwork);
 	model_lock();
+	pending = cancel_remote(w) || pending;
+	bool elsewhere = w->remote == MW_RUNNING;	/* on another node */
 	bool blocked = w->blocked;
 	if (blocked) {			/* queued, waiting for its DEPs */
 		after_unblock(w);
 		pending = true;
 	}
-	bool running = mwork_runs(w);
+	bool running = mwork_runs(w) || elsewhere;
 	if (pending && !running && !blocked && m->queued) {	/* taken back: queued again */
 		struct mqueued e;
 		record(&e, w, MQ_CANCELLED, false);
@@ -292,6 +332,8 @@ static int cancel_work(struct mwriter *m, struct mwork *w)
 	}
 	if (pending || running)
 		w->cancelled = true;
+	if (elsewhere && !pending)	/* its node is asked to stop it */
+		model_changed(MCHANGE_WORK_CANCELLED, w->q, w);
 	if (pending)
 		w->has_due = false;	/* no instance is due any more */
 	if (pending)

@@ -190,8 +190,12 @@ struct mwork {
 	int64_t queued_ms, due_ms, started_ms, finished_ms;	/* wall clock */
 	time_t ctime;
 	uid_t owner;			/* who declared it: it runs as owner */
+	int64_t inst;			/* a cluster's: its latest queueing, as
+					 * the database names it (cluster.c) */
 	int holds;			/* waits and requests holding it */
 	int last_exit;			/* valid when has_exit */
+	short qcpu;			/* a cluster's: the CPU it was queued on,
+					 * -1 any */
 	/* flags, packed: a million pending works each pay for this struct */
 	bool anon : 1;
 	bool running : 1;
@@ -203,6 +207,12 @@ struct mwork {
 	bool blocked : 1;		/* queued, waiting for its DEPs (after.c) */
 	bool lost : 1;			/* was running when the daemon died */
 	bool has_command : 1;		/* name's block holds one */
+	bool requeue : 1;		/* a cluster's: its latest queueing
+					 * modified a queued instance */
+	unsigned int remote : 4;	/* a cluster's: its state in the database
+					 * (MW_PENDING, MW_DELAYED, MW_BLOCKED,
+					 * MW_RUNNING on another node), while the
+					 * engine here does not hold it; 0 none */
 };
 
 /* w's command, charged to its owner (QUOTA_BYTES), or NULL.  model_lock. */
@@ -249,10 +259,16 @@ struct mqueue *mqueue_lookup_id(uint64_t id);	/* model_lock; live */
 void mqueue_set_file(struct mqueue *q, int i, const struct fattr *a);
 /* Whether q has a pending, delayed or running work.  model_lock. */
 bool mqueue_busy(struct mqueue *q);
+/* q's engine counters; in a cluster, its pending, delayed and running
+ * works counted cluster-wide, as the model knows them.  model_lock. */
+void mqueue_get_stats(struct mqueue *q, struct wq_stats *st);
 
 struct mwork *mwork_lookup_id(uint64_t id);	/* model_lock; queue live */
 struct mwork *mqueue_work(struct mqueue *q, const char *name);	/* model_lock */
 enum mwork_state mwork_state(struct mwork *w);	/* model_lock */
+/* What queues w (pending, delayed, blocked), whether or not an earlier
+ * instance runs; MW_NEW: nothing.  model_lock. */
+enum mwork_state mwork_queued_state(struct mwork *w);
 const char *mwork_state_name(enum mwork_state s);
 void mwork_hold(struct mwork *w, int delta);	/* takes model_lock; w may be NULL */
 /* rmdir of works/NAME: forget an idle work; -ENOENT, -EBUSY, -EPERM. */
@@ -308,6 +324,7 @@ struct mqueued {
 	bool had_due;			/* else pending, not delayed */
 	unsigned long due_at;		/* jiffies, when had_due */
 	int64_t due_ms;
+	int64_t inst;			/* a cluster's: the instance it had */
 };
 
 /* Apply one parsed line of control file ctl; 0 or -errno. */
@@ -346,6 +363,12 @@ enum mwait_kind { MWAIT_FLUSH_QUEUE, MWAIT_FLUSH_WORK, MWAIT_CANCEL, MWAIT_DRAIN
  * resumer thread with no lock held, unless mwait_abort() took it back. */
 struct mwait {
 	struct wq_barrier bar;
+	bool cluster;			/* waited for through the database's
+					 * rows (cluster.c), not the engine */
+	uint64_t pass;			/* cluster: the mirror pass it needs */
+	int64_t armed_ms;		/* cluster: when (the wall clock) */
+	GArray *set;			/* cluster: struct cluster_inst waited
+					 * for, or NULL until taken */
 	enum mwait_kind kind;
 	struct mqueue *q;		/* a reference */
 	struct mwork *w;		/* a hold; NULL for the queue's flush, drain */
@@ -422,6 +445,10 @@ void model_set_work_watch(void (*fn)(uint64_t wid));
 /* Acknowledged means committed: a handler calls this after its changes
  * and before its reply.  No lock held; 0, -EIO or -ENOSPC. */
 int model_commit(void);
+/* After a failed commit, what put the model back as it was is committed
+ * in turn (or fails too, and the database never had the change): it is
+ * not left to the next change of the same thread to answer for. */
+void model_commit_put_back(void);
 
 /* ---- restore (restore.c) ------------------------------------------------------ */
 
@@ -450,6 +477,47 @@ struct mwork_saved {
  * of the calls); one that was running is lost.  The journal sees it.  No
  * lock held; 0 or -errno. */
 int mwork_restore(struct mqueue *q, const struct mwork_saved *s);
+
+/* ---- the cluster (cluster.c) ----------------------------------------------- */
+
+/* With a shared database (state=postgresql://), works are not queued in
+ * this daemon's engine by the lines that queue them: the model marks them
+ * queued (w->remote) and the journal writes them to the database, where
+ * the node with a free slot claims them (store/cluster.c) and queues them
+ * in its engine through mwork_claimed().  What other nodes did comes back
+ * as rows through mwork_mirror() and mqueue_mirror().  Set once, before
+ * the store restores. */
+extern bool model_cluster;
+
+/* What the database adds to a work's row. */
+struct mwork_cluster {
+	int64_t inst;			/* its latest queueing */
+	const char *node;		/* where it last ran, or "" */
+	const char *running_on;		/* the node that claimed it, or "" */
+	int cpu;			/* a per-CPU queue's CPU, or -1 */
+	bool cancel_req;		/* a node asked its runner to stop it */
+};
+
+/* Changes made between these two, on this thread, are the database's own
+ * (a mirrored row, a claim): the journal does not write them back. */
+void model_mirror_begin(void);
+void model_mirror_end(void);
+bool model_mirroring(void);
+/* Take s (a row another node wrote) into the model: the work created or
+ * updated, its state in the database shown while the engine here does not
+ * hold it; a cancel asked of a run here kills it.  No lock held; 0 or
+ * -errno. */
+int mwork_mirror(struct mqueue *q, const struct mwork_saved *s, const struct mwork_cluster *c);
+/* The same for a work this node just claimed, then queued in its engine
+ * (on c->cpu for a per-CPU queue).  s->sub must be set. */
+int mwork_claimed(struct mqueue *q, const struct mwork_saved *s, const struct mwork_cluster *c);
+/* Another node forgot the work: forgotten here too, unless it runs here. */
+void mwork_gone(struct mqueue *q, const char *name);
+/* Who to wake when a work ended or a wait was armed (the claimer). */
+void model_set_cluster_poke(void (*fn)(void));
+/* After each mirror pass (numbered pass): complete the cluster waits it
+ * satisfies.  No lock held. */
+void model_cluster_passed(uint64_t pass);
 
 /* ---- shutdown (drain.c) ----------------------------------------------------- */
 

@@ -282,6 +282,25 @@ bool mqueue_busy(struct mqueue *q)
 	return false;
 }
 
+void mqueue_get_stats(struct mqueue *q, struct wq_stats *st)
+{
+	GHashTableIter it;
+	gpointer key, val;
+
+	model_assert_locked();
+	wq_get_stats(q->wq, st);
+	if (!model_cluster)
+		return;
+	st->pending = st->delayed = st->running = 0;
+	g_hash_table_iter_init(&it, q->works);
+	while (g_hash_table_iter_next(&it, &key, &val)) {
+		enum mwork_state ws = mwork_state(val);
+		st->pending += ws == MW_PENDING;
+		st->delayed += ws == MW_DELAYED;
+		st->running += ws == MW_RUNNING;
+	}
+}
+
 /*
  * rmdir never waits for works: the kernel holds the root directory's lock
  * for the whole rmdir(2), and a wait here would stall every other user's

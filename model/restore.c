@@ -35,15 +35,20 @@ static int requeue(struct mqueue *q, struct mwork *w, const struct mwork_saved *
 	}
 }
 
-static void restore_fields(struct mwork *w, const struct mwork_saved *s)
+void mwork_restore_fields(struct mwork *w, const struct mwork_saved *s)
 {
-	w->sub = submitter_ref(s->sub);
+	if (s->sub) {
+		struct submitter *old = w->sub;
+		w->sub = submitter_ref(s->sub);
+		submitter_unref(old);
+	}
 	w->runs = s->runs;
 	w->has_exit = s->has_exit;
 	w->last_exit = s->last_exit;
 	w->lost = s->lost;
 	w->cancelled = s->cancelled;
 	after_set_text(w, s->after);
+	g_free(w->reason);
 	w->reason = g_strdup(s->reason);
 	w->ctime = s->ctime;
 	w->has_queued = s->queued_ms != 0;
@@ -56,18 +61,24 @@ static void restore_fields(struct mwork *w, const struct mwork_saved *s)
 		wq_command_set_output(mwork_cmd(w), s->output, s->output_len);
 }
 
+int mwork_recreate(struct mqueue *q, const struct mwork_saved *s, struct mwork **wp)
+{
+	int r = mwork_create(q, s->anon ? NULL : s->name, s->owner, wp);
+	if (r == 0 && s->anon)
+		mwork_rename_anon(*wp, s->name);
+	if (r == 0)
+		r = mwork_set_command(*wp, s->command, strlen(s->command), true);
+	return r;
+}
+
 int mwork_restore(struct mqueue *q, const struct mwork_saved *s)
 {
 	struct mwork *w;
 
 	model_lock();
-	int r = mwork_create(q, s->anon ? NULL : s->name, s->owner, &w);
-	if (r == 0 && s->anon)
-		mwork_rename_anon(w, s->name);
-	if (r == 0)
-		r = mwork_set_command(w, s->command, strlen(s->command), true);
+	int r = mwork_recreate(q, s, &w);
 	if (r == 0) {
-		restore_fields(w, s);
+		mwork_restore_fields(w, s);
 		r = requeue(q, w, s);
 		r = r < 0 ? r : 0;
 		model_changed(MCHANGE_WORK_RESTORED, q, w);

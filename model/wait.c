@@ -55,8 +55,10 @@ static void mwait_fired(struct wq_barrier *b, int result, void *data);
 static int arm_barrier(struct mwait *mw)
 {
 	struct workqueue_struct *wq = mw->q->wq;
-	int r;
+	int r = cluster_wait_arm(mw);
 
+	if (r <= 0)
+		return r;
 	switch (mw->kind) {
 	case MWAIT_FLUSH_QUEUE:
 		return wq_flush_workqueue_async(wq, &mw->bar, mwait_fired, mw);
@@ -86,6 +88,11 @@ static void mwait_fired(struct wq_barrier *b, int result, void *data)
 	resumer_push(mwait_resume, data, result);
 }
 
+void mwait_fire(struct mwait *mw)
+{
+	resumer_push(mwait_resume, mw, 0);
+}
+
 int mwait_arm(struct mwait *mw)
 {
 	armed_add(1);
@@ -105,7 +112,7 @@ int mwait_arm(struct mwait *mw)
 
 bool mwait_abort(struct mwait *mw)
 {
-	return wq_barrier_abort(&mw->bar);
+	return mw->cluster ? cluster_wait_abort(mw) : wq_barrier_abort(&mw->bar);
 }
 
 void mwait_release(struct mwait *mw)
@@ -116,6 +123,9 @@ void mwait_release(struct mwait *mw)
 	if (mw->w)
 		mw->w->holds--;
 	mqueue_unref(mw->q);
+	if (mw->set)
+		g_array_unref(mw->set);
+	mw->set = NULL;
 	model_unlock();
 	armed_add(-1);
 }

@@ -240,7 +240,8 @@ bool mwork_runs(struct mwork *w)
 
 bool mwork_removable(struct mwork *w)
 {
-	return w->holds == 0 && !w->running && !w->blocked && work_busy(&w->dwork.work) == 0;
+	return w->holds == 0 && !w->running && !w->blocked && !w->remote &&
+	       work_busy(&w->dwork.work) == 0;
 }
 
 struct mwork *mwork_lookup_id(uint64_t id)
@@ -256,19 +257,29 @@ enum mwork_state mwork_idle_state(struct mwork *w)
 	       w->last_exit ? MW_FAILED : MW_DONE;
 }
 
+enum mwork_state mwork_queued_state(struct mwork *w)
+{
+	if (w->remote)
+		return w->remote == MW_RUNNING ? MW_NEW : w->remote;
+	if (w->blocked)
+		return MW_BLOCKED;
+	if (!(work_busy(&w->dwork.work) & WORK_BUSY_PENDING))
+		return MW_NEW;
+	if (w->has_due && (long)(w->due_at - wq_jiffies()) > 0 &&
+	    delayed_work_pending(&w->dwork))
+		return MW_DELAYED;
+	return MW_PENDING;
+}
+
 enum mwork_state mwork_state(struct mwork *w)
 {
 	unsigned int b = work_busy(&w->dwork.work);
 	if (w->running || (b & WORK_BUSY_RUNNING))
 		return MW_RUNNING;
-	if (w->blocked)
-		return MW_BLOCKED;
-	if (!(b & WORK_BUSY_PENDING))
-		return mwork_idle_state(w);
-	if (w->has_due && (long)(w->due_at - wq_jiffies()) > 0 &&
-	    delayed_work_pending(&w->dwork))
-		return MW_DELAYED;
-	return MW_PENDING;
+	if (w->remote == MW_RUNNING)
+		return MW_RUNNING;
+	enum mwork_state q = mwork_queued_state(w);
+	return q == MW_NEW ? mwork_idle_state(w) : q;
 }
 
 const char *mwork_state_name(enum mwork_state s)
@@ -424,6 +435,10 @@ static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
 	model_changed(MCHANGE_WORK_FINISHED, w->q, w);
 	mwork_ended(w);
 	model_unlock();
+	if (model_cluster) {	/* its slot is free for every node now */
+		model_commit();
+		cluster_poke();
+	}
 	for (size_t i = 0; i < G_N_ELEMENTS(r->extra); i++)
 		g_free(r->extra[i]);
 	g_ptr_array_free(r->env, TRUE);

@@ -60,6 +60,21 @@ struct rec {
 	GBytes *output;			/* REC_WORK_RUN: NULL keeps the row's */
 	uint64_t seq;			/* its number, across restarts */
 	bool logged;			/* copied into the log file */
+	/* a cluster's (PostgreSQL): REC_WORK_PUT gives the work a new
+	 * instance, guarded unless it modifies a queued one: refused when
+	 * the row is queued already (refused: EALREADY, or EAGAIN for an
+	 * anonymous work's name taken meanwhile) */
+	int64_t inst;
+	bool modify;
+	int cpu;			/* a per-CPU queue's CPU, or -1 */
+	bool home;			/* it must run on this node (per-CPU) */
+	bool engine;			/* REC_WORK_RUN: a run here started or
+					 * ended; else a line's change */
+	bool finished;			/* ... it ended */
+	bool held;			/* a line's: the engine here holds it */
+	bool cancel;			/* a line's: a cancel (of its run too) */
+	int refused;			/* set by the commit: -errno */
+	const void *who;		/* the thread that queued it */
 };
 
 struct store;
@@ -76,6 +91,7 @@ struct row {
 struct store_failure {
 	uint64_t from, to;
 	int err;
+	const void *who;		/* only this thread's write, or NULL */
 };
 
 struct store_backend {
@@ -144,6 +160,18 @@ struct store {
 	sqlite3_stmt *stmts[REC_NOPS];	/* the writer's (rows.c) */
 	PGconn *pg;			/* PostgreSQL's connection */
 	bool pg_prepared;		/* its statements are prepared */
+	/* a cluster's (PostgreSQL; cluster.c) */
+	int64_t id_next;		/* model lock: the last instance or
+					 * submitter id given (a block of its own) */
+	PGconn *cpg;			/* the cluster thread's connection */
+	pthread_t cluster;
+	bool cluster_started;
+	int poke_fd;			/* eventfd: wake the cluster thread */
+	int cluster_stop;		/* atomic */
+	uint64_t xmin;			/* cluster thread: rows of transactions
+					 * from this one on are mirrored next */
+	uint64_t pass;			/* cluster thread: passes done */
+	GHashTable *subs;		/* cluster thread: id -> submitter */
 };
 
 /* db.c (SQLite) */
@@ -176,6 +204,27 @@ static inline bool store_silent(const struct store *s)
 }
 /* restore.c: the first column of the first row of sql, or none */
 int64_t store_int(struct store *s, const char *sql, int64_t none);
+/* cluster.c: the cluster thread (PostgreSQL) */
+int cluster_start(struct store *s);
+void cluster_stop(struct store *s);
+void cluster_wake(struct store *s);
+/* restore.c: rows into the model, for the restore and the mirror */
+int restore_queue_row(const struct row *st, bool mirror);
+int restore_work_row(const struct row *st, GHashTable *subs, bool claimed);
+struct submitter *row_submitter(const struct row *st);
+/* The columns restore_work_row() reads, and restore_queue_row(). */
+#define WORK_COLS	"queue, name, anon, owner, command, sub, state, ord," \
+			" due_ms, runs, has_exit, last_exit, output, ctime, queued_ms," \
+			" started_ms, finished_ms, after, reason"
+#define PG_WORK_COLS	"queue, name, anon, owner, command, sub, state, ord," \
+			" due_ms - (extract(epoch FROM clock_timestamp()) * 1000)::bigint," \
+			" runs, has_exit, last_exit, output, ctime, queued_ms," \
+			" started_ms, finished_ms, after, reason, inst, node, running_on," \
+			" cpu, cancel_req::int, gone::int, wnode"
+#define QUEUE_COLS	"name, creator, files, unbound, max_active, cpumask," \
+			" nice, frozen, ctime, requeue_lost, completed, failed, cancelled"
+#define PG_QUEUE_COLS	QUEUE_COLS ", gone::int, wnode"
+
 /* writer.c */
 void rec_free(struct rec *r);
 void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data);

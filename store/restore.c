@@ -29,20 +29,59 @@ static const void *col_blob(const struct row *st, int i, size_t *len)
 	return st->s->be->col_blob(st, i, len);
 }
 
-/* The queue of a row, created (or `events`, which exists already). */
-static int restore_queue(const struct row *st, struct submitter *root)
+/* The live queue name, referenced, or NULL. */
+static struct mqueue *queue_get(const char *name)
 {
-	struct fattr files[MQ_NFILES] = { 0 };
-	struct mqueue *q;
-	const char *name = col_text(st, 0);
+	model_lock();
+	struct mqueue *q = g_hash_table_lookup(queues_by_name, name);
+	if (q)
+		mqueue_ref(q);
+	model_unlock();
+	return q;
+}
 
-	files_from_text(col_text(st, 2), files);
+static void queue_put(struct mqueue *q)
+{
+	model_lock();
+	mqueue_unref(q);
+	model_unlock();
+}
+
+/* Another node removed the queue: here too, once it is idle here. */
+static int queue_gone(const char *name)
+{
+	struct mqueue *q = queue_get(name);
+	if (!q || q->is_events) {
+		if (q)
+			queue_put(q);
+		return 0;
+	}
+	int r = mqueue_rmdir(q, NULL);
+	queue_put(q);
+	return r == -EBUSY ? 0 : r;
+}
+
+/* The queue of a row, referenced: made, or the one there is (`events`,
+ * or a queue another node changed). */
+static int queue_of_row(const struct row *st, const struct fattr *files, bool mirror,
+			struct mqueue **qp)
+{
+	const char *name = col_text(st, 0);
 	int r = mqueue_create(name, (uid_t)col_int(st, 1),
-			      files[MQ_DIR].gid, files[MQ_DIR].mode, &q);
-	if (r == -EEXIST && strcmp(name, "events") == 0 && events_q)
-		q = events_q, r = 0;
-	if (r < 0)
-		return r;
+			      files[MQ_DIR].gid, files[MQ_DIR].mode, qp);
+	if (r == 0) {		/* the tree's reference, and ours */
+		model_lock();
+		mqueue_ref(*qp);
+		model_unlock();
+	}
+	if (r == -EEXIST && (mirror || strcmp(name, "events") == 0))
+		r = (*qp = queue_get(name)) ? 0 : -ENOENT;
+	return r;
+}
+
+static void queue_set_row(struct mqueue *q, const struct row *st, const struct fattr *files,
+			  struct submitter *root, bool mirror)
+{
 	model_lock();
 	q->ctime = (time_t)col_int(st, 8);
 	for (int i = 0; i < MQ_NFILES; i++)
@@ -60,6 +99,8 @@ static int restore_queue(const struct row *st, struct submitter *root)
 	for (size_t i = 0; i < G_N_ELEMENTS(v); i++)
 		if (i != 2 || CPU_COUNT(&v[2].mask))
 			mqueue_set_attr(q, &v[i], root);
+	if (mirror)
+		return;
 	struct wq_stats before = {	/* nothing runs across a restart */
 		.started = (uint64_t)col_int(st, 10),
 		.completed = (uint64_t)col_int(st, 10),
@@ -67,7 +108,26 @@ static int restore_queue(const struct row *st, struct submitter *root)
 		.cancelled = (uint64_t)col_int(st, 12),
 	};
 	wq_stats_restore(q->wq, &before);
-	return 0;
+}
+
+/* The queue of a row, made or updated (mirror: a row another node wrote;
+ * its counters are that node's). */
+int restore_queue_row(const struct row *st, bool mirror)
+{
+	struct fattr files[MQ_NFILES] = { 0 };
+	struct submitter *root = submitter_new(0, 0, 0, NULL, 0);
+	struct mqueue *q;
+
+	if (st->s->be == &store_pg && col_int(st, 13))
+		return mirror ? queue_gone(col_text(st, 0)) : 0;
+	files_from_text(col_text(st, 2), files);
+	int r = queue_of_row(st, files, mirror, &q);
+	if (r == 0)
+		queue_set_row(q, st, files, root, mirror);
+	if (r == 0)
+		queue_put(q);
+	submitter_unref(root);
+	return r;
 }
 
 static GBytes *col_bytes(const struct row *st, int i)
@@ -79,7 +139,7 @@ static GBytes *col_bytes(const struct row *st, int i)
 
 /* SELECT id, uid, gid, groups, cwd, env, limits FROM submitters: one,
  * shared by the works it queued (its journal_id says it is written). */
-static struct submitter *row_submitter(const struct row *st)
+struct submitter *row_submitter(const struct row *st)
 {
 	g_autoptr(GBytes) groups = col_bytes(st, 3);
 	g_autoptr(GBytes) env = col_bytes(st, 5);
@@ -111,18 +171,12 @@ static const enum mwork_state row_states[] = {
 	[ROW_BLOCKED] = MW_BLOCKED,
 };
 
-/* SELECT queue, name, anon, owner, command, sub, state, ord, due_ms, runs,
- *        has_exit, last_exit, output, ctime, queued_ms, started_ms,
- *        finished_ms, after, reason FROM works */
-static int restore_work(const struct row *st, GHashTable *subs)
+static int work_of_row(const struct row *st, struct mqueue *q, struct submitter *sub,
+		       bool claimed)
 {
-	struct mqueue *q = g_hash_table_lookup(queues_by_name, col_text(st, 0));
-	struct submitter *sub = g_hash_table_lookup(subs, GINT_TO_POINTER(
-							col_int(st, 5)));
+	bool pg = st->s->be == &store_pg;
 	int state = (int)col_int(st, 6);
 	size_t output_len = 0;
-	if (!q || !sub || state < ROW_IDLE || state > ROW_BLOCKED)
-		return 0;	/* a row without its queue: dropped */
 	struct mwork_saved s = {
 		.name = col_text(st, 1),
 		.anon = (int)col_int(st, 2),
@@ -130,7 +184,7 @@ static int restore_work(const struct row *st, GHashTable *subs)
 		.command = col_text(st, 4),
 		.sub = sub,
 		.state = row_states[state],
-		.due_in_ms = col_int(st, 8) - model_now_ms(),
+		.due_in_ms = col_int(st, 8) - (pg ? 0 : model_now_ms()),
 		.runs = (unsigned long)col_int(st, 9),
 		.has_exit = (int)col_int(st, 10),
 		.last_exit = (int)col_int(st, 11),
@@ -145,7 +199,37 @@ static int restore_work(const struct row *st, GHashTable *subs)
 		.after = col_text(st, 17),
 		.reason = st->s->be->col_text(st, 18),
 	};
-	return mwork_restore(q, &s);
+	if (!pg)
+		return mwork_restore(q, &s);
+	struct mwork_cluster c = {
+		.inst = col_int(st, 19),
+		.node = col_text(st, 20),
+		.running_on = col_text(st, 21),
+		.cpu = (int)col_int(st, 22),
+		.cancel_req = col_int(st, 23),
+	};
+	return claimed ? mwork_claimed(q, &s, &c) : mwork_mirror(q, &s, &c);
+}
+
+/* SELECT WORK_COLS (PG_WORK_COLS) FROM works: the work of a row,
+ * restored, or (a cluster's) mirrored or claimed.  A row without its
+ * queue is dropped; one without its submitter too, but in a mirror, which
+ * runs nothing. */
+int restore_work_row(const struct row *st, GHashTable *subs, bool claimed)
+{
+	bool pg = st->s->be == &store_pg;
+	struct submitter *sub = g_hash_table_lookup(subs, GINT_TO_POINTER(
+							col_int(st, 5)));
+	int state = (int)col_int(st, 6);
+	if ((!sub && (!pg || claimed)) || state < ROW_IDLE || state > ROW_BLOCKED)
+		return claimed ? -ENOENT : 0;
+	struct mqueue *q = queue_get(col_text(st, 0));
+	if (!q)
+		return claimed ? -ENOENT : 0;
+	int r = pg && col_int(st, 24) ? (mwork_gone(q, col_text(st, 1)), 0)
+				      : work_of_row(st, q, sub, claimed);
+	queue_put(q);
+	return r;
 }
 
 static int first_int(const struct row *st, void *v)
@@ -161,14 +245,14 @@ int64_t store_int(struct store *s, const char *sql, int64_t none)
 	return v;
 }
 
-static int queue_row(const struct row *st, void *root)
+static int queue_row(const struct row *st, void *unused)
 {
-	return restore_queue(st, root);
+	return restore_queue_row(st, false);
 }
 
 static int work_row(const struct row *st, void *subs)
 {
-	return restore_work(st, subs);
+	return restore_work_row(st, subs, false);
 }
 
 static int sub_row(const struct row *st, void *subs)
@@ -208,14 +292,49 @@ static int replay_log(struct store *s)
 	return r;
 }
 
-int store_restore(struct store *s)
+/* A cluster's start: the runs this node's last life left are lost (or
+ * queued again), then every row is mirrored; the cluster thread goes on
+ * from the snapshot taken before the rows were read. */
+static int restore_cluster(struct store *s)
 {
-	struct submitter *root = submitter_new(0, 0, 0, NULL, 0);
+	char *node = PQescapeLiteral(s->pg, s->node, strlen(s->node));
+	if (!node)
+		return -ENOMEM;
+	g_autofree char *sql = g_strdup_printf(
+		"BEGIN;"
+		"UPDATE queues SET completed = completed + l.n, failed = failed + l.n"
+		" FROM (SELECT queue, count(*) AS n FROM works WHERE running_on = %s"
+		"  AND state = 3 GROUP BY queue) AS l"
+		" WHERE l.queue = queues.name AND requeue_lost = 0;"
+		"UPDATE works SET state = CASE WHEN state <> 3 THEN state"
+		"  WHEN (SELECT requeue_lost FROM queues WHERE name = works.queue) = 1"
+		"  THEN 1 ELSE 4 END, running_on = '', wnode = '',"
+		"  txid = pg_current_xact_id() WHERE running_on = %s;"
+		"COMMIT", node, node);
+	PQfreemem(node);
+	GHashTable *subs = g_hash_table_new(g_direct_hash, g_direct_equal);
+	model_cluster = true;
+	int r = s->be->exec(s, sql);
+	if (r < 0)
+		store_rollback(s);
+	s->xmin = (uint64_t)store_int(s, "SELECT pg_snapshot_xmin(pg_current_snapshot())"
+				      "::text::bigint", 0);
+	if (r == 0)
+		r = s->be->each_row(s, "SELECT " PG_QUEUE_COLS " FROM queues WHERE NOT gone"
+				    " ORDER BY ctime, name", queue_row, NULL);
+	if (r == 0)
+		r = s->be->each_row(s, "SELECT " PG_WORK_COLS " FROM works WHERE NOT gone"
+				    " ORDER BY ord", work_row, subs);
+	s->id_next = store_int(s, "SELECT nextval('wqfs_ord')", 0) << 24;
+	g_hash_table_destroy(subs);
+	return r;
+}
+
+static int restore_single(struct store *s)
+{
 	GHashTable *subs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
 						 (GDestroyNotify)submitter_unref);
-	int r = s->be->connect(s);
-	if (r == 0)
-		r = replay_log(s);
+	int r = replay_log(s);
 	if (r == 0)	/* running when the daemon died: lost, counted failed;
 			 * or queued again */
 		r = s->be->exec(s, "BEGIN;"
@@ -233,22 +352,25 @@ int store_restore(struct store *s)
 	if (r < 0)
 		store_rollback(s);
 	if (r == 0)
-		r = s->be->each_row(s, "SELECT name, creator, files, unbound, max_active, cpumask,"
-			     " nice, frozen, ctime, requeue_lost, completed, failed, cancelled"
-			     " FROM queues ORDER BY ctime, name",
-			     queue_row, root);
+		r = s->be->each_row(s, "SELECT " QUEUE_COLS " FROM queues ORDER BY ctime, name",
+				    queue_row, NULL);
 	if (r == 0)
 		r = s->be->each_row(s, "SELECT id, uid, gid, groups, cwd, env, limits FROM submitters",
 			     sub_row, subs);
 	if (r == 0)
-		r = s->be->each_row(s, "SELECT queue, name, anon, owner, command, sub, state, ord,"
-			     " due_ms, runs, has_exit, last_exit, output, ctime, queued_ms,"
-			     " started_ms, finished_ms, after, reason FROM works"
-			     " ORDER BY ord", work_row, subs);
+		r = s->be->each_row(s, "SELECT " WORK_COLS " FROM works ORDER BY ord",
+				    work_row, subs);
 	s->order = store_int(s, "SELECT coalesce(max(ord), 0) FROM works", 0);
 	s->sub_id = store_int(s, "SELECT coalesce(max(id), 0) FROM submitters", 0);
 	g_hash_table_destroy(subs);
-	submitter_unref(root);
+	return r;
+}
+
+int store_restore(struct store *s)
+{
+	int r = s->be->connect(s);
+	if (r == 0)
+		r = s->be == &store_pg ? restore_cluster(s) : restore_single(s);
 	if (r < 0)
 		fprintf(stderr, "wqfs: %s: cannot restore the state: %s\n", s->path,
 			strerror(-r));

@@ -84,7 +84,7 @@ static void rec_submitter(struct rec *r, const struct submitter *sub)
  * running between its start and its end. */
 static int row_state(enum mchange c, struct mwork *w)
 {
-	enum mwork_state s = mwork_state(w);
+	enum mwork_state s = mwork_queued_state(w);	/* running or not */
 	if (s == MW_PENDING || s == MW_DELAYED)
 		return s == MW_PENDING ? ROW_PENDING : ROW_DELAYED;
 	if (s == MW_BLOCKED)
@@ -124,11 +124,39 @@ static void rec_work(struct rec *r, struct store *s, struct mwork *w)
 	r->sub = w->sub ? w->sub->journal_id : 0;
 }
 
+/* What a cluster's row needs besides: a queueing is a new instance of
+ * the work (replacing the one the model knew); a run's start or end here
+ * is told from a line's change.  Model lock held. */
+static void rec_cluster(struct rec *r, struct store *s, enum mchange c, struct mwork *w)
+{
+	r->cpu = w->qcpu;
+	r->home = mqueue_wants_cpu(w->q);
+	r->modify = w->requeue;
+	w->requeue = false;
+	if (r->op == REC_WORK_PUT)
+		w->inst = ++s->id_next;
+	r->inst = w->inst;
+	r->finished = c == MCHANGE_WORK_FINISHED;
+	r->engine = c == MCHANGE_WORK_STARTED || (r->finished && w->finishing);
+	r->held = w->running || work_busy(&w->dwork.work);
+	r->cancel = c == MCHANGE_WORK_CANCELLED && w->cancelled;
+}
+
+/* The records this thread queued since its last store_sync(), counted as
+ * s->queued counts: what its sync answers for. */
+static __thread const struct store *mine_store;
+static __thread uint64_t mine_from, mine_to;
+
 static void push(struct store *s, struct rec *r)
 {
 	pthread_mutex_lock(&s->mu);
 	g_queue_push_tail(&s->recs, r);
 	s->queued++;
+	if (mine_store != s || !mine_from)
+		mine_from = s->queued;
+	mine_store = s;
+	mine_to = s->queued;
+	r->who = &mine_from;
 	r->seq = s->seq_base + s->queued;
 	r->logged = log_append(s, r, r->seq);
 	if (!r->logged)
@@ -155,7 +183,7 @@ static void journal_submitter(struct store *s, struct submitter *sub)
 {
 	if (!sub || sub->journal_id)
 		return;
-	sub->journal_id = ++s->sub_id;
+	sub->journal_id = model_cluster ? ++s->id_next : ++s->sub_id;
 	struct rec *r = g_new0(struct rec, 1);
 	r->op = REC_SUB_PUT;
 	rec_submitter(r, sub);
@@ -192,6 +220,8 @@ void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data
 		rec_work(r, s, w);
 	if (r->op == REC_WORK_PUT || r->op == REC_WORK_RUN)
 		rec_run(r, c, w);
+	if (w && model_cluster)
+		rec_cluster(r, s, c, w);
 	push(s, r);
 }
 
@@ -264,19 +294,41 @@ static void note_failure(struct store *s, GQueue *batch, int err)
 		}
 		if (s->failed->len == FAILURES_KEPT)
 			g_array_remove_index(s->failed, 0);
-		struct store_failure f = { i, i, err };
+		struct store_failure f = { i, i, err, NULL };
 		g_array_append_val(s->failed, f);
 	}
 }
 
-static int failure_of(struct store *s, uint64_t rec)
+/* The first failure of records [from, to] queued by this thread. */
+static int failure_in(struct store *s, uint64_t from, uint64_t to)
 {
 	for (guint i = 0; i < s->failed->len; i++) {
 		const struct store_failure *f = &g_array_index(s->failed, struct store_failure, i);
-		if (rec >= f->from && rec <= f->to)
+		if (from <= f->to && to >= f->from && (!f->who || f->who == &mine_from))
 			return f->err;
 	}
 	return 0;
+}
+
+static int failure_of(struct store *s, uint64_t rec)
+{
+	return failure_in(s, rec, rec);
+}
+
+/* A committed batch's records the database refused (a cluster's guarded
+ * queueing): their writers get the errno.  s->mu held. */
+static void note_refused(struct store *s, GQueue *batch)
+{
+	for (GList *l = batch->head; l; l = l->next) {
+		const struct rec *r = l->data;
+		if (!r->refused)
+			continue;
+		uint64_t i = r->seq - s->seq_base;
+		if (s->failed->len == FAILURES_KEPT)
+			g_array_remove_index(s->failed, 0);
+		struct store_failure f = { i, i, r->refused, r->who };
+		g_array_append_val(s->failed, f);
+	}
 }
 
 /*
@@ -303,6 +355,7 @@ static void commit_queued(struct store *s)
 		note_failure(s, &batch, err);
 		keep_logged(s, &batch);
 	} else {
+		note_refused(s, &batch);
 		g_queue_clear_full(&batch, (GDestroyNotify)rec_free);
 	}
 	s->failing = err < 0;
@@ -312,6 +365,8 @@ static void commit_queued(struct store *s)
 	s->commits++;
 	s->committing = false;
 	pthread_cond_broadcast(&s->committed_cond);
+	if (err == 0 && model_cluster)
+		cluster_wake(s);	/* what was queued can be claimed */
 }
 
 /* How long the writer thread leaves queued records to a handler that
@@ -391,14 +446,18 @@ int store_sync(void *data)
 	int r = 0;
 
 	pthread_mutex_lock(&s->mu);
+	bool mine = mine_store == s && mine_from;	/* records to answer for */
+	uint64_t from = mine_from, to = mine_to;
+	mine_from = 0;
 	if (all_logged(s)) {	/* or committed */
-		r = failure_of(s, s->queued);
+		r = mine ? failure_in(s, from, to) : 0;
 		if (r == 0 && s->sync_full)
 			r = log_sync(s);
 		pthread_mutex_unlock(&s->mu);
 		return r;
 	}
-	r = commit_upto(s, s->queued);
+	commit_upto(s, s->queued);
+	r = mine ? failure_in(s, from, to) : 0;
 	pthread_mutex_unlock(&s->mu);
 	return r;
 }
@@ -463,13 +522,19 @@ int store_start(struct store *s)
 	struct model_journal j = { .changed = store_journal, .sync = store_sync,
 				   .ready = store_ready, .data = s };
 	model_set_journal(&j);
-	return 0;
+	if (!model_cluster)
+		return 0;
+	model_lock();		/* every node has `events`: so has the database */
+	model_changed(MCHANGE_QUEUE_CREATED, events_q, NULL);
+	model_unlock();
+	return cluster_start(s);
 }
 
 void store_stop(struct store *s)
 {
 	if (!s || !s->started)
 		return;
+	cluster_stop(s);
 	model_set_journal(NULL);
 	pthread_mutex_lock(&s->mu);
 	s->stop = true;

@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cluster.c - a node's cluster thread (PostgreSQL): the rows other nodes
+ * wrote taken into the model, due works claimed, and the waits of flush
+ * and cancel answered after each pass.
+ *
+ * It has a connection of its own, LISTENing on channel `wqfs` (every
+ * node's writer NOTIFYs after a commit that changed works or queues).  A
+ * pass reads, in one REPEATABLE READ transaction, the snapshot's xmin and
+ * the rows changed by transactions from the last pass's xmin on: a
+ * transaction still open then has an id at least that xmin, so no change
+ * is missed, and a row read twice is applied twice, harmlessly.  Rows this
+ * node wrote are not read back: the model here made them.
+ *
+ * Claims (model/cluster.c says what they are): per queue with due works,
+ * one transaction that locks the queue's row, counts the works claimed
+ * cluster-wide, and claims at most max_active minus that (an unbound
+ * queue) with FOR UPDATE SKIP LOCKED, in queueing order; a queue with
+ * max_active 1 does not skip a locked row, so its order is strict.  A
+ * per-CPU queue's works are claimed by the node they were queued on, no
+ * more at once than its engine will run anyway.  Due times are the
+ * database's clock.
+ *
+ * Then it sleeps until a NOTIFY, a poke (a commit here, a run's end), the
+ * next due time or POLL_MS.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define POLL_MS		1000	/* a pass at least this often */
+#define RETRY_MS	500	/* after the database could not be reached */
+#define CLAIM_MAX	64	/* works claimed per queue and pass */
+#define DB_NOW_MS	"(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+/* A row this node may claim now; node is its parameter. */
+#define DUE(node)	"NOT gone AND running_on = '' AND home IN ('', " node ") AND" \
+			" (state = 1 OR (state = 2 AND due_ms <= " DB_NOW_MS "))"
+
+static struct store *poked;	/* the store model_poke() wakes; set once */
+
+void cluster_wake(struct store *s)
+{
+	uint64_t one = 1;
+	if (s->cluster_started && write(s->poke_fd, &one, sizeof one) < 0)
+		return;		/* a wake is pending already */
+}
+
+static void poke(void)
+{
+	if (poked)
+		cluster_wake(poked);
+}
+
+/* ---- the connection --------------------------------------------------------------- */
+
+static int cluster_connect(struct store *s)
+{
+	if (s->cpg && PQstatus(s->cpg) == CONNECTION_OK)
+		return 0;
+	if (s->cpg)
+		PQfinish(s->cpg);
+	s->cpg = PQconnectdb(s->path);
+	if (PQstatus(s->cpg) != CONNECTION_OK)
+		return -EIO;
+	PGresult *res = PQexec(s->cpg, "SET client_min_messages = warning; LISTEN wqfs");
+	int r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : -EIO;
+	PQclear(res);
+	return r;
+}
+
+/* Run sql with params (text) and rows in binary; NULL or a result of
+ * status ok. */
+static PGresult *query(struct store *s, const char *sql, int n, const char *const *v,
+		       ExecStatusType ok)
+{
+	PGresult *res = PQexecParams(s->cpg, sql, n, NULL, v, NULL, NULL, 1);
+	if (PQresultStatus(res) == ok)
+		return res;
+	PQclear(res);
+	return NULL;
+}
+
+static bool exec_ok(struct store *s, const char *sql)
+{
+	PGresult *res = query(s, sql, 0, NULL, PGRES_COMMAND_OK);
+	PQclear(res);
+	return res != NULL;
+}
+
+static void each(struct store *s, PGresult *res, void (*fn)(const struct row *, void *),
+		 void *arg)
+{
+	struct row row = { .s = s, .impl = res };
+	for (row.n = 0; res && row.n < PQntuples(res); row.n++)
+		fn(&row, arg);
+}
+
+/* ---- the mirror ----------------------------------------------------------------------- */
+
+static void mirror_queue(const struct row *st, void *unused)
+{
+	restore_queue_row(st, true);
+}
+
+static void mirror_work(const struct row *st, void *subs)
+{
+	restore_work_row(st, subs, false);
+}
+
+static const char *const mirror_sql[] = {
+	"SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+	"SELECT " PG_QUEUE_COLS " FROM queues WHERE txid >= $1::xid8 AND wnode <> $2"
+	" ORDER BY ctime, name",
+	"SELECT " PG_WORK_COLS " FROM works WHERE txid >= $1::xid8 AND wnode <> $2"
+	" ORDER BY ord",
+};
+
+/* One pass: what changed since the last, applied with the journal held
+ * off.  0 or -EIO. */
+static int mirror_pass(struct store *s)
+{
+	PGresult *res[G_N_ELEMENTS(mirror_sql)] = { NULL };
+	char xmin[24];
+	const char *v[] = { xmin, s->node };
+	bool ok = exec_ok(s, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+
+	snprintf(xmin, sizeof xmin, "%" PRIu64, s->xmin);
+	for (size_t i = 0; ok && i < G_N_ELEMENTS(mirror_sql); i++)
+		ok = (res[i] = query(s, mirror_sql[i], i ? 2 : 0, v, PGRES_TUPLES_OK)) != NULL;
+	ok = exec_ok(s, ok ? "COMMIT" : "ROLLBACK") && ok;
+	if (ok) {
+		GHashTable *none = g_hash_table_new(g_direct_hash, g_direct_equal);
+		struct row first = { .s = s, .impl = res[0] };
+		model_mirror_begin();
+		each(s, res[1], mirror_queue, NULL);
+		each(s, res[2], mirror_work, none);
+		model_mirror_end();
+		g_hash_table_destroy(none);
+		s->xmin = (uint64_t)s->be->col_int(&first, 0);
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(res); i++)
+		PQclear(res[i]);
+	return ok ? 0 : -EIO;
+}
+
+/* ---- claims ------------------------------------------------------------------------ */
+
+/* $1 queue, $2 node, $3 how many */
+#define CLAIM(lock) \
+	"UPDATE works AS w SET running_on = $2, wnode = $2, txid = pg_current_xact_id()" \
+	" FROM (SELECT queue AS cq, name AS cn FROM works WHERE queue = $1 AND " DUE("$2") \
+	"  ORDER BY ord LIMIT $3::bigint " lock ") AS c" \
+	" WHERE w.queue = c.cq AND w.name = c.cn RETURNING " PG_WORK_COLS
+
+static const char claim_any[] = CLAIM("FOR UPDATE SKIP LOCKED");
+static const char claim_ordered[] = CLAIM("FOR UPDATE");
+
+/* The slots of queue left cluster-wide, its row locked; -1: none (gone,
+ * frozen). */
+static int64_t claim_room(struct store *s, const char *queue, bool *ordered)
+{
+	const char *v[] = { queue };
+	PGresult *res = query(s, "SELECT unbound, max_active, (SELECT count(*) FROM works"
+			      " WHERE queue = $1 AND running_on <> '') FROM queues"
+			      " WHERE name = $1 AND NOT gone AND frozen = 0 FOR UPDATE",
+			      1, v, PGRES_TUPLES_OK);
+	int64_t room = -1;
+	if (res && PQntuples(res) == 1) {
+		struct row r = { .s = s, .impl = res };
+		bool unbound = s->be->col_int(&r, 0);
+		int64_t max = s->be->col_int(&r, 1);
+		*ordered = unbound && max == 1;
+		room = unbound ? max - s->be->col_int(&r, 2) : CLAIM_MAX;
+	}
+	PQclear(res);
+	return MIN(room, CLAIM_MAX);
+}
+
+/* The submitter a claimed work names, read once. */
+static void load_submitter(const struct row *st, void *subs)
+{
+	struct submitter *sub = row_submitter(st);
+	g_hash_table_insert(subs, GINT_TO_POINTER(sub->journal_id), sub);
+}
+
+static void need_submitter(const struct row *st, void *arg)
+{
+	struct store *s = arg;
+	int64_t id = s->be->col_int(st, 5);
+	char ids[24];
+	const char *v[] = { ids };
+	if (g_hash_table_contains(s->subs, GINT_TO_POINTER(id)))
+		return;
+	snprintf(ids, sizeof ids, "%" PRId64, id);
+	PGresult *res = query(s, "SELECT id, uid, gid, groups, cwd, env, limits"
+			      " FROM submitters WHERE id = $1::bigint", 1, v, PGRES_TUPLES_OK);
+	each(s, res, load_submitter, s->subs);
+	PQclear(res);
+}
+
+/* A claimed work this node cannot run (its submitter unknown, the queue
+ * gone here, no room): given back, failed, so that no node loops on it. */
+static void claim_failed(struct store *s, const struct row *st, int err)
+{
+	g_autofree char *why = g_strdup_printf("cannot run on node %s: %s", s->node,
+					       strerror(-err));
+	const char *v[] = { s->be->col_text(st, 0), s->be->col_text(st, 1), s->node, why };
+	PQclear(query(s, "UPDATE works SET state = 0, reason = $4, running_on = '',"
+		      " finished_ms = " DB_NOW_MS ", wnode = '', txid = pg_current_xact_id()"
+		      " WHERE queue = $1 AND name = $2 AND running_on = $3",
+		      4, v, PGRES_COMMAND_OK));
+}
+
+static void run_claimed(const struct row *st, void *arg)
+{
+	struct store *s = arg;
+	int r = restore_work_row(st, s->subs, true);
+	if (r < 0)
+		claim_failed(s, st, r);
+}
+
+/* Claim what queue has due, and queue it here. */
+static int claim_queue(struct store *s, const char *queue)
+{
+	char room_s[24];
+	const char *v[] = { queue, s->node, room_s };
+	bool ordered = false;
+	PGresult *res = NULL;
+
+	if (!exec_ok(s, "BEGIN"))
+		return -EIO;
+	int64_t room = claim_room(s, queue, &ordered);
+	snprintf(room_s, sizeof room_s, "%" PRId64, room);
+	if (room > 0)
+		res = query(s, ordered ? claim_ordered : claim_any, 3, v, PGRES_TUPLES_OK);
+	bool ok = exec_ok(s, "COMMIT") && (room <= 0 || res);
+	if (ok) {
+		each(s, res, need_submitter, s);
+		each(s, res, run_claimed, s);
+	}
+	PQclear(res);
+	return ok ? 0 : -EIO;
+}
+
+/* Every queue with due works this node may claim. */
+static int claim_all(struct store *s)
+{
+	const char *v[] = { s->node };
+	PGresult *res = query(s, "SELECT DISTINCT queue FROM works WHERE " DUE("$1"),
+			      1, v, PGRES_TUPLES_OK);
+	int r = res ? 0 : -EIO;
+	for (int i = 0; res && i < PQntuples(res) && r == 0 && !model_exiting; i++)
+		r = claim_queue(s, PQgetvalue(res, i, 0));
+	PQclear(res);
+	if (g_hash_table_size(s->subs) > 4096)
+		g_hash_table_remove_all(s->subs);
+	return r;
+}
+
+/* ---- the thread ---------------------------------------------------------------------- */
+
+/* How long until the next delayed work this node may claim is due. */
+static int next_due_ms(struct store *s)
+{
+	const char *v[] = { s->node };
+	PGresult *res = query(s, "SELECT coalesce(min(due_ms) - " DB_NOW_MS ", "
+			      G_STRINGIFY(POLL_MS) ")"
+			      " FROM works WHERE state = 2 AND running_on = '' AND NOT gone"
+			      " AND home IN ('', $1)", 1, v, PGRES_TUPLES_OK);
+	int64_t ms = POLL_MS;
+	if (res && PQntuples(res) == 1) {
+		struct row r = { .s = s, .impl = res };
+		ms = s->be->col_int(&r, 0);
+	}
+	PQclear(res);
+	return (int)CLAMP(ms, 0, POLL_MS);
+}
+
+static void sleep_until_woken(struct store *s, int ms)
+{
+	struct pollfd fds[] = {
+		{ .fd = s->poke_fd, .events = POLLIN },
+		{ .fd = s->cpg ? PQsocket(s->cpg) : -1, .events = POLLIN },
+	};
+	uint64_t n;
+	if (poll(fds, G_N_ELEMENTS(fds), ms) > 0 && (fds[0].revents & POLLIN) &&
+	    read(s->poke_fd, &n, sizeof n) < 0)
+		return;
+	if (s->cpg && PQconsumeInput(s->cpg)) {
+		PGnotify *note;
+		while ((note = PQnotifies(s->cpg)))
+			PQfreemem(note);
+	}
+}
+
+static void *cluster_main(void *arg)
+{
+	struct store *s = arg;
+
+	while (!__atomic_load_n(&s->cluster_stop, __ATOMIC_ACQUIRE)) {
+		int wait = RETRY_MS;
+		if (cluster_connect(s) == 0 && mirror_pass(s) == 0) {
+			model_cluster_passed(++s->pass);
+			if (!model_exiting)
+				claim_all(s);
+			wait = next_due_ms(s);
+		}
+		sleep_until_woken(s, wait);
+	}
+	return NULL;
+}
+
+int cluster_start(struct store *s)
+{
+	s->poke_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->poke_fd < 0)
+		return -errno;
+	s->subs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
+					(GDestroyNotify)submitter_unref);
+	if (pthread_create(&s->cluster, NULL, cluster_main, s) != 0) {
+		close(s->poke_fd);
+		return -EAGAIN;
+	}
+	pthread_setname_np(s->cluster, "wqfs-cluster");
+	s->cluster_started = true;
+	poked = s;
+	model_set_cluster_poke(poke);
+	return 0;
+}
+
+void cluster_stop(struct store *s)
+{
+	if (!s->cluster_started)
+		return;
+	model_set_cluster_poke(NULL);
+	__atomic_store_n(&s->cluster_stop, 1, __ATOMIC_RELEASE);
+	cluster_wake(s);
+	pthread_join(s->cluster, NULL);
+	s->cluster_started = false;
+	poked = NULL;
+	close(s->poke_fd);
+	g_hash_table_destroy(s->subs);
+	if (s->cpg)
+		PQfinish(s->cpg);
+	s->cpg = NULL;
+}
