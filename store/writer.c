@@ -463,11 +463,12 @@ int store_start(struct store *s)
 	struct model_journal j = { .changed = store_journal, .sync = store_sync,
 				   .ready = store_ready, .data = s };
 	model_set_journal(&j);
-	return 0;
+	return lease_start(s);
 }
 
 void store_stop(struct store *s)
 {
+	lease_stop(s);
 	if (!s || !s->started)
 		return;
 	model_set_journal(NULL);
