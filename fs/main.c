@@ -149,6 +149,11 @@ static void wqfs_limits(void)
 	}
 }
 
+struct store *wqfs_store(void)
+{
+	return store;
+}
+
 /* The engine's observer: every event, named, to the trace hub. */
 void wqfs_observer(const struct wq_event *ev, void *data)
 {
