@@ -195,7 +195,7 @@ unit_run() {
 	for f in submit delay modify cancel flush status trace jiqwq jiqwqdelay \
 		per_cpu max_active cpumask nice frozen requeue_lost works output \
 		EALREADY ENOENT EINVAL E2BIG ENOSPC EDEADLK EINTR ESHUTDOWN EBUSY \
-		ENOTEMPTY ERANGE EPERM; do
+		ENOTEMPTY ERANGE EPERM nodes WQ_NODE node=; do
 		assert_output --partial "$f"
 	done
 }
