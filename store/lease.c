@@ -52,6 +52,8 @@ struct lease {
 	GArray *rows;			/* mu: struct lease_row, sorted by name */
 	int64_t read_us;		/* mu: when rows were read (monotonic) */
 	int64_t ok_us;			/* thread: the last renewal (monotonic) */
+	char label[128];		/* thread: what messages call the database
+					 * (not s->label: the writer's to change) */
 	char why[256];			/* thread: the last statement's failure */
 	bool failing;			/* thread: a failure was told (no more
 					 * until a whole pass goes through) */
@@ -108,6 +110,8 @@ static bool lease_connect(struct store *s)
 	while (l->pg && PQstatus(l->pg) != CONNECTION_BAD && st != PGRES_POLLING_FAILED) {
 		if (st == PGRES_POLLING_OK) {
 			PQsetNoticeProcessor(l->pg, lease_notice, NULL);
+			g_snprintf(l->label, sizeof l->label, "PostgreSQL database %s",
+				   PQdb(l->pg));
 			return true;
 		}
 		if (!lease_poll(PQsocket(l->pg), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
@@ -163,7 +167,7 @@ static int lease_exec(struct store *s, const char *sql, int n, const char *const
 		return 0;
 	}
 	if (!l->failing)
-		fprintf(stderr, "wqfs: %s: this node's lease: %s", s->label,
+		fprintf(stderr, "wqfs: %s: this node's lease: %s", l->label,
 			res ? PQresultErrorMessage(res) : l->why);
 	l->failing = true;
 	PQclear(res);
@@ -307,7 +311,7 @@ static void lease_pass(struct store *s, bool start)
 	if (!lease_connect(s)) {
 		if (!l->failing)
 			fprintf(stderr, "wqfs: %s: this node's lease: cannot connect: %s",
-				s->label, l->why);
+				l->label, l->why);
 		l->failing = true;
 		return;
 	}
@@ -315,7 +319,7 @@ static void lease_pass(struct store *s, bool start)
 		return;
 	l->ok_us = g_get_monotonic_time();
 	if (store_fenced(s))
-		fprintf(stderr, "wqfs: %s: this node's lease is renewed again\n", s->label);
+		fprintf(stderr, "wqfs: %s: this node's lease is renewed again\n", l->label);
 	__atomic_store_n(&s->fenced, false, __ATOMIC_RELEASE);
 	if (lease_reap(s) == 0 && lease_read(s) == 0)
 		l->failing = false;
@@ -377,6 +381,7 @@ int lease_start(struct store *s)
 	pthread_mutex_init(&l->mu, NULL);
 	l->rows = g_array_new(FALSE, FALSE, sizeof(struct lease_row));
 	l->ok_us = g_get_monotonic_time();
+	g_strlcpy(l->label, "PostgreSQL", sizeof l->label);
 	s->lease = l;
 	lease_pass(s, true);	/* the row is there once the mount answers */
 	if (pthread_create(&l->thread, NULL, lease_main, s) != 0) {
