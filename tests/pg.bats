@@ -142,7 +142,15 @@ teardown() {
 	fi
 	if grep -qF " $T/m2 fuse" /proc/mounts; then fusermount3 -uz "$T/m2"; fi
 	M2_PID=
-	wqfs_unmount
+	local problems=0
+	if grep -qE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer|ThreadSanitizer' \
+		"$T/m2.log" 2>/dev/null; then
+		echo "teardown: sanitizer report in the second daemon's log:" >&2
+		cat "$T/m2.log" >&2
+		problems=1
+	fi
+	wqfs_unmount || problems=1
+	return "$problems"
 }
 
 # sql QUERY - the rows of QUERY on this test's database, unaligned
