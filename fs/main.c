@@ -149,6 +149,11 @@ static void wqfs_limits(void)
 	}
 }
 
+struct store *wqfs_store(void)
+{
+	return store;
+}
+
 /* The engine's observer: every event, named, to the trace hub. */
 void wqfs_observer(const struct wq_event *ev, void *data)
 {
@@ -197,6 +202,7 @@ static int wqfs_start(void)
 	mqueue_create("events", getuid(), getgid(), nodes[K_QDIR].mode, &events);
 	if (store && (store_restore(store) < 0 || store_start(store) < 0)) {
 		fprintf(stderr, "wqfs: cannot start the durable state\n");
+		store_stop(store);
 		return -1;
 	}
 	return 0;

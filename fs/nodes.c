@@ -16,6 +16,7 @@ const struct node nodes[K_COUNT] = {
 	[K_JIQWQ]	  = { "jiqwq",		K_ROOT,  R(0444),  NC_JIQ,   0 },
 	[K_JIQWQDELAY]	  = { "jiqwqdelay",	K_ROOT,  R(0444),  NC_JIQ,   1 },
 	[K_HZ]		  = { "hz",		K_ROOT,  R(0444),  NC_TEXT,  0 },
+	[K_NODES]	  = { "nodes",		K_ROOT,  R(0444),  NC_TEXT,  0 },
 	[K_QDIR]	  = { NULL,		K_ROOT,  D(0755),  NC_DIR,   0 },
 	[K_SUBMIT]	  = { "submit",		K_QDIR,  R(0600),  NC_CTL,   WQFS_CTL_SUBMIT },
 	[K_DELAY]	  = { "delay",		K_QDIR,  R(0600),  NC_CTL,   WQFS_CTL_DELAY },

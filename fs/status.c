@@ -217,6 +217,12 @@ static pid_t work_pid(struct mwork *w)
 	return w->has_exit && w->ran ? w->ran->last_pid : 0;
 }
 
+/* The node w last ran on (a cluster's, or this daemon's), or "". */
+static const char *work_node(struct mwork *w)
+{
+	return w->ran && w->ran->node ? w->ran->node : "";
+}
+
 static void work_status(GString *s, struct mwork *w)
 {
 	g_string_append_printf(s, "name: %s\nstate: %s\ncommand: %s\nruns: %lu\n",
@@ -235,6 +241,9 @@ static void work_status(GString *s, struct mwork *w)
 		g_string_append_printf(s, "last_cpu: %d\n", w->ran->last_cpu);
 	else
 		g_string_append(s, "last_cpu: -\n");
+	const char *node = work_node(w);
+	if (*node)		/* where it last ran, once it ran */
+		g_string_append_printf(s, "node: %s\n", node);
 	time_field(s, "queued_at", w->has_queued, w->queued_ms);
 	time_field(s, "due_at", w->has_due, w->due_ms);
 	time_field(s, "started_at", w->has_started, w->started_ms);
@@ -287,6 +296,7 @@ struct work_row {
 	struct mwork *w;
 	const char *state;
 	const char *command;
+	const char *node;		/* where it last ran, or "" */
 	char exit[16], runs[24], queued[TIME_LEN], started[TIME_LEN], finished[TIME_LEN];
 	char duration[32];
 };
@@ -296,6 +306,7 @@ static void work_row(struct work_row *r, struct mwork *w, int64_t now)
 	r->w = w;
 	r->state = mwork_state_name(mwork_state(w));
 	r->command = mwork_cmdline(w);
+	r->node = work_node(w);
 	if (w->has_exit)
 		g_snprintf(r->exit, sizeof r->exit, "%d", w->last_exit);
 	else
@@ -410,8 +421,8 @@ static void json_num(GString *s, const char *key, const char *v)
 	g_string_append_printf(s, ", \"%s\": %s", key, *v ? v : "null");
 }
 
-/* A string, or null when unset. */
-static void json_time(GString *s, const char *key, const char *v)
+/* A string (a time, a node), or null when unset. */
+static void json_text(GString *s, const char *key, const char *v)
 {
 	g_string_append_printf(s, ", \"%s\": ", key);
 	if (*v)
@@ -436,10 +447,11 @@ static void queue_json(GString *s, struct mqueue *q, const struct submitter *rea
 		json_string(s, r->state);
 		json_num(s, "exit", r->exit);
 		json_num(s, "runs", r->runs);
-		json_time(s, "queued_at", r->queued);
-		json_time(s, "started_at", r->started);
-		json_time(s, "finished_at", r->finished);
+		json_text(s, "queued_at", r->queued);
+		json_text(s, "started_at", r->started);
+		json_text(s, "finished_at", r->finished);
 		json_num(s, "duration", r->duration);
+		json_text(s, "node", r->node);
 		g_string_append(s, ", \"command\": ");
 		json_string(s, r->command);
 		g_string_append_c(s, '}');
@@ -495,6 +507,9 @@ static void file_text(GString *s, enum kind k, struct mqueue *q, struct mwork *w
 		break;
 	case K_HZ:		/* what a bare-integer DELAY and the jiffies mean */
 		g_string_append_printf(s, "%u\n", opts.model.hz);
+		break;
+	case K_NODES:		/* the cluster's nodes, or this daemon alone */
+		store_nodes_text(wqfs_store(), s);
 		break;
 	case K_QSTATUS:
 		queue_status(s, q);

@@ -20,6 +20,7 @@
  *                         engine/internal.h)
  *   armed_mu              the count of armed waits (model/wait.c)
  *   wq_command lock       one running command (engine/command.c)
+ *   lease mu              the nodes' rows read last (store/lease.c)
  *
  * Rules: no fuse_reply_*(), no fuse_req_interrupt_func(), no thread
  * create or join and no wait under any of these locks, except the model
@@ -65,6 +66,8 @@ extern char *wqfs_root;			/* absolute mount point */
 extern struct wqfs_trace *trace_hub;
 extern struct fuse_session *wqfs_se;
 extern time_t wqfs_mount_time;
+/* The durable state, or NULL (state=none): the nodes file asks it. */
+struct store *wqfs_store(void);
 
 /* ---- nodes (nodes.c) ----------------------------------------------------- */
 
@@ -72,7 +75,7 @@ extern time_t wqfs_mount_time;
 enum kind {
 	K_NONE = 0,
 	K_ROOT = 1,			/* must be 1: FUSE_ROOT_ID */
-	K_STATUS, K_STATUS_JSON, K_TRACE, K_JIQWQ, K_JIQWQDELAY, K_HZ,
+	K_STATUS, K_STATUS_JSON, K_TRACE, K_JIQWQ, K_JIQWQDELAY, K_HZ, K_NODES,
 	K_QDIR,
 	K_SUBMIT, K_DELAY, K_MODIFY, K_CANCEL, K_FLUSH, K_DRAIN,
 	K_QSTATUS, K_QTRACE, K_QJIQWQ, K_QJIQWQDELAY,

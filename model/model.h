@@ -530,4 +530,14 @@ void model_cluster_passed(uint64_t pass);
 void model_drain(unsigned int timeout_s, bool keep, void (*stop_readers)(void),
 		 void (*report)(struct mqueue *q, struct mwork *w, const char *what));
 
+/* ---- a node of a cluster (fence.c) ----------------------------------------- */
+
+/* This node's lease ran out unrenewed: kill every work running here (the
+ * others count them lost), and say so on stderr.  No lock held; returns
+ * how many. */
+unsigned long model_fence(void);
+/* What this node runs now (works running in every queue) and its slots
+ * (the sum of its queues' max_active).  Model lock held. */
+void model_node_load(uint64_t *running, uint64_t *slots);
+
 #endif /* WQFS_MODEL_H */

@@ -307,7 +307,7 @@ static void *cluster_main(void *arg)
 		int wait = RETRY_MS;
 		if (cluster_connect(s) == 0 && mirror_pass(s) == 0) {
 			model_cluster_passed(++s->pass);
-			if (!model_exiting)
+			if (!model_exiting && !store_fenced(s))
 				claim_all(s);
 			wait = next_due_ms(s);
 		}

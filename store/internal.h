@@ -172,6 +172,11 @@ struct store {
 					 * from this one on are mirrored next */
 	uint64_t pass;			/* cluster thread: passes done */
 	GHashTable *subs;		/* cluster thread: id -> submitter */
+	/* lease.c */
+	struct lease *lease;		/* this node's lease (PostgreSQL), or
+					 * NULL; set and cleared with no reader */
+	bool fenced;			/* atomic (__atomic_*): the lease ran out
+					 * unrenewed: claim nothing */
 };
 
 /* db.c (SQLite) */
@@ -238,5 +243,17 @@ char *files_to_text(const struct fattr *files);
 void files_from_text(const char *text, struct fattr *files);
 char *cpumask_to_text(const cpu_set_t *mask);
 void cpumask_from_text(const char *text, cpu_set_t *mask);
+
+/* lease.c: this node's lease, the reaper and the nodes' rows, on a
+ * connection and a thread of their own (PostgreSQL; else nothing).
+ * lease_start() registers the node before it returns: 0 or -errno. */
+int lease_start(struct store *s);
+void lease_stop(struct store *s);	/* joins the thread; s may be NULL */
+/* Whether this node's lease ran out unrenewed (see lease.c): it claims
+ * nothing until it renews again. */
+static inline bool store_fenced(const struct store *s)
+{
+	return __atomic_load_n(&s->fenced, __ATOMIC_ACQUIRE);
+}
 
 #endif /* WQFS_STORE_INTERNAL_H */

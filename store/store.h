@@ -17,6 +17,7 @@
 #ifndef WQFS_STORE_H
 #define WQFS_STORE_H
 
+#include <glib.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -59,5 +60,11 @@ uint64_t store_commits(struct store *s);
  * $XDG_STATE_HOME/wqfs/NAME.db (else ~/.local/state/wqfs/) for others,
  * NAME the mount point escaped as systemd-escape --path does.  g_free. */
 char *store_default_path(const char *mountpoint);
+
+/* The text of the root file `nodes`: a header, then a row per node of the
+ * cluster sorted by name (NODE LEASE RUNNING SLOTS STATE), this node's
+ * load as it is now; with no cluster (SQLite, or s NULL: no state), the
+ * header and this node's row.  Model lock held. */
+void store_nodes_text(struct store *s, GString *out);
 
 #endif /* WQFS_STORE_H */

@@ -522,8 +522,9 @@ int store_start(struct store *s)
 	struct model_journal j = { .changed = store_journal, .sync = store_sync,
 				   .ready = store_ready, .data = s };
 	model_set_journal(&j);
-	if (!model_cluster)
-		return 0;
+	int r = lease_start(s);	/* this node is known before it claims */
+	if (r < 0 || !model_cluster)
+		return r;
 	model_lock();		/* every node has `events`: so has the database */
 	model_changed(MCHANGE_QUEUE_CREATED, events_q, NULL);
 	model_unlock();
@@ -532,9 +533,11 @@ int store_start(struct store *s)
 
 void store_stop(struct store *s)
 {
+	if (s)
+		cluster_stop(s);	/* no claim once the lease is gone */
+	lease_stop(s);
 	if (!s || !s->started)
 		return;
-	cluster_stop(s);
 	model_set_journal(NULL);
 	pthread_mutex_lock(&s->mu);
 	s->stop = true;

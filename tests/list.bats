@@ -84,7 +84,7 @@ for k, v in status:
 text = open(sys.argv[3], "rb").read().decode("utf-8", "surrogateescape")
 rows = text.splitlines()[1:]
 wkeys = ["name", "state", "exit", "runs", "queued_at", "started_at",
-         "finished_at", "duration", "command"]
+         "finished_at", "duration", "node", "command"]
 if len(rows) != len(j["works"]):
     sys.exit("%d works in status.json, %d rows in list" % (len(j["works"]), len(rows)))
 def show(v, k):
@@ -99,7 +99,7 @@ for w, line in zip(j["works"], text.splitlines()[1:]):
     for k in ("exit", "runs"):
         if w[k] is not None and type(w[k]) is not int:
             sys.exit("%s of %s is %r" % (k, w["name"], w[k]))
-    for k in ("queued_at", "started_at", "finished_at"):
+    for k in ("queued_at", "started_at", "finished_at", "node"):
         if w[k] is not None and type(w[k]) is not str:
             sys.exit("%s of %s is %r" % (k, w["name"], w[k]))
     # the list row, cell by cell, from the JSON fields

@@ -177,6 +177,16 @@ unit_run() {
 	[[ -n "$output" ]]
 }
 
+@test "-o node= must be a name: empty, with a blank or a /, or too long, it is refused before mounting" {
+	local n
+	for n in "" "a b" "a/b" "$(printf 'n%.0s' {1..65})"; do
+		run timeout 10 "$WQFS_BIN" -f "$M" -o "node=$n" -o state=none
+		assert_failure
+		assert_output --partial "node must be a name of 1 to 64 characters"
+		! grep -qF " $M fuse" /proc/mounts || fail "node '$n' mounted"
+	done
+}
+
 @test "the man page is built and describes every file of a queue" {
 	local man="$WQFS_BUILD_ROOT/fs/wqfs.1"
 	[[ -f "$man" ]] || fail "no $man: is scdoc installed?"
@@ -185,7 +195,7 @@ unit_run() {
 	for f in submit delay modify cancel flush status trace jiqwq jiqwqdelay \
 		per_cpu max_active cpumask nice frozen requeue_lost works output \
 		EALREADY ENOENT EINVAL E2BIG ENOSPC EDEADLK EINTR ESHUTDOWN EBUSY \
-		ENOTEMPTY ERANGE EPERM; do
+		ENOTEMPTY ERANGE EPERM nodes WQ_NODE node=; do
 		assert_output --partial "$f"
 	done
 }

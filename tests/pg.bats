@@ -125,3 +125,123 @@ pg() {
 	assert_output --partial "written by a newer wqfs"
 	! mountpoint -q "$MNT"
 }
+
+# second NODE - a second daemon on the database, as node NODE, mounted on
+# $T/m2 (unmounted by teardown); its log is $T/m2.log
+second() {
+	mkdir -p "$T/m2"
+	"$WQFS_BIN" -f "$T/m2" -o "state=$DB" -o "node=$1" </dev/null >"$T/m2.log" 2>&1 3>&- &
+	M2_PID=$!
+	wait_for 10 mountpoint -q "$T/m2"
+}
+
+teardown() {
+	if [[ -n "${M2_PID:-}" ]] && kill -0 "$M2_PID" 2>/dev/null; then
+		fusermount3 -u "$T/m2" 2>/dev/null || true
+		wait_exit 40 "$M2_PID" || kill -9 "$M2_PID" 2>/dev/null || true
+	fi
+	if grep -qF " $T/m2 fuse" /proc/mounts; then fusermount3 -uz "$T/m2"; fi
+	M2_PID=
+	local problems=0
+	if grep -qE 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer|ThreadSanitizer' \
+		"$T/m2.log" 2>/dev/null; then
+		echo "teardown: sanitizer report in the second daemon's log:" >&2
+		cat "$T/m2.log" >&2
+		problems=1
+	fi
+	wqfs_unmount || problems=1
+	return "$problems"
+}
+
+# sql QUERY - the rows of QUERY on this test's database, unaligned
+sql() {
+	psql -qAt "$DB" -c "$1"
+}
+
+# node_is NODE STATE - NODE's row of nodes says STATE (alive, dead)
+node_is() {
+	nodes_rows | grep -q "^$1 [0-9.]* [0-9]* [0-9]* $2\$"
+}
+
+# reaped - no work is claimed by, or must run on, a node
+reaped() {
+	[[ "$(sql "SELECT count(*) FROM works WHERE running_on <> '' OR home <> ''")" == 0 ]]
+}
+
+@test "nodes: a row per daemon on the database, sorted by name, alive with a fresh lease; a second daemon of the same node name is refused" {
+	second n2
+	# each renews its lease every 2 s; a new one is seen at the latest read
+	wait_for 5 node_is n2 alive
+	run nodes_rows
+	assert_success
+	local both
+	both=$(printf '%s alive\n' "$(hostname)" n2 | LC_ALL=C sort | tr '\n' ' ')
+	assert_equal "$(cut -d' ' -f1,5 <<<"$output" | tr '\n' ' ')" "$both"
+	local lease
+	for lease in $(cut -d' ' -f2 <<<"$output"); do
+		[[ "${lease%.*}" -lt 3 ]] || fail "a lease $lease s old: $output"
+	done
+	assert_equal "$(nodes_rows "$T/m2" | cut -d' ' -f1,5 | tr '\n' ' ')" "$both"
+	mkdir "$T/m3"
+	run timeout 10 "$WQFS_BIN" -f "$T/m3" -o "state=$DB" -o node=n2
+	assert_failure
+	assert_output --partial "is in use by another wqfs daemon as node n2"
+	! mountpoint -q "$T/m3"
+	wait_for 5 node_is n2 alive
+}
+
+@test "a node killed: nodes shows it dead within 15 s; the reaper makes the runs it claimed lost (pending again with requeue_lost), and its per-CPU works anyone's" {
+	mkdir "$MNT/q" "$MNT/rq"
+	echo 1 >"$MNT/rq/requeue_lost"
+	echo 1 >"$MNT/q/frozen"
+	echo 1 >"$MNT/rq/frozen"
+	printf 'a: true\nc: true\nd: true\n' >"$MNT/q/submit"
+	echo "b: true" >"$MNT/rq/submit"
+	second n2
+	kill -9 "$M2_PID"
+	wait "$M2_PID" 2>/dev/null || true
+	fusermount3 -uz "$T/m2"
+	local ord
+	ord=$(sql "SELECT ord FROM works WHERE name = 'b'")
+	# what the claims of the cluster's nodes would have written: a and b
+	# run on n2, d on a node that has no row; c must run on n2 (per-CPU)
+	sql "UPDATE works SET state = 3, running_on = 'n2' WHERE name IN ('a', 'b');
+	     UPDATE works SET state = 3, running_on = 'gone-node' WHERE name = 'd';
+	     UPDATE works SET home = 'n2' WHERE name = 'c'"
+	wait_for 15 node_is n2 dead
+	node_is "$(hostname)" alive
+	wait_for 5 reaped
+	assert_equal "$(sql "SELECT name, state, wnode FROM works ORDER BY name" | tr '\n' ' ')" \
+		"a|4| b|1| c|1| d|4| "
+	# b is last in the cluster's order now; the lost runs ended when reaped
+	assert_equal "$(sql "SELECT ord <> $ord AND ord = (SELECT last_value FROM wqfs_ord)
+	     FROM works WHERE name = 'b'")" t
+	assert_equal "$(sql "SELECT count(*) FROM works WHERE name IN ('a', 'b', 'd')
+	     AND finished_ms > (extract(epoch FROM now()) * 1000)::bigint - 15000")" 3
+	# as the daemon restarted on the database sees them
+	crash
+	restart
+	assert_equal "$(w_get q a state) $(w_get q d state) $(w_get rq b state) $(w_get q c state)" \
+		"lost lost pending pending"
+}
+
+@test "a node that cannot renew its lease kills its running works at 9 s and says so; renewed, it runs works again" {
+	mkdir "$MNT/q"
+	echo "s: sleep 1000" >"$MNT/q/submit"
+	wait_for 10 w_state_is q s running
+	local t0
+	t0=$(date +%s%3N)
+	pg pause
+	wait_for 20 w_state_is q s failed
+	local ms=$(($(date +%s%3N) - t0))
+	# its last renewal came up to 2 s before the pause
+	((ms >= 6000 && ms <= 12000)) || fail "killed $ms ms after the database went"
+	grep -q "wqfs: lost the database for 9 s: killed 1 running works" "$WQFS_LOG" ||
+		fail "no report: $(cat "$WQFS_LOG")"
+	pg resume
+	wait_for 10 grep -q "this node's lease is renewed again" "$WQFS_LOG"
+	wait_for 5 node_is "$(hostname)" alive
+	echo "t: echo back" >"$MNT/q/submit"
+	flushq q
+	assert_equal "$(cat "$MNT/q/works/t/output")" back
+}

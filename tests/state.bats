@@ -156,16 +156,16 @@ check_delayed() {
 	echo c >"$MNT/q/cancel"
 	flushq q
 	local before w
-	before=$(for w in o f c; do grep -Ev '^last_(pid|cpu):' "$MNT/q/works/$w/status"; done)
+	before=$(for w in o f c; do grep -Ev '^(last_(pid|cpu)|node):' "$MNT/q/works/$w/status"; done)
 	crash
 	restart
 	assert_equal "$(stat -c %a "$MNT/q")" 750
 	assert_equal "$(cat "$MNT/q/max_active")" 3
 	assert_equal "$(cat "$MNT/q/nice")" 5
 	assert_equal "$(cat "$MNT/q/works/o/output")" "kept output"
-	# done, failed, cancelled and their times, as they were (not the pid
-	# and CPU of a run of the daemon before)
-	assert_equal "$(for w in o f c; do grep -Ev '^last_(pid|cpu):' "$MNT/q/works/$w/status"; done)" "$before"
+	# done, failed, cancelled and their times, as they were (not the pid,
+	# CPU and node of a run of the daemon before)
+	assert_equal "$(for w in o f c; do grep -Ev '^(last_(pid|cpu)|node):' "$MNT/q/works/$w/status"; done)" "$before"
 	assert_equal "$(w_get q o state) $(w_get q f state) $(w_get q c state)" "done failed cancelled"
 	echo 1 >"$MNT/q/frozen"
 	echo "p: echo p >> $T/p" >"$MNT/q/submit"

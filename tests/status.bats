@@ -231,3 +231,39 @@ for r in rows:
 	run write_errno "$MNT/hz" 300
 	assert_output EINVAL
 }
+
+# nodes_running_is N - this daemon's row of nodes shows N running works
+nodes_running_is() {
+	[[ "$(nodes_rows | cut -d' ' -f3)" == "$1" ]]
+}
+
+@test "nodes: the header and this daemon's row: its node, a fresh lease, the works it runs, its slots, alive" {
+	assert_equal "$(stat -c %a "$MNT/nodes")" 444
+	mkdir "$MNT/q"
+	echo 3 >"$MNT/q/max_active"
+	local slots=$(($(cat "$MNT/events/max_active") + 3))
+	run nodes_rows
+	assert_success
+	local node lease running n state
+	read -r node lease running n state <<<"$output"
+	assert_equal "$(wc -l <<<"$output")" 1
+	assert_equal "$node $running $n $state" "$(hostname) 0 $slots alive"
+	if [[ -n "${WQFS_PG_DIR:-}" ]]; then
+		# the lease the database gave, renewed every 2 s
+		[[ "${lease%.*}" -lt 3 ]] || fail "lease $lease s old"
+	else
+		assert_equal "$lease" 0.0
+	fi
+	echo "s1: sleep 1000" >"$MNT/q/submit"
+	echo "s2: sleep 1000" >"$MNT/q/submit"
+	wait_for 10 w_state_is q s1 running
+	wait_for 10 w_state_is q s2 running
+	run nodes_rows
+	assert_success
+	assert_equal "$(cut -d' ' -f3,4 <<<"$output")" "2 $slots"
+	printf 's1\ns2\n' >"$MNT/q/cancel"
+	wait_for 10 nodes_running_is 0
+	# root passes the mode check; the file takes no write
+	run write_errno "$MNT/nodes" x
+	assert_output EINVAL
+}

@@ -3,7 +3,7 @@
 
 load bats/common
 
-WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at started_at finished_at reason"
+WORK_KEYS="name state command runs last_exit last_pid last_cpu node queued_at due_at started_at finished_at reason"
 
 @test "works/WORK/status has its keys in order, one key: value a line" {
 	mkdir "$MNT/q"
@@ -30,6 +30,9 @@ WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at 
 		run w_get q d "$k"
 		assert_equal "$output" -
 	done
+	# where it ran: no line until it runs
+	run grep -c '^node:' "$MNT/q/works/d/status"
+	assert_output 0
 	# times: the wall clock, ISO 8601 UTC with milliseconds
 	local qa da now
 	now=$(date +%s%3N)
@@ -81,6 +84,26 @@ WORK_KEYS="name state command runs last_exit last_pid last_cpu queued_at due_at 
 	assert_output 0
 	run w_get q e runs
 	assert_output 2
+}
+
+@test "WQ_NODE and node: name the daemon's node: the host name, or -o node=" {
+	mkdir "$MNT/q"
+	echo 'n: echo "$WQ_NODE"' >"$MNT/q/submit"
+	flushq q
+	assert_equal "$(cat "$MNT/q/works/n/output")" "$(hostname)"
+	assert_equal "$(w_get q n node)" "$(hostname)"
+	wqfs_remount "$WQFS_OPTS -o node=node-1.example"
+	mkdir "$MNT/q"
+	echo 'n: echo "$WQ_NODE"' >"$MNT/q/submit"
+	flushq q
+	assert_equal "$(cat "$MNT/q/works/n/output")" node-1.example
+	assert_equal "$(w_get q n node)" node-1.example
+	run grep -c '"name": "n", .*"node": "node-1.example"' "$MNT/q/status.json"
+	assert_output 1
+	# a submitter's own WQ_NODE is not passed on
+	WQ_NODE=elsewhere sh -c "echo 'm: echo \$WQ_NODE' >'$MNT/q/submit'"
+	flushq q
+	assert_equal "$(cat "$MNT/q/works/m/output")" node-1.example
 }
 
 @test "a work killed by a signal does not report exit 0" {

@@ -429,6 +429,38 @@ time_ms() {
 	date -u -d "$1" +%s%3N
 }
 
+# nodes_rows [MOUNT] - check MOUNT's (default $MNT) nodes file byte by
+# byte: the header, columns as wide as their widest cell two blanks apart
+# (NODE to the left, the numbers to the right, STATE last), rows sorted by
+# name, a lease in seconds with one decimal, alive or dead; then print
+# each row as "NODE LEASE RUNNING SLOTS STATE"
+nodes_rows() {
+	"$PY" - "${1:-$MNT}/nodes" <<'EOF'
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+if lines[-1] != "":
+    sys.exit("nodes does not end with a newline")
+rows = [l.split() for l in lines[:-1]]
+if not rows or rows[0] != ["NODE", "LEASE", "RUNNING", "SLOTS", "STATE"]:
+    sys.exit("nodes: bad header %r" % lines[:1])
+if any(len(r) != 5 for r in rows):
+    sys.exit("nodes: a row has not 5 cells: %r" % lines)
+w = [max(len(r[c]) for r in rows) for c in range(4)]
+for r, l in zip(rows, lines):
+    again = "%-*s  %*s  %*s  %*s  %s" % (w[0], r[0], w[1], r[1], w[2], r[2], w[3], r[3], r[4])
+    if again != l:
+        sys.exit("nodes: row not in columns:\n%r\n%r" % (l, again))
+for r in rows[1:]:
+    if not (re.fullmatch(r"\d+\.\d", r[1]) and r[2].isdigit() and r[3].isdigit()
+            and r[4] in ("alive", "dead")):
+        sys.exit("nodes: bad row %r" % r)
+    print(" ".join(r))
+names = [r[0] for r in rows[1:]]
+if names != sorted(names):
+    sys.exit("nodes: rows not sorted by name: %r" % names)
+EOF
+}
+
 # flushq QUEUE - flush_workqueue, bounded; fails if the write fails
 flushq() {
 	timeout -s KILL "$WQ_TIMEOUT" sh -c 'echo > "$1"' sh "$MNT/$1/flush"
