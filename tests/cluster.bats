@@ -322,7 +322,11 @@ acked_past() {
 	sort "$T/ack.1" "$T/ack.2" "$T/ack.3" >"$T/acked"
 	wait_for 20 test -z "$(sort "$T/ran" | comm -23 "$T/acked" -)"
 	assert_equal "$(sort "$T/ran" | uniq -d)" ""
+	local j
 	for i in 1 2 3; do
-		[[ ! -e "$M1/q/works/down$i" ]] || fail "down$i was refused but is there"
+		for j in 1 2 3; do
+			[[ ! -e "${NODE_MNT[j]}/q/works/down$i" ]] || fail "down$i was refused but n$j shows it"
+		done
+		! grep -qx "down$i" "$T/ran" || fail "down$i was refused but ran"
 	done
 }
