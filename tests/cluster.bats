@@ -156,6 +156,7 @@ most_at_once() {
 	mkdir "$M1/q"
 	seen q
 	local marker="sleep 1000.$RANDOM$RANDOM"
+	orphan "$marker"
 	put "$M1/q/submit" "c: $marker"
 	wait_for 5 on 3 w_state_is q c running
 	wait_for 5 test -n "$(pids_of "$marker")"
@@ -168,20 +169,13 @@ most_at_once() {
 	wait_for 3 test -z "$(pids_of "$marker")"
 }
 
-# kill_marker TEXT - SIGKILL, by pid, what a dead node left running
-kill_marker() {
-	local pid
-	for pid in $(pids_of "$1"); do
-		kill -9 "$pid" 2>/dev/null || true
-	done
-}
-
 @test "kill -9 of a node: its running work is lost on the others within 15 s, its pending one runs elsewhere, nothing runs twice" {
 	mkdir "$M2/q"
 	put "$M2/q/max_active" 1
 	seen q
 	wait_for 5 file_has "$M1/q/max_active" 1
 	local marker="sleep 1000.$RANDOM$RANDOM"
+	orphan "$marker"
 	# both on CPU 0 of n2: p waits behind l
 	put_on_cpu 0 "$M2/q/submit" "l: echo l >>$T/ran; $marker"
 	wait_for 5 on 1 w_state_is q l running
@@ -194,7 +188,6 @@ kill_marker() {
 	local at
 	at=$(where q p)
 	[[ "$at" == n1 || "$at" == n3 ]] || fail "p ran on '$at'"
-	kill_marker "$marker"
 	assert_equal "$(sort "$T/ran")" $'l\np'
 }
 

@@ -189,14 +189,14 @@ def recovery_rows(s, pg):
     marker = 'sleep 1000.%d' % os.getpid()
     with Cluster(s, pg, 3, 'rec') as c:
         n1, n2 = c.nodes[0], c.nodes[1]
-        os.mkdir(n2.path('q'))
-        write_file(n2.path('q', 'submit'), 'l: %s\n' % marker)
-        wait_for('l running', lambda: work_state(n1, 'q', 'l') == 'running', 10)
-        n2.kill()
         try:
+            os.mkdir(n2.path('q'))
+            write_file(n2.path('q', 'submit'), 'l: %s\n' % marker)
+            wait_for('l running', lambda: work_state(n1, 'q', 'l') == 'running', 10)
+            n2.kill()
             took = wait_for('l lost', lambda: work_state(n1, 'q', 'l') == 'lost', 60)
         finally:
-            kill_marked(marker)
+            kill_marked(marker)     # n2 died by SIGKILL: nobody stops it
     return [Row(NAME, 'kill -9 of a node: its running work lost on n1', 's', took,
                 None, '', goal=RECOVERY_GOAL)]
 

@@ -17,7 +17,8 @@
 #
 # Helpers: on N CMD... (CMD with MNT the mount of node N: q_get, w_get,
 # w_state_is, flushq, healthy), kill9 N, where QUEUE WORK, node_pid N,
-# put FILE TEXT, put_on_cpu CPU FILE TEXT, pg pause|resume, pids_of TEXT.
+# put FILE TEXT, put_on_cpu CPU FILE TEXT, pg pause|resume, pids_of TEXT,
+# orphan TEXT.
 # common.bash's wait_for SECS CMD... polls CMD every 0.05 s.
 
 # Per node I (1..3): its mount point, daemon, wqfs_mount directory and
@@ -74,11 +75,23 @@ cluster_setup() {
 
 # Node 1 first: its teardown kills what bg started (see above).
 cluster_teardown() {
-	local i rc=0
+	local i rc=0 marker pid
 	for i in 1 2 3; do
 		node_unmount "$i" || rc=1
 	done
+	for marker in "${ORPHANS[@]}"; do
+		for pid in $(pids_of "$marker"); do
+			kill -9 "$pid" 2>/dev/null || true
+		done
+	done
 	return "$rc"
+}
+
+# orphan TEXT - at teardown, SIGKILL (by pid) what still runs with TEXT in
+# its command line: a work whose daemon kill9 killed is nobody's to stop
+ORPHANS=()
+orphan() {
+	ORPHANS+=("$1")
 }
 
 setup() {
@@ -103,7 +116,7 @@ node_pid() {
 
 # kill9 N - SIGKILL node nN's daemon and detach its dead mount; its
 # teardown then only removes its directory.  Its works' commands, which
-# the daemon no longer stops, are the test's to kill.
+# the daemon no longer stops, are the test's to name (orphan).
 kill9() {
 	local i=$1
 	kill -9 "${NODE_PID[i]}"
