@@ -178,6 +178,7 @@ static void model_start(void)
 	nodes_queue_files(&opts.model);
 	model_init(&opts.model);
 	model_set_work_watch(follow_watch);
+	model_set_queue_watch(names_queue_changed);
 }
 
 /* Start the engine, the trace hub, the resumer and `events`: after the

@@ -30,6 +30,17 @@ static double node_timeout(fuse_ino_t ino)
 	return is_work_kind(ino_kind(ino)) ? 0.0 : FIXED_TIMEOUT;
 }
 
+/* Another node changed or removed queue qid (model_set_queue_watch):
+ * the kernel forgets its entry and what it keeps of its files, which the
+ * fixed nodes' timeouts would otherwise keep for an hour.  No lock held;
+ * an inode the kernel does not know is not an error. */
+void names_queue_changed(uint64_t qid, const char *name)
+{
+	fuse_lowlevel_notify_inval_entry(wqfs_se, FUSE_ROOT_ID, name, strlen(name));
+	for (enum kind k = K_QDIR; k <= K_WORKS; k++)
+		fuse_lowlevel_notify_inval_inode(wqfs_se, mkino(qid, k), 0, 0);
+}
+
 /* ---- attributes ------------------------------------------------------------ */
 
 bool is_queue_kind(enum kind k)

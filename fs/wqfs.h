@@ -122,6 +122,10 @@ static inline uint64_t ino_id(fuse_ino_t ino)
 	return ino >> INO_SHIFT;
 }
 
+/* names.c: another node changed or removed a queue (the model's queue
+ * watch) */
+void names_queue_changed(uint64_t qid, const char *name);
+
 /* The model's file index of a queue's file of kind k (K_QDIR..K_WORKS). */
 static inline int qfile(enum kind k)
 {

@@ -15,6 +15,19 @@ void model_set_work_watch(void (*fn)(uint64_t wid))
 	work_watch = fn;
 }
 
+static void (*queue_watch)(uint64_t qid, const char *name);	/* set once */
+
+void model_set_queue_watch(void (*fn)(uint64_t qid, const char *name))
+{
+	queue_watch = fn;
+}
+
+void model_queue_watch(uint64_t qid, const char *name)
+{
+	if (queue_watch && qid)
+		queue_watch(qid, name);
+}
+
 /* A running work's output grew (its command's output_notify). */
 void model_output_grew(void *data)
 {

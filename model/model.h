@@ -442,6 +442,11 @@ int model_ready(void);
  * work's output grew (no lock held, on its worker).  It only records, or
  * hands work to the resumer.  Set once, before the first work. */
 void model_set_work_watch(void (*fn)(uint64_t wid));
+/* Who is told that another node changed or removed queue qid named name
+ * (fs drops what the kernel keeps of its files): fn is called with no
+ * lock held.  Set once, before the first queue. */
+void model_set_queue_watch(void (*fn)(uint64_t qid, const char *name));
+void model_queue_watch(uint64_t qid, const char *name);	/* no lock held */
 /* Acknowledged means committed: a handler calls this after its changes
  * and before its reply.  No lock held; 0, -EIO or -ENOSPC. */
 int model_commit(void);

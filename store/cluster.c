@@ -103,9 +103,27 @@ static void each(struct store *s, PGresult *res, void (*fn)(const struct row *, 
 
 /* ---- the mirror ----------------------------------------------------------------------- */
 
+/* The id of the live queue name, or 0. */
+static uint64_t queue_id(const char *name)
+{
+	model_lock();
+	struct mqueue *q = g_hash_table_lookup(queues_by_name, name);
+	uint64_t id = q ? q->id : 0;
+	model_unlock();
+	return id;
+}
+
+/* A queue another node made, changed or removed; what the kernel keeps of
+ * its files here is dropped (of the one there was, and the one there is). */
 static void mirror_queue(const struct row *st, void *unused)
 {
+	g_autofree char *name = g_strdup(st->s->be->col_text(st, 0));
+	uint64_t before = queue_id(name);
 	restore_queue_row(st, true);
+	uint64_t after = queue_id(name);
+	model_queue_watch(before, name);
+	if (after != before)
+		model_queue_watch(after, name);
 }
 
 static void mirror_work(const struct row *st, void *subs)
@@ -161,13 +179,26 @@ static int mirror_pass(struct store *s)
 static const char claim_any[] = CLAIM("FOR UPDATE SKIP LOCKED");
 static const char claim_ordered[] = CLAIM("FOR UPDATE");
 
+/* The works of queue claimed by any node.  A statement of its own, after
+ * the queue's row is locked: its snapshot sees every claim committed
+ * before (a subquery of the locking statement would not). */
+static int64_t claimed(struct store *s, const char *queue)
+{
+	const char *v[] = { queue };
+	PGresult *res = query(s, "SELECT count(*) FROM works WHERE queue = $1"
+			      " AND running_on <> ''", 1, v, PGRES_TUPLES_OK);
+	struct row r = { .s = s, .impl = res };
+	int64_t n = res && PQntuples(res) == 1 ? s->be->col_int(&r, 0) : INT64_MAX / 2;
+	PQclear(res);
+	return n;
+}
+
 /* The slots of queue left cluster-wide, its row locked; -1: none (gone,
  * frozen). */
 static int64_t claim_room(struct store *s, const char *queue, bool *ordered)
 {
 	const char *v[] = { queue };
-	PGresult *res = query(s, "SELECT unbound, max_active, (SELECT count(*) FROM works"
-			      " WHERE queue = $1 AND running_on <> '') FROM queues"
+	PGresult *res = query(s, "SELECT unbound, max_active FROM queues"
 			      " WHERE name = $1 AND NOT gone AND frozen = 0 FOR UPDATE",
 			      1, v, PGRES_TUPLES_OK);
 	int64_t room = -1;
@@ -176,7 +207,7 @@ static int64_t claim_room(struct store *s, const char *queue, bool *ordered)
 		bool unbound = s->be->col_int(&r, 0);
 		int64_t max = s->be->col_int(&r, 1);
 		*ordered = unbound && max == 1;
-		room = unbound ? max - s->be->col_int(&r, 2) : CLAIM_MAX;
+		room = unbound ? max - claimed(s, queue) : CLAIM_MAX;
 	}
 	PQclear(res);
 	return MIN(room, CLAIM_MAX);
