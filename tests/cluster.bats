@@ -51,8 +51,8 @@ node_of() {
 	wait_for 5 file_has "$M1/q/max_active" 5
 	wait_for 5 file_has "$M3/q/max_active" 5
 	chmod 0750 "$M1/q"
-	wait_for 5 test "$(stat -c %a "$M2/q")" = 750
-	wait_for 5 test "$(stat -c %a "$M3/q")" = 750
+	wait_for 5 equals 750 stat -c %a "$M2/q"
+	wait_for 5 equals 750 stat -c %a "$M3/q"
 	rmdir "$M3/q"
 	wait_for 5 test ! -e "$M1/q"
 	wait_for 5 test ! -e "$M2/q"
@@ -210,18 +210,17 @@ node_running() {
 @test "nodes lists n1 n2 n3 alive on every node, counts a running work, and shows n2 dead within 15 s of its kill -9" {
 	local i
 	for i in 1 2 3; do
-		run node_rows "$i"
-		assert_success
-		assert_output $'n1 alive\nn2 alive\nn3 alive'
+		# a node reads the others' rows with its lease, every 2 s
+		wait_for 5 equals $'n1 alive\nn2 alive\nn3 alive' node_rows "$i"
 	done
 	assert_equal "$(stat -c %a "$M1/nodes")" 444
 	mkdir "$M1/q"
 	seen q
 	put "$M1/q/submit" "s: sleep 1000"
-	wait_for 5 test "$(node_running 3 n1)" = 1
+	wait_for 5 equals 1 node_running 3 n1
 	assert_equal "$(node_running 3 n2)" 0
 	kill9 2
-	wait_for 15 test "$(node_rows 1)" = $'n1 alive\nn2 dead\nn3 alive'
+	wait_for 15 equals $'n1 alive\nn2 dead\nn3 alive' node_rows 1
 	run node_rows 3
 	assert_output $'n1 alive\nn2 dead\nn3 alive'
 	put "$M1/q/cancel" s

@@ -163,9 +163,10 @@ node_is() {
 	nodes_rows | grep -q "^$1 [0-9.]* [0-9]* [0-9]* $2\$"
 }
 
-# reaped - no work is claimed by, or must run on, a node
+# reaped - no work is claimed by, or must run on, a dead node
 reaped() {
-	[[ "$(sql "SELECT count(*) FROM works WHERE running_on <> '' OR home <> ''")" == 0 ]]
+	[[ "$(sql "SELECT count(*) FROM works WHERE running_on IN ('n2', 'gone-node')
+		    OR home = 'n2'")" == 0 ]]
 }
 
 @test "nodes: a row per daemon on the database, sorted by name, alive with a fresh lease; a second daemon of the same node name is refused" {

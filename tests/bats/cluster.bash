@@ -137,6 +137,12 @@ where() {
 	return 1
 }
 
+# equals TEXT CMD... - CMD prints TEXT now (for wait_for, which runs its
+# command each time: a $(...) in its arguments would be read once)
+equals() {
+	[[ "$("${@:2}")" == "$1" ]]
+}
+
 # put FILE TEXT - write TEXT and a newline to FILE with one write(2), as
 # echo does; fails as the write or the close does (bounded by WQ_TIMEOUT)
 # put_on_cpu CPU FILE TEXT - the same from a process bound to CPU (the CPU
