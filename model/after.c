@@ -205,8 +205,8 @@ static void after_release(struct mwork *w)
 		w->has_due = true;
 		mwork_set_due(w, model_now_ms(), ns);
 	}
-	if (model_cluster && cluster_queue(w, false, ns, WORK_CPU_UNBOUND) <= 0) {
-		/* queued in the database (or there already) */
+	if (model_cluster && cluster_queue(w, true, ns, WORK_CPU_UNBOUND) <= 0) {
+		/* its blocked instance, queued in the database */
 	} else if (ns) {
 		wq_queue_delayed_work_ns(WORK_CPU_UNBOUND, w->q->wq, &w->dwork, ns);
 	} else {

@@ -79,7 +79,7 @@ int cluster_queue(struct mwork *w, bool modify, uint64_t delay_ns, int cpu)
 		      w->remote == MW_BLOCKED;
 	if (queued && !modify)
 		return -EALREADY;
-	w->requeue = queued;	/* mod_delayed_work: whoever queued it */
+	w->requeue = modify;	/* mod_delayed_work: whoever queued it */
 	w->remote = delay_ns ? MW_DELAYED : MW_PENDING;
 	w->qcpu = (short)cpu;
 	return 0;

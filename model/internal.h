@@ -85,8 +85,9 @@ void mwork_restore_fields(struct mwork *w, const struct mwork_saved *s);
 
 /* cluster.c: a queueing line on a cluster's work w: marked queued (delayed
  * when delay_ns), for cpu; -EALREADY if it is queued already and not
- * modify; 1 if the engine here holds it (claimed, not started): the
- * engine answers.  Model lock held. */
+ * modify (which changes the queued instance, whoever queued it); 1 if
+ * the engine here holds it (claimed, not started): the engine answers.
+ * Model lock held. */
 int cluster_queue(struct mwork *w, bool modify, uint64_t delay_ns, int cpu);
 /* cluster.c: arm a wait through the database's rows: 0, or 1 if it is
  * the engine's to wait for (not a cluster's, a drain, a work held here);

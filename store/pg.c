@@ -167,9 +167,7 @@ static int pg_exec(struct store *s, const char *sql)
 	if (r < 0)
 		return r;
 	PGresult *res = PQexec(s->pg, sql);
-	r = pg_check(s, res, PGRES_COMMAND_OK);
-	if (r < 0 && PQresultStatus(res) == PGRES_TUPLES_OK)
-		r = 0;
+	r = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : pg_check(s, res, PGRES_COMMAND_OK);
 	PQclear(res);
 	return r;
 }
@@ -182,13 +180,17 @@ static int pg_version(struct store *s)
 	return r < 0 ? r : (int)store_int(s, "SELECT version::bigint FROM wqfs_schema", -1);
 }
 
+/* Nodes starting together migrate one at a time: the others find the
+ * schema made when they get the lock. */
 static int pg_migrate(struct store *s)
 {
-	int v = pg_version(s);
-	if (v < 0)
-		return v;
-	return store_migrate(s, v, PG_SCHEMA, pg_migrations,
-			     "UPDATE wqfs_schema SET version = ");
+	int r = pg_exec(s, "SELECT pg_advisory_lock(hashtext('wqfs-schema'))");
+	int v = r < 0 ? r : pg_version(s);
+	if (v >= 0)
+		r = store_migrate(s, v, PG_SCHEMA, pg_migrations,
+				  "UPDATE wqfs_schema SET version = ");
+	pg_exec(s, "SELECT pg_advisory_unlock(hashtext('wqfs-schema'))");
+	return v < 0 ? v : r;
 }
 
 static int pg_open(struct store *s)
