@@ -7,11 +7,11 @@ which mounts what it needs and returns its rows (benchlib.rows.Row).
 bench/README.md describes each.
 """
 
-from benches import (batch, e2e, jiq, pg, requests, restart, scale, shell, state,
+from benches import (batch, cluster, e2e, jiq, pg, requests, restart, scale, shell, state,
                      submit, timer, trace, waiters)
 
 ALL = [submit, batch, shell, requests, e2e, timer, scale, trace, jiq, waiters, state, restart,
-       pg]
+       pg, cluster]
 
 
 def select(only=None):
