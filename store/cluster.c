@@ -347,6 +347,19 @@ static void *cluster_main(void *arg)
 	return NULL;
 }
 
+/* At unmount: the works this node claimed and has not started (the drain
+ * started nothing more) are the others' at once, not after its lease. */
+static void release_claims(struct store *s)
+{
+	const char *v[] = { s->node };
+	if (cluster_connect(s) < 0)
+		return;
+	PQclear(query(s, "UPDATE works SET running_on = '', wnode = '',"
+		      " txid = pg_current_xact_id() WHERE running_on = $1 AND state IN (1, 2)",
+		      1, v, PGRES_COMMAND_OK));
+	PQclear(query(s, "NOTIFY wqfs", 0, NULL, PGRES_COMMAND_OK));
+}
+
 int cluster_start(struct store *s)
 {
 	s->poke_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -375,6 +388,7 @@ void cluster_stop(struct store *s)
 	pthread_join(s->cluster, NULL);
 	s->cluster_started = false;
 	poked = NULL;
+	release_claims(s);
 	close(s->poke_fd);
 	g_hash_table_destroy(s->subs);
 	if (s->cpg)

@@ -154,9 +154,9 @@ static void params_put(struct params *p, const struct store *s, const struct rec
 	p_ints(p, head, 2);
 	p_text(p, r->command);
 	p_ints(p, run, 10);
+	const int64_t instance[] = { r->inst, r->modify };
 	p_after_reason(p, r);
-	p_int(p, r->inst);
-	p_int(p, r->modify);
+	p_ints(p, instance, 2);
 	p_text(p, s->node);
 	p_text(p, r->home ? s->node : "");
 	p_int(p, r->cpu);
@@ -178,14 +178,13 @@ static void params_run(struct params *p, const struct store *s, const struct rec
 /* PG_LINE: $1 queue, $2 name, then these. */
 static void params_line(struct params *p, const struct store *s, const struct rec *r)
 {
-	p_int(p, r->state);
-	p_int(p, r->finished_ms);
+	const int64_t head[] = { r->state, r->finished_ms };
+	const int64_t tail[] = { r->held, r->inst, r->cancel };
+	p_ints(p, head, 2);
 	p_text(p, r->reason);
 	p_text(p, r->after ? r->after : "");
 	p_text(p, s->node);
-	p_int(p, r->held);
-	p_int(p, r->inst);
-	p_int(p, r->cancel);
+	p_ints(p, tail, 3);
 }
 
 static void params_of(struct params *p, const struct store *s, const struct rec *r)
