@@ -18,7 +18,7 @@
 
 #include "internal.h"
 
-#define PG_SCHEMA	3		/* wqfs_schema.version of this wqfs */
+#define PG_SCHEMA	4		/* wqfs_schema.version of this wqfs */
 
 /* Each migration takes the schema from version i to i + 1. */
 static const char *const pg_migrations[PG_SCHEMA] = {
@@ -71,6 +71,12 @@ static const char *const pg_migrations[PG_SCHEMA] = {
 	"CREATE INDEX queues_txid ON queues (txid);"
 	"CREATE INDEX works_txid ON works (txid);"
 	"CREATE INDEX works_claim ON works (queue, ord) WHERE state IN (1, 2);",
+	/* 4: what the reaper and the claims look for, without a scan of every
+	 * work: claimed rows, per-CPU rows, tombstones */
+	"CREATE INDEX works_claimed ON works (running_on) WHERE running_on <> '';"
+	"CREATE INDEX works_home ON works (home) WHERE home <> '';"
+	"CREATE INDEX works_gone ON works (gone_at) WHERE gone;"
+	"CREATE INDEX queues_gone ON queues (gone_at) WHERE gone;",
 };
 
 /* A failed result's errno: a full disk is ENOSPC, as SQLite's. */
