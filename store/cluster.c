@@ -313,6 +313,21 @@ static int next_due_ms(struct store *s)
 	return (int)CLAMP(ms, 0, POLL_MS);
 }
 
+/* Whether a NOTIFY came (read, with the statements of the last pass,
+ * into libpq's buffer or still on the socket); all are taken. */
+static bool notified(struct store *s)
+{
+	PGnotify *note;
+	bool any = false;
+	if (!s->cpg || !PQconsumeInput(s->cpg))
+		return false;
+	while ((note = PQnotifies(s->cpg))) {
+		PQfreemem(note);
+		any = true;
+	}
+	return any;
+}
+
 static void sleep_until_woken(struct store *s, int ms)
 {
 	struct pollfd fds[] = {
@@ -320,14 +335,12 @@ static void sleep_until_woken(struct store *s, int ms)
 		{ .fd = s->cpg ? PQsocket(s->cpg) : -1, .events = POLLIN },
 	};
 	uint64_t n;
+	if (notified(s))	/* during the pass: the socket says nothing more */
+		return;
 	if (poll(fds, G_N_ELEMENTS(fds), ms) > 0 && (fds[0].revents & POLLIN) &&
 	    read(s->poke_fd, &n, sizeof n) < 0)
 		return;
-	if (s->cpg && PQconsumeInput(s->cpg)) {
-		PGnotify *note;
-		while ((note = PQnotifies(s->cpg)))
-			PQfreemem(note);
-	}
+	notified(s);
 }
 
 static void *cluster_main(void *arg)

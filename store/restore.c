@@ -115,11 +115,11 @@ static void queue_set_row(struct mqueue *q, const struct row *st, const struct f
 int restore_queue_row(const struct row *st, bool mirror)
 {
 	struct fattr files[MQ_NFILES] = { 0 };
-	struct submitter *root = submitter_new(0, 0, 0, NULL, 0);
 	struct mqueue *q;
 
 	if (st->s->be == &store_pg && col_int(st, 13))
 		return mirror ? queue_gone(col_text(st, 0)) : 0;
+	struct submitter *root = submitter_new(0, 0, 0, NULL, 0);
 	files_from_text(col_text(st, 2), files);
 	int r = queue_of_row(st, files, mirror, &q);
 	if (r == 0)
