@@ -30,7 +30,7 @@ bool model_cluster;
 static __thread int mirroring;		/* this thread applies the database's */
 static GQueue waits = G_QUEUE_INIT;	/* model lock: struct mwait armed here */
 static uint64_t passes;			/* model lock: mirror passes done */
-static void (*poke)(void);		/* set once, before the first work */
+static void (*poke)(void);		/* atomic: set at the store's start */
 
 /* An instance a wait waits for. */
 struct cluster_inst {
@@ -55,13 +55,14 @@ bool model_mirroring(void)
 
 void model_set_cluster_poke(void (*fn)(void))
 {
-	poke = fn;
+	__atomic_store_n(&poke, fn, __ATOMIC_RELEASE);
 }
 
 void cluster_poke(void)
 {
-	if (model_cluster && poke)
-		poke();
+	void (*fn)(void) = __atomic_load_n(&poke, __ATOMIC_ACQUIRE);
+	if (model_cluster && fn)
+		fn();
 }
 
 /* Whether the engine here holds w: claimed by this node, queued or

@@ -44,17 +44,21 @@
 
 static struct store *poked;	/* the store model_poke() wakes; set once */
 
+/* From any thread: the eventfd lives until store_close(), after every
+ * thread that may wake it has stopped. */
 void cluster_wake(struct store *s)
 {
 	uint64_t one = 1;
-	if (s->cluster_started && write(s->poke_fd, &one, sizeof one) < 0)
+	if (__atomic_load_n(&s->cluster_started, __ATOMIC_ACQUIRE) &&
+	    write(s->poke_fd, &one, sizeof one) < 0)
 		return;		/* a wake is pending already */
 }
 
 static void poke(void)
 {
-	if (poked)
-		cluster_wake(poked);
+	struct store *s = __atomic_load_n(&poked, __ATOMIC_ACQUIRE);
+	if (s)
+		cluster_wake(s);
 }
 
 /* ---- the connection --------------------------------------------------------------- */
@@ -375,34 +379,31 @@ static void release_claims(struct store *s)
 
 int cluster_start(struct store *s)
 {
-	s->poke_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (s->poke_fd < 0)
+		s->poke_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (s->poke_fd < 0)
 		return -errno;
 	s->subs = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
 					(GDestroyNotify)submitter_unref);
-	if (pthread_create(&s->cluster, NULL, cluster_main, s) != 0) {
-		close(s->poke_fd);
+	if (pthread_create(&s->cluster, NULL, cluster_main, s) != 0)
 		return -EAGAIN;
-	}
 	pthread_setname_np(s->cluster, "wqfs-cluster");
-	s->cluster_started = true;
-	poked = s;
+	__atomic_store_n(&s->cluster_started, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&poked, s, __ATOMIC_RELEASE);
 	model_set_cluster_poke(poke);
 	return 0;
 }
 
 void cluster_stop(struct store *s)
 {
-	if (!s->cluster_started)
+	if (!__atomic_load_n(&s->cluster_started, __ATOMIC_ACQUIRE))
 		return;
-	model_set_cluster_poke(NULL);
+	__atomic_store_n(&poked, NULL, __ATOMIC_RELEASE);
 	__atomic_store_n(&s->cluster_stop, 1, __ATOMIC_RELEASE);
 	cluster_wake(s);
 	pthread_join(s->cluster, NULL);
-	s->cluster_started = false;
-	poked = NULL;
+	__atomic_store_n(&s->cluster_started, false, __ATOMIC_RELEASE);
 	release_claims(s);
-	close(s->poke_fd);
 	g_hash_table_destroy(s->subs);
 	if (s->cpg)
 		PQfinish(s->cpg);

@@ -165,8 +165,9 @@ struct store {
 					 * submitter id given (a block of its own) */
 	PGconn *cpg;			/* the cluster thread's connection */
 	pthread_t cluster;
-	bool cluster_started;
-	int poke_fd;			/* eventfd: wake the cluster thread */
+	bool cluster_started;		/* atomic: its thread runs */
+	int poke_fd;			/* eventfd: wake the cluster thread;
+					 * closed by store_close() */
 	int cluster_stop;		/* atomic */
 	uint64_t xmin;			/* cluster thread: rows of transactions
 					 * from this one on are mirrored next */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -26,6 +27,7 @@ int store_open(const char *path, bool sync_full, const char *node, struct store 
 	s->sync_full = sync_full;
 	s->lock_fd = -1;
 	s->log_fd = -1;
+	s->poke_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->more, NULL);
 	pthread_cond_init(&s->committed_cond, NULL);
@@ -47,6 +49,8 @@ void store_close(struct store *s)
 	g_queue_clear_full(&s->retry, (GDestroyNotify)rec_free);
 	g_queue_clear_full(&s->recs, (GDestroyNotify)rec_free);
 	log_close(s);
+	if (s->poke_fd >= 0)
+		close(s->poke_fd);
 	g_array_unref(s->failed);
 	s->be->close(s);
 	pthread_cond_destroy(&s->committed_cond);
