@@ -160,7 +160,7 @@ void model_drain(unsigned int timeout_s, bool keep, void (*stop_readers)(void),
 	model_lock();
 	pthread_cond_init(&idle_cond, &ca);
 	idle_cond_ready = true;
-	model_exiting = true;
+	__atomic_store_n(&model_exiting, true, __ATOMIC_RELEASE);	/* read unlocked too */
 	drain_report = report;
 	GPtrArray *a = all_queues();
 	model_unlock();

@@ -283,6 +283,12 @@ static int claim_queue(struct store *s, const char *queue)
 	return ok ? 0 : -EIO;
 }
 
+/* The unmount began: claim nothing more. */
+static bool exiting(void)
+{
+	return __atomic_load_n(&model_exiting, __ATOMIC_ACQUIRE);
+}
+
 /* Every queue with due works this node may claim. */
 static int claim_all(struct store *s)
 {
@@ -290,7 +296,7 @@ static int claim_all(struct store *s)
 	PGresult *res = query(s, "SELECT DISTINCT queue FROM works WHERE " DUE("$1"),
 			      1, v, PGRES_TUPLES_OK);
 	int r = res ? 0 : -EIO;
-	for (int i = 0; res && i < PQntuples(res) && r == 0 && !model_exiting; i++)
+	for (int i = 0; res && i < PQntuples(res) && r == 0 && !exiting(); i++)
 		r = claim_queue(s, PQgetvalue(res, i, 0));
 	PQclear(res);
 	if (g_hash_table_size(s->subs) > 4096)
@@ -355,7 +361,7 @@ static void *cluster_main(void *arg)
 		int wait = RETRY_MS;
 		if (cluster_connect(s) == 0 && mirror_pass(s) == 0) {
 			model_cluster_passed(++s->pass);
-			if (!model_exiting && !store_fenced(s))
+			if (!exiting() && !store_fenced(s))
 				claim_all(s);
 			wait = next_due_ms(s);
 		}
