@@ -154,7 +154,9 @@ int mwork_claimed(struct mqueue *q, const struct mwork_saved *s, const struct mw
 	model_lock();
 	model_mirror_begin();
 	int r = s->sub ? mirror_find(q, s, &w) : -EINVAL;
-	if (r == 0 && held_here(w))
+	/* the engine may still show its last run here ending (its end is
+	 * committed before its function returns): queued behind it */
+	if (r == 0 && (w->running || (work_busy(&w->dwork.work) & WORK_BUSY_PENDING)))
 		r = -EBUSY;
 	if (r == 0) {
 		mwork_restore_fields(w, s);
