@@ -335,6 +335,62 @@ static void test_restore(struct fixture *f, gconstpointer unused)
 	g_assert_cmpint(line(f, WQFS_CTL_CANCEL, "d"), ==, 0);
 }
 
+/* Wait (polling) until work name is in state st. */
+static void wait_state(struct fixture *f, const char *name, const char *st)
+{
+	for (int i = 0; i < 1000 && strcmp(state(f, name), st) != 0; i++)
+		g_usleep(5000);
+	g_assert_cmpstr(state(f, name), ==, st);
+}
+
+/* A cluster's model: a queueing line marks the work queued (the
+ * database's claim runs it), twice is EALREADY, a modify changes it;
+ * another node's rows are shown (a run there, its end), a cancel of that
+ * run waits for the row that says it ended; a claimed work runs here;
+ * what the database gives the model is not journaled back. */
+static void test_cluster(struct fixture *f, gconstpointer unused)
+{
+	struct mwork_saved b = {
+		.name = "b", .owner = getuid(), .command = "sleep 9", .state = MW_RUNNING,
+		.ctime = 1,
+	};
+	struct mwork_cluster there = { .inst = 7, .node = "n2", .running_on = "n2", .cpu = -1 };
+	model_cluster = true;
+	g_assert_cmpint(line(f, WQFS_CTL_SUBMIT, "a: echo a"), ==, 0);
+	g_assert_cmpstr(state(f, "a"), ==, "pending");
+	g_assert_cmpint(line(f, WQFS_CTL_SUBMIT, "a:"), ==, -EALREADY);
+	g_assert_cmpint(line(f, WQFS_CTL_MODIFY, "a: 1h"), ==, 0);
+	g_assert_cmpstr(state(f, "a"), ==, "delayed");
+	g_assert_cmpuint(work(f, "a")->runs, ==, 0);	/* the engine has not got it */
+
+	g_assert_cmpint(mwork_mirror(f->q, &b, &there), ==, 0);
+	g_assert_cmpstr(state(f, "b"), ==, "running");
+	g_assert_cmpstr(work(f, "b")->ran->node, ==, "n2");
+	g_assert_cmpint(apply(f, f->sub, WQFS_CTL_CANCEL, "b"), ==, 0);
+	model_cluster_passed(1);	/* began before the cancel: no answer */
+	b.state = MW_CANCELLED, b.cancelled = true, there.running_on = "";
+	g_assert_cmpint(mwork_mirror(f->q, &b, &there), ==, 0);
+	model_cluster_passed(2);
+	wait_armed(f);
+	g_assert_cmpstr(state(f, "b"), ==, "cancelled");
+
+	struct mwork_saved a = {
+		.name = "a", .owner = getuid(), .command = "echo a", .sub = f->sub,
+		.state = MW_PENDING, .ctime = 1,
+	};
+	struct mwork_cluster here = { .inst = 9, .node = "", .running_on = "n1", .cpu = -1 };
+	g_assert_cmpint(mwork_claimed(f->q, &a, &here), ==, 0);
+	wait_state(f, "a", "done");
+	g_autofree char *out = output(work(f, "a"));
+	g_assert_cmpstr(out, ==, "a\n");
+	mwork_gone(f->q, "b");
+	model_lock();
+	g_assert_null(mqueue_work(f->q, "b"));
+	model_unlock();
+	model_cluster = false;
+	g_assert_cmpstr(f->journal->str, ==, "qqcsf");
+}
+
 int main(int argc, char *argv[])
 {
 	static const struct { const char *path; void (*fn)(struct fixture *, gconstpointer); } tests[] = {
@@ -347,9 +403,11 @@ int main(int argc, char *argv[])
 		{ "/model/queue/rmdir", test_rmdir },
 		{ "/model/work/anonymous", test_anon },
 		{ "/model/work/restore", test_restore },
+		{ "/model/cluster/claim-and-mirror", test_cluster },
 	};
 	struct model_config cfg = {
 		.hz = HZ, .max_works = 1000, .max_output = 4096, .keep_anon = 64,
+		.node = "n1",
 		.user_queues = 8, .user_works = 100, .user_bytes = 65536,
 		.user_readers = 8, .user_files = 8,
 	};
