@@ -99,6 +99,24 @@ static int mirror_find(struct mqueue *q, const struct mwork_saved *s, struct mwo
 	return 0;
 }
 
+/* Another node cancelled a work this one claimed: its run is stopped, or
+ * its instance taken out of the engine here, and the row told that this
+ * node holds it no more (which the mirror would not write back). */
+static void cancel_here(struct mwork *w)
+{
+	w->cancelled = true;
+	if (mwork_runs(w)) {
+		mwork_kill(w);
+		return;
+	}
+	if (!cancel_delayed_work(&w->dwork))
+		return;
+	w->has_due = false;
+	model_mirror_end();
+	model_changed(MCHANGE_WORK_CANCELLED, w->q, w);
+	model_mirror_begin();
+}
+
 /* The database's state of w, shown while the engine here does not hold
  * it.  A run of this node's is known here better than in any row. */
 static void mirror_state(struct mwork *w, const struct mwork_saved *s,
@@ -117,10 +135,8 @@ static void mirror_state(struct mwork *w, const struct mwork_saved *s,
 			      s->due_in_ms > 0 ? (uint64_t)s->due_in_ms * 1000000 : 0);
 	}
 	if (held_here(w)) {		/* its run's facts are ours */
-		if (c->cancel_req && ours && mwork_runs(w)) {
-			w->cancelled = true;
-			mwork_kill(w);
-		}
+		if (c->cancel_req && ours)
+			cancel_here(w);
 		return;
 	}
 	mwork_restore_fields(w, s);

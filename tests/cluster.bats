@@ -152,6 +152,11 @@ most_at_once() {
 	assert_equal "$(on 3 w_get r r runs)" 2
 }
 
+# not_ran - the acknowledged works ($T/acked) that did not run ($T/ran)
+not_ran() {
+	sort "$T/ran" | comm -23 "$T/acked" -
+}
+
 @test "cancel on n3 stops a work running on n1: the write returns, the work is cancelled, its process is gone" {
 	mkdir "$M1/q"
 	seen q
@@ -159,14 +164,37 @@ most_at_once() {
 	orphan "$marker"
 	put "$M1/q/submit" "c: $marker"
 	wait_for 5 on 3 w_state_is q c running
-	wait_for 5 test -n "$(pids_of "$marker")"
+	wait_for 5 prints pids_of "$marker"
 	assert_equal "$(where q c)" n1
 	run write_errno "$M3/q/cancel" c
 	assert_output OK
 	assert_equal "$(on 3 w_get q c state)" cancelled
 	assert_equal "$(on 1 w_get q c state)" cancelled
 	# the sleep gets its signal with its shell, and dies on its own time
-	wait_for 3 test -z "$(pids_of "$marker")"
+	wait_for 3 equals "" pids_of "$marker"
+}
+
+@test "cancel on n2 of a work n1 claimed and holds behind another (per-CPU, max_active 1): it never runs" {
+	mkdir "$M1/q"
+	put "$M1/q/max_active" 1
+	seen q
+	wait_for 5 file_has "$M2/q/max_active" 1
+	local marker="sleep 1000.$RANDOM$RANDOM"
+	orphan "$marker"
+	# both on CPU 0 of n1: p waits in n1's engine behind s
+	put_on_cpu 0 "$M1/q/submit" "s: $marker"
+	wait_for 5 on 2 w_state_is q s running
+	put_on_cpu 0 "$M1/q/submit" "p: echo p >>$T/p"
+	wait_for 5 on 2 w_state_is q p pending
+	run write_errno "$M2/q/cancel" p
+	assert_output OK
+	wait_for 5 on 1 w_state_is q p cancelled
+	run write_errno "$M2/q/cancel" s
+	assert_output OK
+	wait_for 5 on 1 w_state_is q s cancelled
+	sleep 0.5
+	[[ ! -e "$T/p" ]] || fail "p ran after its cancel"
+	assert_equal "$(on 2 w_get q p state)" cancelled
 }
 
 @test "kill -9 of a node: its running work is lost on the others within 15 s, its pending one runs elsewhere, nothing runs twice" {
@@ -312,7 +340,7 @@ acked_past() {
 		wait_exit 10 "$i"
 	done
 	sort "$T/ack.1" "$T/ack.2" "$T/ack.3" >"$T/acked"
-	wait_for 20 test -z "$(sort "$T/ran" | comm -23 "$T/acked" -)"
+	wait_for 20 equals "" not_ran
 	assert_equal "$(sort "$T/ran" | uniq -d)" ""
 	local j
 	for i in 1 2 3; do

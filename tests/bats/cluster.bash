@@ -15,7 +15,8 @@
 # Exported to tests: M1 M2 M3 (the mount points), DB (the database's URI),
 # T (scratch, outside every mount).  MNT is M1 unless `on` says otherwise.
 #
-# Helpers: on N CMD... (CMD with MNT the mount of node N: q_get, w_get,
+# Helpers: equals TEXT CMD..., prints CMD... (for wait_for);
+# on N CMD... (CMD with MNT the mount of node N: q_get, w_get,
 # w_state_is, flushq, healthy), kill9 N, where QUEUE WORK, node_pid N,
 # put FILE TEXT, put_on_cpu CPU FILE TEXT, pg pause|resume, pids_of TEXT,
 # orphan TEXT.
@@ -141,6 +142,11 @@ where() {
 # command each time: a $(...) in its arguments would be read once)
 equals() {
 	[[ "$("${@:2}")" == "$1" ]]
+}
+
+# prints CMD... - CMD prints something now (for wait_for)
+prints() {
+	[[ -n "$("$@")" ]]
 }
 
 # put FILE TEXT - write TEXT and a newline to FILE with one write(2), as
