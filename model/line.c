@@ -351,6 +351,14 @@ static int cancel_work(struct mwriter *m, struct mwork *w)
 	return pending || running;
 }
 
+/* Running works last: a run stopped first would let the work queued
+ * behind it start before its own cancel.  Model lock held. */
+static gint running_last(gconstpointer a, gconstpointer b)
+{
+	struct mwork *wa = *(struct mwork *const *)a, *wb = *(struct mwork *const *)b;
+	return (mwork_state(wa) == MW_RUNNING) - (mwork_state(wb) == MW_RUNNING);
+}
+
 /* cancel *: every work of the queue the writer may cancel. */
 static int cancel_all(struct mwriter *m)
 {
@@ -368,6 +376,7 @@ static int cancel_all(struct mwriter *m)
 			g_ptr_array_add(a, w);
 		}
 	}
+	g_ptr_array_sort(a, running_last);
 	model_unlock();
 	for (guint i = 0; i < a->len; i++) {
 		if (r >= 0)
