@@ -5,7 +5,8 @@
  * and cancel answered after each pass.
  *
  * It has a connection of its own, LISTENing on channel `wqfs` (every
- * node's writer NOTIFYs after a commit that changed works or queues).  A
+ * node's writer NOTIFYs after a commit that changed works or queues, with
+ * its node's name: a node's own are not a reason for a pass).  A
  * pass reads, in one REPEATABLE READ transaction, the snapshot's xmin and
  * the rows changed by transactions from the last pass's xmin on: a
  * transaction still open then has an id at least that xmin, so no change
@@ -13,10 +14,11 @@
  * node wrote are not read back: the model here made them.
  *
  * Claims (model/cluster.c says what they are): per queue with due works,
- * one transaction that locks the queue's row, counts the works claimed
- * cluster-wide, and claims at most max_active minus that (an unbound
- * queue) with FOR UPDATE SKIP LOCKED, in queueing order; a queue with
- * max_active 1 does not skip a locked row, so its order is strict.  A
+ * one transaction (one round trip) that takes the queue's claim lock,
+ * counts the works claimed cluster-wide, and claims at most max_active
+ * minus that (an unbound queue) with FOR UPDATE SKIP LOCKED, in queueing
+ * order; a queue with max_active 1 does not skip a locked row, so its
+ * order is strict.  A
  * per-CPU queue's works are claimed by the node they were queued on, no
  * more at once than its engine will run anyway.  Due times are the
  * database's clock.
@@ -97,6 +99,50 @@ static bool exec_ok(struct store *s, const char *sql)
 	return res != NULL;
 }
 
+/* A statement of a pipeline, with its parameters (text). */
+struct stmt {
+	const char *sql;
+	int n;
+	const char *const *v;
+};
+
+/* Run n statements in one round trip (pipeline mode, one sync): the rows
+ * of each in res[i] (NULL where none), true if all went through.  After a
+ * failure the transaction they opened is rolled back; a connection that
+ * lost its way in the pipeline is dropped. */
+static bool pipeline(struct store *s, const struct stmt *st, int n, PGresult **res)
+{
+	bool sound = PQenterPipelineMode(s->cpg), ok = sound;
+	for (int i = 0; sound && i < n; i++)
+		sound = PQsendQueryParams(s->cpg, st[i].sql, st[i].n, NULL, st[i].v, NULL,
+					  NULL, 1);
+	sound = sound && PQpipelineSync(s->cpg);
+	for (int i = 0; sound && i <= n; i++) {
+		PGresult *r = PQgetResult(s->cpg);
+		ExecStatusType t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+		if (!r || (i == n) != (t == PGRES_PIPELINE_SYNC)) {
+			PQclear(r);
+			sound = false;
+			break;
+		}
+		ok = ok && (t == PGRES_TUPLES_OK || t == PGRES_COMMAND_OK || i == n);
+		if (i < n && t == PGRES_TUPLES_OK)
+			res[i] = r;
+		else
+			PQclear(r);
+		if (i < n && PQgetResult(s->cpg) != NULL)	/* each ends with NULL */
+			sound = false;
+	}
+	if (!sound || !PQexitPipelineMode(s->cpg)) {
+		PQfinish(s->cpg);
+		s->cpg = NULL;
+		return false;
+	}
+	if (!ok)
+		exec_ok(s, "ROLLBACK");
+	return ok;
+}
+
 static void each(struct store *s, PGresult *res, void (*fn)(const struct row *, void *),
 		 void *arg)
 {
@@ -135,33 +181,31 @@ static void mirror_work(const struct row *st, void *subs)
 	restore_work_row(st, subs, false);
 }
 
-static const char *const mirror_sql[] = {
-	"SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
-	"SELECT " PG_QUEUE_COLS " FROM queues WHERE txid >= $1::xid8 AND wnode <> $2"
-	" ORDER BY ctime, name",
-	"SELECT " PG_WORK_COLS " FROM works WHERE txid >= $1::xid8 AND wnode <> $2"
-	" ORDER BY ord",
-};
-
-/* One pass: what changed since the last, applied with the journal held
- * off.  0 or -EIO. */
+/* One pass: what changed since the last, in one snapshot and one round
+ * trip, applied with the journal held off.  0 or -EIO. */
 static int mirror_pass(struct store *s)
 {
-	PGresult *res[G_N_ELEMENTS(mirror_sql)] = { NULL };
 	char xmin[24];
 	const char *v[] = { xmin, s->node };
-	bool ok = exec_ok(s, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+	const struct stmt st[] = {
+		{ "BEGIN ISOLATION LEVEL REPEATABLE READ" },
+		{ "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint" },
+		{ "SELECT " PG_QUEUE_COLS " FROM queues WHERE txid >= $1::xid8 AND wnode <> $2"
+		  " ORDER BY ctime, name", 2, v },
+		{ "SELECT " PG_WORK_COLS " FROM works WHERE txid >= $1::xid8 AND wnode <> $2"
+		  " ORDER BY ord", 2, v },
+		{ "COMMIT" },
+	};
+	PGresult *res[G_N_ELEMENTS(st)] = { NULL };
 
 	snprintf(xmin, sizeof xmin, "%" PRIu64, s->xmin);
-	for (size_t i = 0; ok && i < G_N_ELEMENTS(mirror_sql); i++)
-		ok = (res[i] = query(s, mirror_sql[i], i ? 2 : 0, v, PGRES_TUPLES_OK)) != NULL;
-	ok = exec_ok(s, ok ? "COMMIT" : "ROLLBACK") && ok;
+	bool ok = pipeline(s, st, G_N_ELEMENTS(st), res) && res[1] && PQntuples(res[1]) == 1;
 	if (ok) {
 		GHashTable *none = g_hash_table_new(g_direct_hash, g_direct_equal);
-		struct row first = { .s = s, .impl = res[0] };
+		struct row first = { .s = s, .impl = res[1] };
 		model_mirror_begin();
-		each(s, res[1], mirror_queue, NULL);
-		each(s, res[2], mirror_work, none);
+		each(s, res[2], mirror_queue, NULL);
+		each(s, res[3], mirror_work, none);
 		model_mirror_end();
 		g_hash_table_destroy(none);
 		s->xmin = (uint64_t)s->be->col_int(&first, 0);
@@ -173,48 +217,36 @@ static int mirror_pass(struct store *s)
 
 /* ---- claims ------------------------------------------------------------------------ */
 
-/* $1 queue, $2 node, $3 how many */
+/* How many works of queue $1 a node may claim now: max_active less the
+ * works claimed by any node (an unbound queue), at most CLAIM_MAX; none
+ * for a queue gone or frozen.  Read after the queue's claim lock is
+ * taken, by a statement of its own: its snapshot sees every claim
+ * committed before. */
+#define ROOM	"coalesce((SELECT least(" G_STRINGIFY(CLAIM_MAX) ", CASE WHEN unbound <> 0" \
+		" THEN greatest(0, max_active - (SELECT count(*) FROM works" \
+		"  WHERE queue = $1 AND running_on <> '')) ELSE " G_STRINGIFY(CLAIM_MAX) " END)" \
+		" FROM queues WHERE name = $1 AND NOT gone AND frozen = 0), 0)"
+
+/* $1 queue, $2 node */
 #define CLAIM(lock) \
 	"UPDATE works AS w SET running_on = $2, wnode = $2, txid = pg_current_xact_id()" \
 	" FROM (SELECT queue AS cq, name AS cn FROM works WHERE queue = $1 AND " DUE("$2") \
-	"  ORDER BY ord LIMIT $3::bigint " lock ") AS c" \
+	"  ORDER BY ord LIMIT " ROOM " " lock ") AS c" \
 	" WHERE w.queue = c.cq AND w.name = c.cn RETURNING " PG_WORK_COLS
 
 static const char claim_any[] = CLAIM("FOR UPDATE SKIP LOCKED");
 static const char claim_ordered[] = CLAIM("FOR UPDATE");
 
-/* The works of queue claimed by any node.  A statement of its own, after
- * the queue's row is locked: its snapshot sees every claim committed
- * before (a subquery of the locking statement would not). */
-static int64_t claimed(struct store *s, const char *queue)
+/* Whether queue runs one work at a time cluster-wide (unbound, max_active
+ * 1), as this node knows it: its claims skip no row, not even one another
+ * statement holds a moment. */
+static bool ordered(const char *queue)
 {
-	const char *v[] = { queue };
-	PGresult *res = query(s, "SELECT count(*) FROM works WHERE queue = $1"
-			      " AND running_on <> ''", 1, v, PGRES_TUPLES_OK);
-	struct row r = { .s = s, .impl = res };
-	int64_t n = res && PQntuples(res) == 1 ? s->be->col_int(&r, 0) : INT64_MAX / 2;
-	PQclear(res);
-	return n;
-}
-
-/* The slots of queue left cluster-wide, its row locked; -1: none (gone,
- * frozen). */
-static int64_t claim_room(struct store *s, const char *queue, bool *ordered)
-{
-	const char *v[] = { queue };
-	PGresult *res = query(s, "SELECT unbound, max_active FROM queues"
-			      " WHERE name = $1 AND NOT gone AND frozen = 0 FOR UPDATE",
-			      1, v, PGRES_TUPLES_OK);
-	int64_t room = -1;
-	if (res && PQntuples(res) == 1) {
-		struct row r = { .s = s, .impl = res };
-		bool unbound = s->be->col_int(&r, 0);
-		int64_t max = s->be->col_int(&r, 1);
-		*ordered = unbound && max == 1;
-		room = unbound ? max - claimed(s, queue) : CLAIM_MAX;
-	}
-	PQclear(res);
-	return MIN(room, CLAIM_MAX);
+	model_lock();
+	struct mqueue *q = g_hash_table_lookup(queues_by_name, queue);
+	bool one = q && !mqueue_wants_cpu(q) && wq_max_active(q->wq) == 1;
+	model_unlock();
+	return one;
 }
 
 /* The submitter a claimed work names, read once. */
@@ -260,26 +292,27 @@ static void run_claimed(const struct row *st, void *arg)
 		claim_failed(s, st, r);
 }
 
-/* Claim what queue has due, and queue it here. */
+/* Claim what queue has due, and queue it here: one transaction, one
+ * round trip, claims of the queue by every node one at a time (an
+ * advisory lock of the transaction). */
 static int claim_queue(struct store *s, const char *queue)
 {
-	char room_s[24];
-	const char *v[] = { queue, s->node, room_s };
-	bool ordered = false;
-	PGresult *res = NULL;
+	const char *v[] = { queue, s->node };
+	const struct stmt st[] = {
+		{ "BEGIN" },
+		{ "SELECT pg_advisory_xact_lock(hashtext('wqfs-claim'), hashtext($1))", 1, v },
+		{ ordered(queue) ? claim_ordered : claim_any, 2, v },
+		{ "COMMIT" },
+	};
+	PGresult *res[G_N_ELEMENTS(st)] = { NULL };
 
-	if (!exec_ok(s, "BEGIN"))
-		return -EIO;
-	int64_t room = claim_room(s, queue, &ordered);
-	snprintf(room_s, sizeof room_s, "%" PRId64, room);
-	if (room > 0)
-		res = query(s, ordered ? claim_ordered : claim_any, 3, v, PGRES_TUPLES_OK);
-	bool ok = exec_ok(s, "COMMIT") && (room <= 0 || res);
+	bool ok = pipeline(s, st, G_N_ELEMENTS(st), res);
 	if (ok) {
-		each(s, res, need_submitter, s);
-		each(s, res, run_claimed, s);
+		each(s, res[2], need_submitter, s);
+		each(s, res[2], run_claimed, s);
 	}
-	PQclear(res);
+	for (size_t i = 0; i < G_N_ELEMENTS(res); i++)
+		PQclear(res[i]);
 	return ok ? 0 : -EIO;
 }
 
@@ -323,8 +356,9 @@ static int next_due_ms(struct store *s)
 	return (int)CLAMP(ms, 0, POLL_MS);
 }
 
-/* Whether a NOTIFY came (read, with the statements of the last pass,
- * into libpq's buffer or still on the socket); all are taken. */
+/* Whether another node NOTIFYed (read, with the statements of the last
+ * pass, into libpq's buffer, or still on the socket); all are taken.  A
+ * NOTIFY names its node: this node's own commits poke it directly. */
 static bool notified(struct store *s)
 {
 	PGnotify *note;
@@ -332,8 +366,8 @@ static bool notified(struct store *s)
 	if (!s->cpg || !PQconsumeInput(s->cpg))
 		return false;
 	while ((note = PQnotifies(s->cpg))) {
+		any = any || strcmp(note->extra, s->node) != 0;
 		PQfreemem(note);
-		any = true;
 	}
 	return any;
 }
@@ -380,7 +414,7 @@ static void release_claims(struct store *s)
 	PQclear(query(s, "UPDATE works SET running_on = '', wnode = '',"
 		      " txid = pg_current_xact_id() WHERE running_on = $1 AND state IN (1, 2)",
 		      1, v, PGRES_COMMAND_OK));
-	PQclear(query(s, "NOTIFY wqfs", 0, NULL, PGRES_COMMAND_OK));
+	PQclear(query(s, "SELECT pg_notify('wqfs', $1)", 1, v, PGRES_TUPLES_OK));
 }
 
 int cluster_start(struct store *s)

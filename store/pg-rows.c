@@ -360,6 +360,7 @@ int pg_commit(struct store *s, GQueue *batch)
 	else if (err == 0 && wakes(batch))	/* after the commit, not in it:
 						 * a NOTIFY in it would serialise
 						 * every node's commits */
-		PQclear(PQexec(s->pg, "NOTIFY wqfs"));
+		PQclear(PQexecParams(s->pg, "SELECT pg_notify('wqfs', $1)", 1, NULL,
+				     (const char *const *)&s->node, NULL, NULL, 0));
 	return err;
 }
