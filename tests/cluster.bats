@@ -30,14 +30,6 @@ unbound() {
 	done
 }
 
-# seen QUEUE - wait until every node shows QUEUE
-seen() {
-	local i
-	for i in 1 2 3; do
-		wait_for 5 test -d "${NODE_MNT[i]}/$1"
-	done
-}
-
 # node_of I - the node (1..3) the I-th of works submitted in turn on n1,
 # n2, n3 goes to
 node_of() {
@@ -175,17 +167,9 @@ not_ran() {
 }
 
 @test "cancel on n2 of a work n1 claimed and holds behind another (per-CPU, max_active 1): it never runs" {
-	mkdir "$M1/q"
-	put "$M1/q/max_active" 1
-	seen q
-	wait_for 5 file_has "$M2/q/max_active" 1
 	local marker="sleep 1000.$RANDOM$RANDOM"
 	orphan "$marker"
-	# both on CPU 0 of n1: p waits in n1's engine behind s
-	put_on_cpu 0 "$M1/q/submit" "s: $marker"
-	wait_for 5 on 2 w_state_is q s running
-	put_on_cpu 0 "$M1/q/submit" "p: echo p >>$T/p"
-	wait_for 5 on 2 w_state_is q p pending
+	behind 1 2 "s: $marker" "p: echo p >>$T/p"	# p waits in n1's engine
 	run write_errno "$M2/q/cancel" p
 	assert_output OK
 	wait_for 5 on 1 w_state_is q p cancelled
@@ -198,17 +182,9 @@ not_ran() {
 }
 
 @test "kill -9 of a node: its running work is lost on the others within 15 s, its pending one runs elsewhere, nothing runs twice" {
-	mkdir "$M2/q"
-	put "$M2/q/max_active" 1
-	seen q
-	wait_for 5 file_has "$M1/q/max_active" 1
 	local marker="sleep 1000.$RANDOM$RANDOM"
 	orphan "$marker"
-	# both on CPU 0 of n2: p waits behind l
-	put_on_cpu 0 "$M2/q/submit" "l: echo l >>$T/ran; $marker"
-	wait_for 5 on 1 w_state_is q l running
-	put_on_cpu 0 "$M2/q/submit" "p: echo p >>$T/ran"
-	wait_for 5 on 1 w_state_is q p pending
+	behind 2 1 "l: echo l >>$T/ran; $marker" "p: echo p >>$T/ran"
 	kill9 2
 	wait_for 15 on 1 w_state_is q l lost
 	assert_equal "$(on 3 w_get q l state)" lost

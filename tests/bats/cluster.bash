@@ -15,7 +15,8 @@
 # Exported to tests: M1 M2 M3 (the mount points), DB (the database's URI),
 # T (scratch, outside every mount).  MNT is M1 unless `on` says otherwise.
 #
-# Helpers: equals TEXT CMD..., prints CMD... (for wait_for);
+# Helpers: equals TEXT CMD..., prints CMD... (for wait_for); seen QUEUE;
+# behind N M FIRST SECOND;
 # on N CMD... (CMD with MNT the mount of node N: q_get, w_get,
 # w_state_is, flushq, healthy), kill9 N, where QUEUE WORK, node_pid N,
 # put FILE TEXT, put_on_cpu CPU FILE TEXT, pg pause|resume, pids_of TEXT,
@@ -147,6 +148,29 @@ equals() {
 # prints CMD... - CMD prints something now (for wait_for)
 prints() {
 	[[ -n "$("$@")" ]]
+}
+
+# seen QUEUE - wait until every node shows QUEUE
+seen() {
+	local i
+	for i in 1 2 3; do
+		wait_for 5 test -d "${NODE_MNT[i]}/$1"
+	done
+}
+
+# behind N M FIRST SECOND - on node nN a per-CPU queue q of max_active 1,
+# and the works of lines FIRST and SECOND submitted from its CPU 0: SECOND
+# waits behind FIRST, as node nM sees (FIRST running, SECOND pending)
+behind() {
+	local n=$1 m=$2
+	mkdir "${NODE_MNT[n]}/q"
+	put "${NODE_MNT[n]}/q/max_active" 1
+	seen q
+	wait_for 5 file_has "${NODE_MNT[m]}/q/max_active" 1
+	put_on_cpu 0 "${NODE_MNT[n]}/q/submit" "$3"
+	wait_for 5 on "$m" w_state_is q "${3%%:*}" running
+	put_on_cpu 0 "${NODE_MNT[n]}/q/submit" "$4"
+	wait_for 5 on "$m" w_state_is q "${4%%:*}" pending
 }
 
 # put FILE TEXT - write TEXT and a newline to FILE with one write(2), as
