@@ -225,7 +225,7 @@ static const char *work_node(struct mwork *w)
 
 static void work_status(GString *s, struct mwork *w)
 {
-	g_string_append_printf(s, "name: %s\nstate: %s\ncommand: %s\nruns: %lu\n",
+	g_string_append_printf(s, "name: %s\nstate: %s\ncommand: %s\nruns: %u\n",
 			       w->name, mwork_state_name(mwork_state(w)), mwork_cmdline(w),
 			       w->runs);
 	if (w->has_exit)
@@ -311,7 +311,7 @@ static void work_row(struct work_row *r, struct mwork *w, int64_t now)
 		g_snprintf(r->exit, sizeof r->exit, "%d", w->last_exit);
 	else
 		r->exit[0] = '\0';
-	g_snprintf(r->runs, sizeof r->runs, "%lu", w->runs);
+	g_snprintf(r->runs, sizeof r->runs, "%u", w->runs);
 	time_text(r->queued, sizeof r->queued, w->has_queued, w->queued_ms);
 	time_text(r->started, sizeof r->started, w->has_started, w->started_ms);
 	time_text(r->finished, sizeof r->finished, w->has_finished, w->finished_ms);

@@ -82,7 +82,7 @@ int cluster_queue(struct mwork *w, bool modify, uint64_t delay_ns, int cpu)
 		return -EALREADY;
 	w->requeue = modify;	/* mod_delayed_work: whoever queued it */
 	w->remote = delay_ns ? MW_DELAYED : MW_PENDING;
-	w->qcpu = (short)cpu;
+	mwork_set_qcpu(w, cpu);
 	return 0;
 }
 
@@ -229,7 +229,7 @@ int cluster_wait_arm(struct mwait *mw)
 	mw->armed_ms = model_now_ms();
 	if (mw->kind == MWAIT_FLUSH_WORK && mw->w->remote == MW_DELAYED) {
 		/* flush_delayed_work: due now */
-		cluster_queue(mw->w, true, 0, mw->w->qcpu);
+		cluster_queue(mw->w, true, 0, mwork_qcpu(mw->w));
 		mw->w->has_due = false;
 		model_changed(MCHANGE_WORK_QUEUED, mw->q, mw->w);
 	}

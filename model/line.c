@@ -219,7 +219,7 @@ static void requeue_as(struct mwork *w, const struct mqueued *e)
 {
 	long left = e->had_due ? (long)(e->due_at - wq_jiffies()) : 0;
 	uint64_t ns = left > 0 ? wq_jiffies_to_ns((unsigned long)left) : 0;
-	if (!model_cluster || cluster_queue(w, true, ns, w->qcpu) > 0)
+	if (!model_cluster || cluster_queue(w, true, ns, mwork_qcpu(w)) > 0)
 		wq_mod_delayed_work_ns(WORK_CPU_UNBOUND, w->q->wq, &w->dwork, ns);
 	w->has_due = e->had_due;
 	w->due_at = e->due_at;

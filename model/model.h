@@ -180,7 +180,6 @@ struct mwork {
 	GList *blocked_link;		/* in after.c's blocked list */
 	GList *done_link;		/* in q->anon_done */
 	char *reason;			/* why it failed without a run, or NULL */
-	unsigned long runs;
 	union {				/* a blocked work is not in the engine */
 		unsigned long due_at;	/* has_due: jiffies when the delayed
 					 * instance fires */
@@ -188,14 +187,13 @@ struct mwork {
 					    * with (after.c) */
 	};
 	int64_t queued_ms, due_ms, started_ms, finished_ms;	/* wall clock */
-	time_t ctime;
-	uid_t owner;			/* who declared it: it runs as owner */
 	int64_t inst;			/* a cluster's: its latest queueing, as
 					 * the database names it (cluster.c) */
+	uint32_t ctime;			/* seconds since the epoch (to 2106) */
+	uid_t owner;			/* who declared it: it runs as owner */
 	int holds;			/* waits and requests holding it */
 	int last_exit;			/* valid when has_exit */
-	short qcpu;			/* a cluster's: the CPU it was queued on,
-					 * -1 any */
+	uint32_t runs;
 	/* flags, packed: a million pending works each pay for this struct */
 	bool anon : 1;
 	bool running : 1;
@@ -209,11 +207,24 @@ struct mwork {
 	bool has_command : 1;		/* name's block holds one */
 	bool requeue : 1;		/* a cluster's: its latest queueing
 					 * modified a queued instance */
-	unsigned int remote : 4;	/* a cluster's: its state in the database
+	unsigned int remote : 3;	/* a cluster's: its state in the database
 					 * (MW_PENDING, MW_DELAYED, MW_BLOCKED,
 					 * MW_RUNNING on another node), while the
 					 * engine here does not hold it; 0 none */
+	unsigned int qcpu1 : 11;	/* a cluster's: 1 + the CPU it was queued
+					 * on (mwork_qcpu()), 0 any */
 };
+
+/* A cluster's work: the CPU its latest queueing was for, or -1 (any). */
+static inline int mwork_qcpu(const struct mwork *w)
+{
+	return (int)w->qcpu1 - 1;
+}
+
+static inline void mwork_set_qcpu(struct mwork *w, int cpu)
+{
+	w->qcpu1 = cpu >= 0 && cpu < 2047 ? (unsigned int)cpu + 1 : 0;
+}
 
 /* w's command, charged to its owner (QUOTA_BYTES), or NULL.  model_lock. */
 static inline const char *mwork_command(const struct mwork *w)

@@ -129,7 +129,7 @@ static void rec_work(struct rec *r, struct store *s, struct mwork *w)
  * is told from a line's change.  Model lock held. */
 static void rec_cluster(struct rec *r, struct store *s, enum mchange c, struct mwork *w)
 {
-	r->cpu = w->qcpu;
+	r->cpu = mwork_qcpu(w);
 	r->home = mqueue_wants_cpu(w->q);
 	r->modify = w->requeue;
 	w->requeue = false;
