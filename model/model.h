@@ -133,6 +133,8 @@ struct mqueue {
 					 * which is w; see mqueue_work() */
 	unsigned long nworks;
 	GQueue anon_done;		/* finished anonymous works, oldest first */
+	GHashTable *others;		/* a cluster's: the other nodes' counters
+					 * of it, node name -> struct wq_stats */
 	time_t ctime;
 };
 
@@ -271,8 +273,11 @@ void mqueue_set_file(struct mqueue *q, int i, const struct fattr *a);
 /* Whether q has a pending, delayed or running work.  model_lock. */
 bool mqueue_busy(struct mqueue *q);
 /* q's engine counters; in a cluster, its pending, delayed and running
- * works counted cluster-wide, as the model knows them.  model_lock. */
+ * works counted cluster-wide, as the model knows them, and the other
+ * nodes' started, completed, failed and cancelled added.  model_lock. */
 void mqueue_get_stats(struct mqueue *q, struct wq_stats *st);
+/* Node's counters of q (another node's, as the database has them). */
+void mqueue_set_node_counts(struct mqueue *q, const char *node, const struct wq_stats *st);
 
 struct mwork *mwork_lookup_id(uint64_t id);	/* model_lock; queue live */
 struct mwork *mqueue_work(struct mqueue *q, const char *name);	/* model_lock */

@@ -243,6 +243,8 @@ static void mqueue_free(struct mqueue *q)
 		mwork_free(val);
 	}
 	g_hash_table_destroy(q->works);
+	if (q->others)
+		g_hash_table_destroy(q->others);
 	mqueue_unpublish(q);
 	if (!q->is_events && q->wq)
 		doomed = g_slist_prepend(doomed, q->wq);
@@ -282,6 +284,33 @@ bool mqueue_busy(struct mqueue *q)
 	return false;
 }
 
+/* The other nodes' counters of q, added to st. */
+static void add_others(struct mqueue *q, struct wq_stats *st)
+{
+	GHashTableIter it;
+	gpointer key, val;
+
+	if (!q->others)
+		return;
+	g_hash_table_iter_init(&it, q->others);
+	while (g_hash_table_iter_next(&it, &key, &val)) {
+		const struct wq_stats *o = val;
+		st->started += o->started;
+		st->completed += o->completed;
+		st->failed += o->failed;
+		st->cancelled += o->cancelled;
+	}
+}
+
+void mqueue_set_node_counts(struct mqueue *q, const char *node, const struct wq_stats *st)
+{
+	model_lock();
+	if (!q->others)
+		q->others = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	g_hash_table_replace(q->others, g_strdup(node), g_memdup2(st, sizeof *st));
+	model_unlock();
+}
+
 void mqueue_get_stats(struct mqueue *q, struct wq_stats *st)
 {
 	GHashTableIter it;
@@ -291,6 +320,7 @@ void mqueue_get_stats(struct mqueue *q, struct wq_stats *st)
 	wq_get_stats(q->wq, st);
 	if (!model_cluster)
 		return;
+	add_others(q, st);
 	st->pending = st->delayed = st->running = 0;
 	g_hash_table_iter_init(&it, q->works);
 	while (g_hash_table_iter_next(&it, &key, &val)) {

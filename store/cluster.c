@@ -181,6 +181,11 @@ static void mirror_work(const struct row *st, void *subs)
 	restore_work_row(st, subs, false);
 }
 
+static void mirror_counts(const struct row *st, void *unused)
+{
+	restore_counts_row(st);
+}
+
 /* One pass: what changed since the last, in one snapshot and one round
  * trip, applied with the journal held off.  0 or -EIO. */
 static int mirror_pass(struct store *s)
@@ -190,10 +195,12 @@ static int mirror_pass(struct store *s)
 	const struct stmt st[] = {
 		{ "BEGIN ISOLATION LEVEL REPEATABLE READ" },
 		{ "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint" },
-		{ "SELECT " PG_QUEUE_COLS " FROM queues WHERE txid >= $1::xid8 AND wnode <> $2"
+		{ "SELECT " PG_QUEUES("$2") " WHERE queues.txid >= $1::xid8 AND wnode <> $2"
 		  " ORDER BY ctime, name", 2, v },
 		{ "SELECT " PG_WORK_COLS " FROM works WHERE txid >= $1::xid8 AND wnode <> $2"
 		  " ORDER BY ord", 2, v },
+		{ "SELECT " COUNTS_COLS " FROM queue_counts WHERE txid >= $1::xid8"
+		  " AND node <> $2", 2, v },
 		{ "COMMIT" },
 	};
 	PGresult *res[G_N_ELEMENTS(st)] = { NULL };
@@ -206,6 +213,7 @@ static int mirror_pass(struct store *s)
 		model_mirror_begin();
 		each(s, res[2], mirror_queue, NULL);
 		each(s, res[3], mirror_work, none);
+		each(s, res[4], mirror_counts, NULL);
 		model_mirror_end();
 		g_hash_table_destroy(none);
 		s->xmin = (uint64_t)s->be->col_int(&first, 0);

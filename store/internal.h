@@ -40,7 +40,7 @@ struct rec {
 	char *cpumask;			/* "0,1,3" */
 	/* REC_QUEUE_COUNTS: its counters, never lowered (records of them may
 	 * pass each other: they come from the engine's events) */
-	int64_t completed, failed, cancelled;
+	int64_t completed, failed, cancelled, started;
 	/* REC_SUB_PUT: a submitter's row (sub is its id) */
 	int64_t sub, uid, gid;
 	char *cwd;
@@ -216,6 +216,7 @@ void cluster_stop(struct store *s);
 void cluster_wake(struct store *s);
 /* restore.c: rows into the model, for the restore and the mirror */
 int restore_queue_row(const struct row *st, bool mirror);
+void restore_counts_row(const struct row *st);
 int restore_work_row(const struct row *st, GHashTable *subs, bool claimed);
 struct submitter *row_submitter(const struct row *st);
 /* The columns restore_work_row() reads, and restore_queue_row(). */
@@ -229,7 +230,15 @@ struct submitter *row_submitter(const struct row *st);
 			" cpu, cancel_req::int, gone::int, wnode"
 #define QUEUE_COLS	"name, creator, files, unbound, max_active, cpumask," \
 			" nice, frozen, ctime, requeue_lost, completed, failed, cancelled"
-#define PG_QUEUE_COLS	QUEUE_COLS ", gone::int, wnode"
+/* SELECT PG_QUEUES(node): queues with the counters of node (an SQL
+ * expression), in QUEUE_COLS's order, then gone and wnode */
+#define PG_QUEUES(node)	"name, creator, files, unbound, max_active, cpumask," \
+			" nice, frozen, ctime, requeue_lost, coalesce(c.completed, 0)," \
+			" coalesce(c.failed, 0), coalesce(c.cancelled, 0), gone::int, wnode" \
+			" FROM queues LEFT JOIN queue_counts AS c ON c.queue = name" \
+			" AND c.node = " node
+/* SELECT COUNTS_COLS FROM queue_counts: a node's counters of a queue */
+#define COUNTS_COLS	"queue, node, completed, failed, cancelled, started"
 
 /* writer.c */
 void rec_free(struct rec *r);

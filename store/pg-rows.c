@@ -34,7 +34,8 @@ static const char *const pg_sql[PG_NSQL] = {
 		" wnode = $11, txid = pg_current_xact_id()",
 	[REC_QUEUE_DEL] =	/* a removed queue takes its works along */
 		"WITH w AS (UPDATE works SET gone = true, gone_at = now(), wnode = $2,"
-		"  txid = pg_current_xact_id() WHERE queue = $1)"
+		"  txid = pg_current_xact_id() WHERE queue = $1),"
+		" c AS (DELETE FROM queue_counts WHERE queue = $1)"
 		" UPDATE queues SET gone = true, gone_at = now(), wnode = $2,"
 		" txid = pg_current_xact_id() WHERE name = $1",
 	/* a new instance, unless the work is queued (no row back: then
@@ -87,10 +88,14 @@ static const char *const pg_sql[PG_NSQL] = {
 		"UPDATE works SET gone = true, gone_at = now(), wnode = $3,"
 		" txid = pg_current_xact_id() WHERE queue = $1 AND name = $2"
 		" AND state NOT IN (1, 2, 3, 6) AND running_on = ''",
-	[REC_QUEUE_COUNTS] =
-		"UPDATE queues SET completed = greatest(completed, $2),"
-		" failed = greatest(failed, $3), cancelled = greatest(cancelled, $4)"
-		" WHERE name = $1",
+	[REC_QUEUE_COUNTS] =	/* this node's row (its records may pass
+				 * each other: never lowered) */
+		"INSERT INTO queue_counts AS c (queue, node, completed, failed, cancelled,"
+		" started) VALUES ($1, $6, $2, $3, $4, $5)"
+		" ON CONFLICT (queue, node) DO UPDATE SET"
+		" completed = greatest(c.completed, $2), failed = greatest(c.failed, $3),"
+		" cancelled = greatest(c.cancelled, $4), started = greatest(c.started, $5),"
+		" txid = pg_current_xact_id()",
 	[REC_SUB_PUT] =
 		"INSERT INTO submitters (id, uid, gid, groups, cwd, env, limits)"
 		" VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -215,7 +220,8 @@ static void params_of(struct params *p, const struct store *s, const struct rec 
 		return;
 	}
 	if (r->op == REC_QUEUE_COUNTS) {
-		p_ints(p, &r->completed, 3);
+		p_ints(p, &r->completed, 4);
+		p_text(p, s->node);
 		return;
 	}
 	p_text(p, r->name);

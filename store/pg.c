@@ -18,7 +18,7 @@
 
 #include "internal.h"
 
-#define PG_SCHEMA	4		/* wqfs_schema.version of this wqfs */
+#define PG_SCHEMA	5		/* wqfs_schema.version of this wqfs */
 
 /* Each migration takes the schema from version i to i + 1. */
 static const char *const pg_migrations[PG_SCHEMA] = {
@@ -77,6 +77,15 @@ static const char *const pg_migrations[PG_SCHEMA] = {
 	"CREATE INDEX works_home ON works (home) WHERE home <> '';"
 	"CREATE INDEX works_gone ON works (gone_at) WHERE gone;"
 	"CREATE INDEX queues_gone ON queues (gone_at) WHERE gone;",
+	/* 5: each node's counters of a queue (its engine's, never lowered):
+	 * status shows their sum */
+	"CREATE TABLE queue_counts ("
+	"  queue text NOT NULL, node text NOT NULL, completed bigint NOT NULL,"
+	"  failed bigint NOT NULL, cancelled bigint NOT NULL, started bigint NOT NULL,"
+	"  txid xid8 NOT NULL DEFAULT pg_current_xact_id(), PRIMARY KEY (queue, node));"
+	"CREATE INDEX queue_counts_txid ON queue_counts (txid);"
+	"INSERT INTO queue_counts SELECT name, '', completed, failed, cancelled, completed"
+	"  FROM queues;",
 };
 
 /* A failed result's errno: a full disk is ENOSPC, as SQLite's. */

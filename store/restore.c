@@ -130,6 +130,28 @@ int restore_queue_row(const struct row *st, bool mirror)
 	return r;
 }
 
+/* SELECT COUNTS_COLS FROM queue_counts: another node's counters. */
+void restore_counts_row(const struct row *st)
+{
+	struct mqueue *q = queue_get(col_text(st, 0));
+	struct wq_stats c = {
+		.completed = (uint64_t)col_int(st, 2),
+		.failed = (uint64_t)col_int(st, 3),
+		.cancelled = (uint64_t)col_int(st, 4),
+		.started = (uint64_t)col_int(st, 5),
+	};
+	if (!q)
+		return;
+	mqueue_set_node_counts(q, col_text(st, 1), &c);
+	queue_put(q);
+}
+
+static int counts_row(const struct row *st, void *unused)
+{
+	restore_counts_row(st);
+	return 0;
+}
+
 static GBytes *col_bytes(const struct row *st, int i)
 {
 	size_t len;
@@ -302,15 +324,24 @@ static int restore_cluster(struct store *s)
 		return -ENOMEM;
 	g_autofree char *sql = g_strdup_printf(
 		"BEGIN;"
-		"UPDATE queues SET completed = completed + l.n, failed = failed + l.n"
+		"INSERT INTO queue_counts AS c (queue, node, completed, failed, cancelled,"
+		"  started) SELECT l.queue, %s, l.n, l.n, 0, l.n"
 		" FROM (SELECT queue, count(*) AS n FROM works WHERE running_on = %s"
 		"  AND state = 3 GROUP BY queue) AS l"
-		" WHERE l.queue = queues.name AND requeue_lost = 0;"
+		" JOIN queues ON queues.name = l.queue AND requeue_lost = 0"
+		" ON CONFLICT (queue, node) DO UPDATE SET"
+		" completed = c.completed + excluded.completed,"
+		" failed = c.failed + excluded.failed, started = c.started + excluded.started,"
+		" txid = pg_current_xact_id();"
 		"UPDATE works SET state = CASE WHEN state <> 3 THEN state"
 		"  WHEN (SELECT requeue_lost FROM queues WHERE name = works.queue) = 1"
 		"  THEN 1 ELSE 4 END, running_on = '', wnode = '',"
 		"  txid = pg_current_xact_id() WHERE running_on = %s;"
-		"COMMIT", node, node);
+		"COMMIT", node, node, node);
+	g_autofree char *queues = g_strdup_printf("SELECT " PG_QUEUES("%s")
+		" WHERE NOT gone ORDER BY ctime, name", node);
+	g_autofree char *counts = g_strdup_printf("SELECT " COUNTS_COLS
+		" FROM queue_counts WHERE node <> %s", node);
 	PQfreemem(node);
 	GHashTable *subs = g_hash_table_new(g_direct_hash, g_direct_equal);
 	model_cluster = true;
@@ -320,11 +351,12 @@ static int restore_cluster(struct store *s)
 	s->xmin = (uint64_t)store_int(s, "SELECT pg_snapshot_xmin(pg_current_snapshot())"
 				      "::text::bigint", 0);
 	if (r == 0)
-		r = s->be->each_row(s, "SELECT " PG_QUEUE_COLS " FROM queues WHERE NOT gone"
-				    " ORDER BY ctime, name", queue_row, NULL);
+		r = s->be->each_row(s, queues, queue_row, NULL);
 	if (r == 0)
 		r = s->be->each_row(s, "SELECT " PG_WORK_COLS " FROM works WHERE NOT gone"
 				    " ORDER BY ord", work_row, subs);
+	if (r == 0)
+		r = s->be->each_row(s, counts, counts_row, NULL);
 	s->id_next = store_int(s, "SELECT nextval('wqfs_ord')", 0) << 24;
 	g_hash_table_destroy(subs);
 	return r;

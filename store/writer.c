@@ -175,6 +175,7 @@ void store_counts(struct store *s, struct workqueue_struct *wq)
 	r->completed = (int64_t)st.completed;
 	r->failed = (int64_t)st.failed;
 	r->cancelled = (int64_t)st.cancelled;
+	r->started = (int64_t)st.started;
 	push(s, r);
 }
 

@@ -90,6 +90,11 @@ most_at_once() {
 	local most
 	most=$(most_at_once)
 	((most <= 2)) || fail "$most works ran at once with max_active 2: $(cat "$T/spans")"
+	# every node's status counts the runs of all: the same on each
+	for i in 1 2 3; do
+		wait_for 5 equals 12 on "$i" q_get q completed
+		assert_equal "$(on "$i" q_get q started) $(on "$i" q_get q running)" "12 0"
+	done
 }
 
 @test "max_active 1: works submitted in turn on n1, n2 and n3 run one at a time in the order they were queued" {
