@@ -39,7 +39,6 @@
 #define POLL_MS		1000	/* a pass at least this often */
 #define RETRY_MS	500	/* after the database could not be reached */
 #define CLAIM_MAX	64	/* works claimed per queue and pass */
-#define DB_NOW_MS	"(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 /* A row this node may claim now; node is its parameter. */
 #define DUE(node)	"NOT gone AND running_on = '' AND home IN ('', " node ") AND" \
 			" (state = 1 OR (state = 2 AND due_ms <= " DB_NOW_MS "))"
@@ -106,33 +105,37 @@ struct stmt {
 	const char *const *v;
 };
 
+/* The rows of each statement kept; whether all went through. */
+struct results {
+	PGresult **res;
+	bool ok;
+};
+
+static void keep_result(void *arg, size_t i, PGresult *r)
+{
+	struct results *k = arg;
+	ExecStatusType t = PQresultStatus(r);
+	k->ok = k->ok && (t == PGRES_TUPLES_OK || t == PGRES_COMMAND_OK);
+	if (t == PGRES_TUPLES_OK)
+		k->res[i] = r;
+	else
+		PQclear(r);
+}
+
 /* Run n statements in one round trip (pipeline mode, one sync): the rows
  * of each in res[i] (NULL where none), true if all went through.  After a
  * failure the transaction they opened is rolled back; a connection that
  * lost its way in the pipeline is dropped. */
 static bool pipeline(struct store *s, const struct stmt *st, int n, PGresult **res)
 {
-	bool sound = PQenterPipelineMode(s->cpg), ok = sound;
+	struct results k = { .res = res, .ok = true };
+	bool sound = PQenterPipelineMode(s->cpg);
 	for (int i = 0; sound && i < n; i++)
 		sound = PQsendQueryParams(s->cpg, st[i].sql, st[i].n, NULL, st[i].v, NULL,
 					  NULL, 1);
-	sound = sound && PQpipelineSync(s->cpg);
-	for (int i = 0; sound && i <= n; i++) {
-		PGresult *r = PQgetResult(s->cpg);
-		ExecStatusType t = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-		if (!r || (i == n) != (t == PGRES_PIPELINE_SYNC)) {
-			PQclear(r);
-			sound = false;
-			break;
-		}
-		ok = ok && (t == PGRES_TUPLES_OK || t == PGRES_COMMAND_OK || i == n);
-		if (i < n && t == PGRES_TUPLES_OK)
-			res[i] = r;
-		else
-			PQclear(r);
-		if (i < n && PQgetResult(s->cpg) != NULL)	/* each ends with NULL */
-			sound = false;
-	}
+	sound = sound && PQpipelineSync(s->cpg) &&
+		pg_pipeline_read(s->cpg, (size_t)n, keep_result, &k);
+	bool ok = sound && k.ok;
 	if (!sound || !PQexitPipelineMode(s->cpg)) {
 		PQfinish(s->cpg);
 		s->cpg = NULL;
@@ -208,14 +211,12 @@ static int mirror_pass(struct store *s)
 	snprintf(xmin, sizeof xmin, "%" PRIu64, s->xmin);
 	bool ok = pipeline(s, st, G_N_ELEMENTS(st), res) && res[1] && PQntuples(res[1]) == 1;
 	if (ok) {
-		GHashTable *none = g_hash_table_new(g_direct_hash, g_direct_equal);
 		struct row first = { .s = s, .impl = res[1] };
 		model_mirror_begin();
 		each(s, res[2], mirror_queue, NULL);
-		each(s, res[3], mirror_work, none);
+		each(s, res[3], mirror_work, NULL);	/* no submitter: runs nothing */
 		each(s, res[4], mirror_counts, NULL);
 		model_mirror_end();
-		g_hash_table_destroy(none);
 		s->xmin = (uint64_t)s->be->col_int(&first, 0);
 	}
 	for (size_t i = 0; i < G_N_ELEMENTS(res); i++)

@@ -186,6 +186,14 @@ int db_apply(struct store *s, const struct rec *r);	/* rows.c */
 /* pg.c, pg-rows.c (PostgreSQL) */
 int pg_errno(const PGresult *res);
 int pg_check(struct store *s, PGresult *res, ExecStatusType ok);
+/* The results of n statements sent on c in pipeline mode and of the sync
+ * that ends them: each statement's handed to got(arg, i, res), which
+ * keeps or clears it.  false when the connection lost its way (the
+ * caller drops it). */
+bool pg_pipeline_read(PGconn *c, size_t n,
+		      void (*got)(void *arg, size_t i, PGresult *res), void *arg);
+/* The database's clock, in ms since the epoch: due times are by it. */
+#define DB_NOW_MS	"(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 int pg_apply(struct store *s, const struct rec *r);
 int pg_commit(struct store *s, GQueue *batch);
 /* store.c: the schema from version v to n, one transaction per
@@ -224,7 +232,7 @@ struct submitter *row_submitter(const struct row *st);
 			" due_ms, runs, has_exit, last_exit, output, ctime, queued_ms," \
 			" started_ms, finished_ms, after, reason"
 #define PG_WORK_COLS	"queue, name, anon, owner, command, sub, state, ord," \
-			" due_ms - (extract(epoch FROM clock_timestamp()) * 1000)::bigint," \
+			" due_ms - " DB_NOW_MS "," \
 			" runs, has_exit, last_exit, output, ctime, queued_ms," \
 			" started_ms, finished_ms, after, reason, inst, node, running_on," \
 			" cpu, cancel_req::int, gone::int, wnode"

@@ -12,8 +12,6 @@
 
 #include "internal.h"
 
-/* The database's clock, in ms since the epoch: due times are by it. */
-#define DB_NOW_MS	"(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 /* A line's change of a work's state applies to a queued instance that
  * this node queued or knew (not to a newer one of another node's). */
 #define LINE_OWNS	"(state IN (1, 2, 6) AND (inst = $9::bigint OR wnode = $7))"
@@ -302,28 +300,31 @@ int pg_apply(struct store *s, const struct rec *r)
 	return err;
 }
 
+/* The batch's results as they come: the first error. */
+struct batch_results {
+	struct store *s;
+	GList *rec;			/* the record of the next result */
+	int err;
+};
+
+static void batch_result(void *arg, size_t i, PGresult *res)
+{
+	struct batch_results *b = arg;
+	if (!b->err && PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
+		b->err = rec_result(b->s, b->rec->data, res);
+	PQclear(res);
+	b->rec = b->rec->next;
+}
+
 /* The results of the batch's statements and the sync that ends them: 0
  * or the first error.  false in *sound when the connection lost its way. */
 static int pipeline_results(struct store *s, GQueue *batch, bool *sound)
 {
-	int err = 0;
-	GList *l = batch->head;
-	for (size_t i = 0; i <= batch->length; i++) {
-		PGresult *res = PQgetResult(s->pg);
-		ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-		if (!res || (i == batch->length) != (st == PGRES_PIPELINE_SYNC)) {
-			*sound = false;
-			PQclear(res);
-			return err ? err : pg_check(s, NULL, PGRES_COMMAND_OK);
-		}
-		if (!err && st != PGRES_PIPELINE_SYNC && st != PGRES_PIPELINE_ABORTED)
-			err = rec_result(s, l->data, res);
-		PQclear(res);
-		if (i < batch->length && PQgetResult(s->pg) != NULL)	/* each ends with NULL */
-			*sound = false;
-		l = l ? l->next : NULL;
-	}
-	return err;
+	struct batch_results b = { .s = s, .rec = batch->head };
+	*sound = pg_pipeline_read(s->pg, batch->length, batch_result, &b);
+	if (!*sound && !b.err)
+		b.err = pg_check(s, NULL, PGRES_COMMAND_OK);
+	return b.err;
 }
 
 /* Whether the batch changed works: the other nodes are told. */

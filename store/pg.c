@@ -114,6 +114,27 @@ int pg_check(struct store *s, PGresult *res, ExecStatusType ok)
 	return err;
 }
 
+bool pg_pipeline_read(PGconn *c, size_t n,
+		      void (*got)(void *arg, size_t i, PGresult *res), void *arg)
+{
+	for (size_t i = 0; i <= n; i++) {
+		PGresult *res = PQgetResult(c);
+		ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+		if (!res || (i == n) != (st == PGRES_PIPELINE_SYNC)) {
+			PQclear(res);
+			return false;
+		}
+		if (i == n) {
+			PQclear(res);
+			break;
+		}
+		got(arg, i, res);
+		if (PQgetResult(c) != NULL)	/* each ends with NULL */
+			return false;
+	}
+	return true;
+}
+
 /* 1 if this session took the advisory lock, 0 if another holds it. */
 static int pg_try_lock(struct store *s)
 {
