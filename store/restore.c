@@ -234,14 +234,14 @@ static int work_of_row(const struct row *st, struct mqueue *q, struct submitter 
 }
 
 /* SELECT WORK_COLS (PG_WORK_COLS) FROM works: the work of a row,
- * restored, or (a cluster's) mirrored or claimed.  A row without its
- * queue is dropped; one without its submitter too, but in a mirror, which
- * runs nothing. */
+ * restored, or (a cluster's) mirrored or claimed; its submitter from subs
+ * (NULL: none known).  A row without its queue is dropped; one without
+ * its submitter too, but in a mirror, which runs nothing. */
 int restore_work_row(const struct row *st, GHashTable *subs, bool claimed)
 {
 	bool pg = st->s->be == &store_pg;
-	struct submitter *sub = g_hash_table_lookup(subs, GINT_TO_POINTER(
-							col_int(st, 5)));
+	struct submitter *sub = subs ? g_hash_table_lookup(subs, GINT_TO_POINTER(
+							col_int(st, 5))) : NULL;
 	int state = (int)col_int(st, 6);
 	if ((!sub && (!pg || claimed)) || state < ROW_IDLE || state > ROW_BLOCKED)
 		return claimed ? -ENOENT : 0;
@@ -343,7 +343,6 @@ static int restore_cluster(struct store *s)
 	g_autofree char *counts = g_strdup_printf("SELECT " COUNTS_COLS
 		" FROM queue_counts WHERE node <> %s", node);
 	PQfreemem(node);
-	GHashTable *subs = g_hash_table_new(g_direct_hash, g_direct_equal);
 	model_cluster = true;
 	int r = s->be->exec(s, sql);
 	if (r < 0)
@@ -354,11 +353,10 @@ static int restore_cluster(struct store *s)
 		r = s->be->each_row(s, queues, queue_row, NULL);
 	if (r == 0)
 		r = s->be->each_row(s, "SELECT " PG_WORK_COLS " FROM works WHERE NOT gone"
-				    " ORDER BY ord", work_row, subs);
+				    " ORDER BY ord", work_row, NULL);	/* mirrored */
 	if (r == 0)
 		r = s->be->each_row(s, counts, counts_row, NULL);
 	s->id_next = store_int(s, "SELECT nextval('wqfs_ord')", 0) << 24;
-	g_hash_table_destroy(subs);
 	return r;
 }
 

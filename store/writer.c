@@ -279,6 +279,16 @@ static void keep_logged(struct store *s, GQueue *batch)
  * forgotten, their waiters long gone.  s->mu held. */
 #define FAILURES_KEPT	64
 
+/* Record r (counted as s->queued counts) failed with err, for who (NULL:
+ * any writer); the oldest failure is forgotten.  s->mu held. */
+static void add_failure(struct store *s, uint64_t i, int err, const void *who)
+{
+	struct store_failure f = { i, i, err, who };
+	if (s->failed->len == FAILURES_KEPT)
+		g_array_remove_index(s->failed, 0);
+	g_array_append_val(s->failed, f);
+}
+
 static void note_failure(struct store *s, GQueue *batch, int err)
 {
 	s->fail_err = err;
@@ -289,14 +299,10 @@ static void note_failure(struct store *s, GQueue *batch, int err)
 			&g_array_index(s->failed, struct store_failure, s->failed->len - 1) : NULL;
 		if (r->logged)
 			continue;
-		if (last && last->to + 1 == i && last->err == err) {
+		if (last && last->to + 1 == i && last->err == err && !last->who)
 			last->to = i;
-			continue;
-		}
-		if (s->failed->len == FAILURES_KEPT)
-			g_array_remove_index(s->failed, 0);
-		struct store_failure f = { i, i, err, NULL };
-		g_array_append_val(s->failed, f);
+		else
+			add_failure(s, i, err, NULL);
 	}
 }
 
@@ -322,13 +328,8 @@ static void note_refused(struct store *s, GQueue *batch)
 {
 	for (GList *l = batch->head; l; l = l->next) {
 		const struct rec *r = l->data;
-		if (!r->refused)
-			continue;
-		uint64_t i = r->seq - s->seq_base;
-		if (s->failed->len == FAILURES_KEPT)
-			g_array_remove_index(s->failed, 0);
-		struct store_failure f = { i, i, r->refused, r->who };
-		g_array_append_val(s->failed, f);
+		if (r->refused)
+			add_failure(s, r->seq - s->seq_base, r->refused, r->who);
 	}
 }
 
