@@ -74,10 +74,9 @@ static bool held_here(struct mwork *w)
 
 int cluster_queue(struct mwork *w, bool modify, uint64_t delay_ns, int cpu)
 {
-	if (held_here(w) && (work_busy(&w->dwork.work) & WORK_BUSY_PENDING))
+	if (work_busy(&w->dwork.work) & WORK_BUSY_PENDING)
 		return 1;
-	bool queued = w->remote == MW_PENDING || w->remote == MW_DELAYED ||
-		      w->remote == MW_BLOCKED;
+	bool queued = w->remote && w->remote != MW_RUNNING;
 	if (queued && !modify)
 		return -EALREADY;
 	w->requeue = modify;	/* mod_delayed_work: whoever queued it */

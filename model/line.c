@@ -228,8 +228,6 @@ static void requeue_as(struct mwork *w, const struct mqueued *e)
 	model_changed(MCHANGE_WORK_QUEUED, w->q, w);
 }
 
-static bool take_back_work(struct mwork *w, const struct mqueued *e);
-
 /* One work back as it was before a line; model lock held.  false if it
  * started meanwhile. */
 static bool take_back(const struct mqueued *e)
@@ -237,13 +235,8 @@ static bool take_back(const struct mqueued *e)
 	struct mwork *w = mwork_by_id(e->id);
 	if (!w)
 		return true;	/* gone already */
-	return take_back_work(w, e);
-}
-
-static bool take_back_work(struct mwork *w, const struct mqueued *e)
-{
-	bool pending = (work_busy(&w->dwork.work) & WORK_BUSY_PENDING) ||
-		       w->remote == MW_PENDING || w->remote == MW_DELAYED;
+	enum mwork_state queued = mwork_queued_state(w);	/* here or in the cluster */
+	bool pending = queued == MW_PENDING || queued == MW_DELAYED;
 	if (e->kind == MQ_CANCELLED) {
 		if (!pending)	/* not queued again meanwhile */
 			requeue_as(w, e);
