@@ -75,7 +75,13 @@ struct rec {
 	bool cancel;			/* a line's: a cancel (of its run too) */
 	int refused;			/* set by the commit: -errno */
 	const void *who;		/* the thread that queued it */
+	struct recchunk *chunk;		/* packed with its strings (recpool.c),
+					 * or NULL: each made with malloc */
 };
+
+/* A record's strings, in the order the log writes them. */
+#define REC_STRS(r) { &(r)->queue, &(r)->name, &(r)->files, &(r)->cpumask,		\
+		      &(r)->command, &(r)->cwd, &(r)->after, &(r)->reason }
 
 struct store;
 
@@ -142,7 +148,11 @@ struct store {
 	size_t log_size;
 	size_t log_tail;		/* mu: where the next record goes */
 	GByteArray *log_buf;		/* mu: a record being encoded */
+	struct recchunk *recchunk;	/* mu: the records' chunk being filled */
 	size_t log_synced;		/* mu: bytes msync'ed (sync=full) */
+	bool log_syncing;		/* mu: a thread msyncs the log */
+	uint64_t log_syncs;		/* mu: msyncs of the log, ever */
+	pthread_cond_t log_synced_cond;	/* mu: an msync of the log ended */
 	uint64_t log_gen;		/* mu: rewinds, ever */
 	void *log_test;			/* for tests/store.c */
 	uint64_t queued;		/* mu: records queued, ever */
@@ -250,6 +260,10 @@ struct submitter *row_submitter(const struct row *st);
 
 /* writer.c */
 void rec_free(struct rec *r);
+struct rec *recpool_pack(struct store *s, struct rec *r);
+void recpool_free(struct rec *r);
+void recpool_close(struct store *s);
+int recpool_chunks(void);		/* mapped now, for tests */
 void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data);
 int store_sync(void *data);
 /* The last log record the tables have (SQLite's meta), inside the

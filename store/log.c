@@ -32,6 +32,7 @@
 
 #define LOG_SIZE	(8u << 20)	/* preallocated, at most an eighth of the free space */
 #define LOG_MIN		(64u << 10)	/* below: no log, a commit per change */
+#define LOG_RELEASE	(1u << 20)	/* a rewind from this far gives the pages back */
 
 struct log_hdr {
 	uint32_t len;
@@ -82,8 +83,6 @@ static void put_bytes(GByteArray *b, GBytes *g)
 		       &(r)->requeue_lost, &(r)->anon, &(r)->state, &(r)->has_exit,	\
 		       &(r)->last_exit }
 
-#define REC_STRS(r) { &(r)->queue, &(r)->name, &(r)->files, &(r)->cpumask,		\
-		      &(r)->command, &(r)->cwd, &(r)->after, &(r)->reason }
 #define REC_BYTES(r) { &(r)->groups, &(r)->env, &(r)->limits, &(r)->output }
 
 static void rec_encode(GByteArray *b, const struct rec *r)
@@ -272,32 +271,51 @@ bool log_append(struct store *s, const struct rec *r, uint64_t seq)
 	return room;
 }
 
-/* Everything logged is applied: start again at offset 0.  s->mu held. */
+/* Everything logged is applied: start again at offset 0.  After a burst
+ * the pages it filled leave the daemon's RSS (they stay in the page
+ * cache; the next records fault them back in).  s->mu held. */
 void log_rewind(struct store *s)
 {
+	if (s->log_tail >= LOG_RELEASE)
+		madvise(s->log, s->log_tail, MADV_DONTNEED);
 	s->log_tail = 0;
 	s->log_synced = 0;
 	s->log_gen++;
 }
 
 /*
- * sync=full: the log on disk up to its tail.  Only the pages past what an
- * msync already put on disk: with many writers each syncs a page or two,
- * and the file system commits their syncs together.  s->mu held; dropped
- * meanwhile.
+ * sync=full: the log on disk up to its tail, by group commit: one thread
+ * at a time msyncs the pages past what is on disk, up to the tail as it
+ * finds it; the writers that appended meanwhile wait for it and then,
+ * if their records are past what it wrote, one of them leads the next
+ * round.  (Each writer msyncing its own page or two makes every msync
+ * wait for the previous one's write-back of the same page: a round per
+ * writer.)  A rewind means all was committed to the database, which
+ * sync=full syncs.  s->mu held; dropped meanwhile.
  */
 int log_sync(struct store *s)
 {
-	size_t from = s->log_synced & ~(size_t)4095, to = s->log_tail;
+	size_t want = s->log_tail;
 	uint64_t gen = s->log_gen;
-	if (!s->log || to <= s->log_synced)
-		return 0;
-	pthread_mutex_unlock(&s->mu);
-	int r = msync(s->log + from, to - from, MS_SYNC) < 0 ? -errno : 0;
-	pthread_mutex_lock(&s->mu);
-	if (r == 0 && gen == s->log_gen && to > s->log_synced)
-		s->log_synced = to;
-	return r;
+	while (s->log && gen == s->log_gen && s->log_synced < want) {
+		if (s->log_syncing) {
+			pthread_cond_wait(&s->log_synced_cond, &s->mu);
+			continue;
+		}
+		size_t from = s->log_synced & ~(size_t)4095, to = s->log_tail;
+		s->log_syncing = true;
+		pthread_mutex_unlock(&s->mu);
+		int r = msync(s->log + from, to - from, MS_SYNC) < 0 ? -errno : 0;
+		pthread_mutex_lock(&s->mu);
+		s->log_syncing = false;
+		s->log_syncs++;
+		pthread_cond_broadcast(&s->log_synced_cond);
+		if (r < 0)
+			return r;
+		if (gen == s->log_gen && to > s->log_synced)
+			s->log_synced = to;
+	}
+	return 0;
 }
 
 /* The records of the log that follow seq applied, in order: fn on each

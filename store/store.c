@@ -31,6 +31,7 @@ int store_open(const char *path, bool sync_full, const char *node, struct store 
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->more, NULL);
 	pthread_cond_init(&s->committed_cond, NULL);
+	pthread_cond_init(&s->log_synced_cond, NULL);
 	g_queue_init(&s->recs);
 	s->failed = g_array_new(FALSE, FALSE, sizeof(struct store_failure));
 	int r = s->be->open(s);
@@ -48,11 +49,13 @@ void store_close(struct store *s)
 		return;
 	g_queue_clear_full(&s->retry, (GDestroyNotify)rec_free);
 	g_queue_clear_full(&s->recs, (GDestroyNotify)rec_free);
+	recpool_close(s);
 	log_close(s);
 	if (s->poke_fd >= 0)
 		close(s->poke_fd);
 	g_array_unref(s->failed);
 	s->be->close(s);
+	pthread_cond_destroy(&s->log_synced_cond);
 	pthread_cond_destroy(&s->committed_cond);
 	pthread_cond_destroy(&s->more);
 	pthread_mutex_destroy(&s->mu);

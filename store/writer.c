@@ -23,14 +23,6 @@
 
 void rec_free(struct rec *r)
 {
-	g_free(r->queue);
-	g_free(r->name);
-	g_free(r->files);
-	g_free(r->cpumask);
-	g_free(r->command);
-	g_free(r->cwd);
-	g_free(r->after);
-	g_free(r->reason);
 	if (r->groups)
 		g_bytes_unref(r->groups);
 	if (r->env)
@@ -39,6 +31,13 @@ void rec_free(struct rec *r)
 		g_bytes_unref(r->limits);
 	if (r->output)
 		g_bytes_unref(r->output);
+	if (r->chunk) {
+		recpool_free(r);
+		return;
+	}
+	char **strs[] = REC_STRS(r);
+	for (size_t i = 0; i < G_N_ELEMENTS(strs); i++)
+		g_free(*strs[i]);
 	g_free(r);
 }
 
@@ -150,6 +149,7 @@ static __thread uint64_t mine_from, mine_to;
 static void push(struct store *s, struct rec *r)
 {
 	pthread_mutex_lock(&s->mu);
+	r = recpool_pack(s, r);
 	g_queue_push_tail(&s->recs, r);
 	s->queued++;
 	if (mine_store != s || !mine_from)

@@ -76,13 +76,18 @@ static void test_open_refuses(void)
 }
 
 /* A store on path, opened, restored and attached to the model. */
-static struct store *started(const char *path)
+static struct store *started_sync(const char *path, bool sync_full)
 {
 	struct store *s;
-	g_assert_cmpint(store_open(path, false, NULL, &s), ==, 0);
+	g_assert_cmpint(store_open(path, sync_full, NULL, &s), ==, 0);
 	g_assert_cmpint(store_restore(s), ==, 0);
 	g_assert_cmpint(store_start(s), ==, 0);
 	return s;
+}
+
+static struct store *started(const char *path)
+{
+	return started_sync(path, false);
 }
 
 static int submit(struct mqueue *q, enum wqfs_ctl ctl, const char *text);
@@ -229,21 +234,27 @@ static gpointer writer(gpointer q)
 	return NULL;
 }
 
-static void test_group_commit(void)
+/* WRITERS threads submit LINES lines each to a new frozen queue of s. */
+static struct mqueue *write_all(struct store *s, const char *name)
 {
-	g_autofree char *path = db_path("group.db");
-	struct store *s;
 	struct mqueue *q;
 	GThread *t[WRITERS];
-	s = started(path);
-	g_assert_cmpint(mqueue_create("group", getuid(), getgid(), 0755, &q), ==, 0);
+	g_assert_cmpint(mqueue_create(name, getuid(), getgid(), 0755, &q), ==, 0);
 	set_attr(q, (struct wqfs_attr_value){ .attr = WQFS_ATTR_FROZEN, .on = true });
-	uint64_t before = store_commits(s);
 	for (int i = 0; i < WRITERS; i++)
 		t[i] = g_thread_new("writer", writer, q);
 	for (int i = 0; i < WRITERS; i++)
 		g_thread_join(t[i]);
 	g_assert_cmpint(store_checkpoint(s), ==, 0);
+	return q;
+}
+
+static void test_group_commit(void)
+{
+	g_autofree char *path = db_path("group.db");
+	struct store *s = started(path);
+	uint64_t before = store_commits(s);
+	struct mqueue *q = write_all(s, "group");
 	uint64_t commits = store_commits(s) - before;
 	/* every acknowledged line is in the file ... */
 	g_assert_cmpint(query_int(path, "SELECT count(*) FROM works WHERE queue = 'group'"),
@@ -251,6 +262,54 @@ static void test_group_commit(void)
 	/* ... and the writers shared commits */
 	g_test_message("%d lines in %llu commits", WRITERS * LINES, (unsigned long long)commits);
 	g_assert_cmpuint(commits, <, WRITERS * LINES);
+	finish(s, q);
+}
+
+/* sync=full: each line is acknowledged once the log is on disk, and the
+ * writers waiting at once share an msync. */
+static void test_group_sync(void)
+{
+	g_autofree char *path = db_path("sync.db");
+	struct store *s = started_sync(path, true);
+	struct mqueue *q = write_all(s, "sync");
+	g_assert_cmpint(query_int(path, "SELECT count(*) FROM works WHERE queue = 'sync'"),
+			==, WRITERS * LINES);
+	pthread_mutex_lock(&s->mu);
+	uint64_t syncs = s->log_syncs;
+	pthread_mutex_unlock(&s->mu);
+	g_test_message("%d lines in %llu msyncs", WRITERS * LINES, (unsigned long long)syncs);
+	g_assert_cmpuint(syncs, >, 0);
+	g_assert_cmpuint(syncs, <, WRITERS * LINES);
+	finish(s, q);
+}
+
+/* A burst of delayed works queued faster than they are committed (the
+ * writer held back): once committed, the memory of their records is given
+ * back, all of it but the chunk being filled. */
+#define BURST 5000
+
+static void test_burst_memory(void)
+{
+	g_autofree char *path = db_path("burst.db");
+	struct store *s = started(path);
+	struct mqueue *q;
+	g_assert_cmpint(mqueue_create("burst", getuid(), getgid(), 0755, &q), ==, 0);
+	pthread_mutex_lock(&s->mu);
+	s->committing = true;
+	pthread_mutex_unlock(&s->mu);
+	for (int i = 0; i < BURST; i++) {
+		g_autofree char *line = g_strdup_printf("b%d: 1h true", i);
+		g_assert_cmpint(submit(q, WQFS_CTL_DELAY, line), ==, 0);
+	}
+	g_assert_cmpint(recpool_chunks(), >, 1);
+	pthread_mutex_lock(&s->mu);
+	s->committing = false;
+	pthread_cond_broadcast(&s->committed_cond);
+	pthread_mutex_unlock(&s->mu);
+	g_assert_cmpint(store_checkpoint(s), ==, 0);
+	g_assert_cmpint(query_int(path, "SELECT count(*) FROM works WHERE queue = 'burst'"),
+			==, BURST);
+	g_assert_cmpint(recpool_chunks(), <=, 1);
 	finish(s, q);
 }
 
@@ -361,6 +420,8 @@ int main(int argc, char *argv[])
 	g_test_add_func("/store/open/migrates-schema-1", test_migrate_v1);
 	g_test_add_func("/store/journal/rows", test_journal_rows);
 	g_test_add_func("/store/journal/group-commit", test_group_commit);
+	g_test_add_func("/store/journal/group-sync", test_group_sync);
+	g_test_add_func("/store/journal/burst-memory", test_burst_memory);
 	g_test_add_func("/store/log/crash", test_log_crash);
 	g_test_add_func("/store/log/replay", test_log_replay);
 	int r = g_test_run();
