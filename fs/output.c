@@ -86,7 +86,7 @@ static size_t output_bytes(struct mwork *w, uint64_t off, char *buf, size_t size
 void follow_open(struct fh *fh, struct mwork *w)
 {
 	enum mwork_state s = mwork_state(w);
-	fh->follow_run = w->runs;
+	fh->follow_run = mwork_nruns(w);
 	/* queued, or taken by a worker but not started: the coming run;
 	 * running, or a run that just ended: that run */
 	if (!w->running && mwork_state_busy(s) && !(s == MW_RUNNING && w->finishing))
@@ -112,9 +112,9 @@ void follow_close(struct fh *fh)
  * still runs.  Model lock held. */
 static ssize_t follow_bytes(struct fh *fh, struct mwork *w, char *buf, size_t size)
 {
-	if (w->runs < fh->follow_run)	/* not started */
+	if (mwork_nruns(w) < fh->follow_run)	/* not started */
 		return mwork_state_busy(mwork_state(w)) ? -EAGAIN : 0;
-	if (w->runs > fh->follow_run)	/* a later run has replaced it */
+	if (mwork_nruns(w) > fh->follow_run)	/* a later run has replaced it */
 		return 0;
 	uint64_t start, total;
 	size_t n = output_at(w, fh->fpos, buf, size, &start, &total);

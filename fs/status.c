@@ -227,9 +227,9 @@ static void work_status(GString *s, struct mwork *w)
 {
 	g_string_append_printf(s, "name: %s\nstate: %s\ncommand: %s\nruns: %u\n",
 			       w->name, mwork_state_name(mwork_state(w)), mwork_cmdline(w),
-			       w->runs);
+			       mwork_nruns(w));
 	if (w->has_exit)
-		g_string_append_printf(s, "last_exit: %d\n", w->last_exit);
+		g_string_append_printf(s, "last_exit: %d\n", mwork_last_exit(w));
 	else
 		g_string_append(s, "last_exit: -\n");
 	pid_t pid = work_pid(w);
@@ -246,9 +246,10 @@ static void work_status(GString *s, struct mwork *w)
 		g_string_append_printf(s, "node: %s\n", node);
 	time_field(s, "queued_at", w->has_queued, w->queued_ms);
 	time_field(s, "due_at", w->has_due, w->due_ms);
-	time_field(s, "started_at", w->has_started, w->started_ms);
-	time_field(s, "finished_at", w->has_finished, w->finished_ms);
-	g_string_append_printf(s, "reason: %s\n", w->reason ? w->reason : "-");
+	time_field(s, "started_at", w->has_started, mwork_started_ms(w));
+	time_field(s, "finished_at", w->has_finished, mwork_finished_ms(w));
+	const char *why = mwork_reason(w);
+	g_string_append_printf(s, "reason: %s\n", why ? why : "-");
 }
 
 /* Work names in natural order: runs of digits compare as numbers (w2
@@ -308,17 +309,17 @@ static void work_row(struct work_row *r, struct mwork *w, int64_t now)
 	r->command = mwork_cmdline(w);
 	r->node = work_node(w);
 	if (w->has_exit)
-		g_snprintf(r->exit, sizeof r->exit, "%d", w->last_exit);
+		g_snprintf(r->exit, sizeof r->exit, "%d", mwork_last_exit(w));
 	else
 		r->exit[0] = '\0';
-	g_snprintf(r->runs, sizeof r->runs, "%u", w->runs);
+	g_snprintf(r->runs, sizeof r->runs, "%u", mwork_nruns(w));
 	time_text(r->queued, sizeof r->queued, w->has_queued, w->queued_ms);
-	time_text(r->started, sizeof r->started, w->has_started, w->started_ms);
-	time_text(r->finished, sizeof r->finished, w->has_finished, w->finished_ms);
+	time_text(r->started, sizeof r->started, w->has_started, mwork_started_ms(w));
+	time_text(r->finished, sizeof r->finished, w->has_finished, mwork_finished_ms(w));
 	/* the latest run: the running one so far, or the one that ended */
 	r->duration[0] = '\0';
 	if (w->has_started && (w->running || w->has_finished)) {
-		int64_t ms = (w->running ? now : w->finished_ms) - w->started_ms;
+		int64_t ms = (w->running ? now : mwork_finished_ms(w)) - mwork_started_ms(w);
 		ms = ms > 0 ? ms : 0;	/* the wall clock was set back */
 		g_snprintf(r->duration, sizeof r->duration, "%lld.%03lld",
 			   (long long)(ms / 1000), (long long)(ms % 1000));

@@ -219,13 +219,12 @@ static void after_release(struct mwork *w)
 static void after_fail(struct mwork *w, const char *why)
 {
 	after_unblock(w);
-	g_free(w->reason);
-	w->reason = g_strdup(why);
+	mwork_set_reason(w, why);
 	w->has_exit = false;
 	w->has_due = false;
 	w->has_started = false;		/* this time it did not start */
 	w->has_finished = true;
-	w->finished_ms = model_now_ms();
+	w->ran->finished_ms = model_now_ms();
 	mwork_ended(w);
 	model_changed(MCHANGE_WORK_FINISHED, w->q, w);
 }

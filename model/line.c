@@ -145,8 +145,7 @@ static void line_done(struct mwork *w, const struct wqfs_line *l, struct undo *u
 	w->lost = false;
 	w->cancelled = false;
 	w->finishing = false;
-	g_free(w->reason);
-	w->reason = NULL;
+	mwork_set_reason(w, NULL);
 	w->has_due = l->has_delay && !w->blocked;	/* blocked: due once released */
 	if (w->has_due)
 		mwork_set_due(w, w->queued_ms, l->delay_ns);

@@ -154,14 +154,20 @@ static inline bool mwork_state_busy(enum mwork_state s)
 /* The wall clock, in ms since the epoch: how a work's times are kept. */
 int64_t model_now_ms(void);
 
-/* What a work keeps of its runs, once it has run (struct mwork's ran):
- * a pending work that never ran pays for none of it.  model_lock, but
- * cmd (its own lock). */
+/* What a work keeps of its runs, once it has run or failed (struct
+ * mwork's ran, see mwork_ran()): a pending work that never ran pays for
+ * none of it.  model_lock, but cmd (its own lock). */
 struct mwork_ran {
 	struct wq_command cmd;		/* the command, and its output */
+	int64_t started_ms, finished_ms; /* wall clock; valid when has_started,
+					  * has_finished */
+	uint32_t runs;
+	int last_exit;			/* valid when has_exit */
 	pid_t last_pid;			/* valid when has_exit */
 	int last_cpu;			/* valid when has_started; -1: none */
 	const char *node;		/* where it last ran (interned), or NULL */
+	char *reason;			/* why it failed without a run, or NULL */
+	GList *done_link;		/* an anonymous work's, in q->anon_done */
 };
 
 struct mwork {
@@ -180,22 +186,18 @@ struct mwork {
 					 * with the output; NULL until then */
 	GPtrArray *after;		/* its DEPs ("WORK", "QUEUE/WORK"), or NULL */
 	GList *blocked_link;		/* in after.c's blocked list */
-	GList *done_link;		/* in q->anon_done */
-	char *reason;			/* why it failed without a run, or NULL */
 	union {				/* a blocked work is not in the engine */
 		unsigned long due_at;	/* has_due: jiffies when the delayed
 					 * instance fires */
 		uint64_t blocked_delay_ns; /* blocked: the DELAY it was queued
 					    * with (after.c) */
 	};
-	int64_t queued_ms, due_ms, started_ms, finished_ms;	/* wall clock */
+	int64_t queued_ms, due_ms;	/* wall clock */
 	int64_t inst;			/* a cluster's: its latest queueing, as
 					 * the database names it (cluster.c) */
 	uint32_t ctime;			/* seconds since the epoch (to 2106) */
 	uid_t owner;			/* who declared it: it runs as owner */
 	int holds;			/* waits and requests holding it */
-	int last_exit;			/* valid when has_exit */
-	uint32_t runs;
 	/* flags, packed: a million pending works each pay for this struct */
 	bool anon : 1;
 	bool running : 1;
@@ -216,6 +218,37 @@ struct mwork {
 	unsigned int qcpu1 : 11;	/* a cluster's: 1 + the CPU it was queued
 					 * on (mwork_qcpu()), 0 any */
 };
+
+/* What struct mwork_ran keeps, as a work that never ran has it. */
+static inline uint32_t mwork_nruns(const struct mwork *w)
+{
+	return w->ran ? w->ran->runs : 0;
+}
+
+static inline int mwork_last_exit(const struct mwork *w)
+{
+	return w->ran ? w->ran->last_exit : 0;
+}
+
+static inline int64_t mwork_started_ms(const struct mwork *w)
+{
+	return w->ran ? w->ran->started_ms : 0;
+}
+
+static inline int64_t mwork_finished_ms(const struct mwork *w)
+{
+	return w->ran ? w->ran->finished_ms : 0;
+}
+
+static inline const char *mwork_reason(const struct mwork *w)
+{
+	return w->ran ? w->ran->reason : NULL;
+}
+
+/* w's struct mwork_ran, made at its first use.  model_lock. */
+struct mwork_ran *mwork_ran(struct mwork *w);
+/* Set or clear (NULL) why w failed without a run.  model_lock. */
+void mwork_set_reason(struct mwork *w, const char *why);
 
 /* A cluster's work: the CPU its latest queueing was for, or -1 (any). */
 static inline int mwork_qcpu(const struct mwork *w)

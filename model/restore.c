@@ -35,6 +35,21 @@ static int requeue(struct mqueue *q, struct mwork *w, const struct mwork_saved *
 	}
 }
 
+/* What struct mwork_ran keeps of s: made only for a work that ran (or
+ * failed, or has an output). */
+static void mwork_restore_ran(struct mwork *w, const struct mwork_saved *s)
+{
+	if (!w->ran && !s->runs && !s->last_exit && !s->reason && !s->started_ms &&
+	    !s->finished_ms && !s->output_len)
+		return;
+	struct mwork_ran *ran = mwork_ran(w);
+	ran->runs = (uint32_t)s->runs;
+	ran->last_exit = s->last_exit;
+	ran->started_ms = s->started_ms;
+	ran->finished_ms = s->finished_ms;
+	mwork_set_reason(w, s->reason);
+}
+
 void mwork_restore_fields(struct mwork *w, const struct mwork_saved *s)
 {
 	if (s->sub) {
@@ -42,21 +57,16 @@ void mwork_restore_fields(struct mwork *w, const struct mwork_saved *s)
 		w->sub = submitter_ref(s->sub);
 		submitter_unref(old);
 	}
-	w->runs = s->runs;
 	w->has_exit = s->has_exit;
-	w->last_exit = s->last_exit;
 	w->lost = s->lost;
 	w->cancelled = s->cancelled;
 	after_set_text(w, s->after);
-	g_free(w->reason);
-	w->reason = g_strdup(s->reason);
 	w->ctime = s->ctime;
 	w->has_queued = s->queued_ms != 0;
 	w->queued_ms = s->queued_ms;
 	w->has_started = s->started_ms != 0;
-	w->started_ms = s->started_ms;
 	w->has_finished = s->finished_ms != 0;
-	w->finished_ms = s->finished_ms;
+	mwork_restore_ran(w, s);
 	if (s->output_len)
 		wq_command_set_output(mwork_cmd(w), s->output, s->output_len);
 }

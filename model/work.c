@@ -80,9 +80,9 @@ static void mwork_unlist(struct mwork *w)
 		g_hash_table_remove(q->works, &w->name);
 		q->nworks--;
 	}
-	if (w->done_link) {
-		g_queue_delete_link(&q->anon_done, w->done_link);
-		w->done_link = NULL;
+	if (w->ran && w->ran->done_link) {
+		g_queue_delete_link(&q->anon_done, w->ran->done_link);
+		w->ran->done_link = NULL;
 	}
 }
 
@@ -184,6 +184,7 @@ void mwork_free(struct mwork *w)
 	g_hash_table_remove(works_by_id, &w->id);
 	if (w->ran) {
 		wq_command_destroy(&w->ran->cmd);
+		g_free(w->ran->reason);
 		g_free(w->ran);
 	}
 	submitter_unref(w->sub);
@@ -191,7 +192,6 @@ void mwork_free(struct mwork *w)
 	quota_uncharge(w->owner, QUOTA_WORKS, 1);
 	if (w->after)
 		g_ptr_array_free(w->after, TRUE);
-	g_free(w->reason);
 	g_free(w->name);
 	g_free(w);
 }
@@ -253,8 +253,8 @@ struct mwork *mwork_lookup_id(uint64_t id)
 enum mwork_state mwork_idle_state(struct mwork *w)
 {
 	return w->lost ? MW_LOST : w->cancelled ? MW_CANCELLED :
-	       w->reason ? MW_FAILED : !w->has_exit ? MW_NEW :
-	       w->last_exit ? MW_FAILED : MW_DONE;
+	       mwork_reason(w) ? MW_FAILED : !w->has_exit ? MW_NEW :
+	       mwork_last_exit(w) ? MW_FAILED : MW_DONE;
 }
 
 enum mwork_state mwork_queued_state(struct mwork *w)
@@ -308,14 +308,28 @@ int mwork_forget(struct mqueue *q, const char *name, uid_t uid)
 	return 0;
 }
 
-struct wq_command *mwork_cmd(struct mwork *w)
+struct mwork_ran *mwork_ran(struct mwork *w)
 {
 	if (!w->ran) {
 		w->ran = g_new0(struct mwork_ran, 1);
 		wq_command_init(&w->ran->cmd);
 		w->ran->last_cpu = -1;
 	}
-	return &w->ran->cmd;
+	return w->ran;
+}
+
+void mwork_set_reason(struct mwork *w, const char *why)
+{
+	if (!why && !w->ran)
+		return;
+	struct mwork_ran *ran = mwork_ran(w);
+	g_free(ran->reason);
+	ran->reason = g_strdup(why);
+}
+
+struct wq_command *mwork_cmd(struct mwork *w)
+{
+	return &mwork_ran(w)->cmd;
 }
 
 size_t mwork_output(struct mwork *w, char *buf, size_t len)
@@ -348,21 +362,20 @@ static void run_start(struct mwork *w, struct run *r, int cpu)
 {
 	model_lock();
 	r->sub = w->sub ? submitter_ref(w->sub) : NULL;
-	mwork_cmd(w);
+	struct mwork_ran *ran = mwork_ran(w);
 	r->cmdline = g_strdup(mwork_cmdline(w));
 	r->extra[0] = g_strdup_printf("WQ_QUEUE=%s", w->q->name);
 	r->extra[1] = g_strdup_printf("WQ_WORK=%s", w->name);
 	w->running = true;
-	w->runs++;
+	ran->runs++;
 	w->has_started = true;
-	w->started_ms = model_now_ms();
+	ran->started_ms = model_now_ms();
 	w->has_finished = false;
 	w->has_exit = false;
-	w->ran->last_cpu = cpu;
-	w->ran->node = g_intern_string(model_cfg.node ? model_cfg.node : "");
+	ran->last_cpu = cpu;
+	ran->node = g_intern_string(model_cfg.node ? model_cfg.node : "");
 	w->has_due = false;
-	g_free(w->reason);
-	w->reason = NULL;
+	mwork_set_reason(w, NULL);
 	wq_command_clear_output(mwork_cmd(w));	/* a follower sees this run's */
 	model_changed(MCHANGE_WORK_STARTED, w->q, w);
 	model_unlock();
@@ -405,12 +418,13 @@ void mwork_ended(struct mwork *w)
 {
 	struct mqueue *q = w->q;
 	if (w->anon && !q->dead) {
-		if (w->done_link)
-			g_queue_unlink(&q->anon_done, w->done_link);
+		struct mwork_ran *ran = mwork_ran(w);
+		if (ran->done_link)
+			g_queue_unlink(&q->anon_done, ran->done_link);
 		else
-			w->done_link = g_list_alloc();
-		w->done_link->data = w;
-		g_queue_push_tail_link(&q->anon_done, w->done_link);
+			ran->done_link = g_list_alloc();
+		ran->done_link->data = w;
+		g_queue_push_tail_link(&q->anon_done, ran->done_link);
 		gc_anon(q, model_cfg.keep_anon, (uid_t)-1);
 	}
 	model_wake_idle();
@@ -424,10 +438,10 @@ static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
 	w->running = false;
 	w->finishing = true;
 	w->has_exit = true;
-	w->last_exit = exit_code;
+	w->ran->last_exit = exit_code;
 	w->ran->last_pid = pid;
 	w->has_finished = true;
-	w->finished_ms = model_now_ms();
+	w->ran->finished_ms = model_now_ms();
 	cmd->cmdline = NULL;
 	cmd->envp = NULL;
 	cmd->cwd = NULL;

@@ -96,15 +96,15 @@ static int row_state(enum mchange c, struct mwork *w)
 static void rec_run(struct rec *r, enum mchange c, struct mwork *w)
 {
 	r->state = row_state(c, w);
-	r->runs = (int64_t)w->runs;
+	r->runs = (int64_t)mwork_nruns(w);
 	r->has_exit = w->has_exit;
-	r->last_exit = w->last_exit;
+	r->last_exit = mwork_last_exit(w);
 	r->due_ms = r->state == ROW_DELAYED ? w->due_ms : 0;
 	r->queued_ms = w->has_queued ? w->queued_ms : 0;
-	r->started_ms = w->has_started ? w->started_ms : 0;
-	r->finished_ms = w->has_finished ? w->finished_ms : 0;
+	r->started_ms = w->has_started ? mwork_started_ms(w) : 0;
+	r->finished_ms = w->has_finished ? mwork_finished_ms(w) : 0;
 	r->after = mwork_after_text(w);
-	r->reason = g_strdup(w->reason);
+	r->reason = g_strdup(mwork_reason(w));
 	if (c == MCHANGE_WORK_FINISHED) {
 		size_t n = mwork_output(w, NULL, 0);
 		char *buf = g_malloc(n + 1);

@@ -190,9 +190,9 @@ static void test_submit_runs(struct fixture *f, gconstpointer unused)
 	struct mwork *w = work(f, "a");
 	g_autofree char *out = output(w);
 	g_assert_cmpstr(out, ==, "q/a\n");
-	g_assert_cmpuint(w->runs, ==, 1);
+	g_assert_cmpuint(mwork_nruns(w), ==, 1);
 	g_assert_true(w->has_exit);
-	g_assert_cmpint(w->last_exit, ==, 0);
+	g_assert_cmpint(mwork_last_exit(w), ==, 0);
 	g_assert_cmpstr(state(f, "a"), ==, "done");
 	g_assert_cmpstr(f->journal->str, ==, "qsf");
 }
@@ -268,7 +268,7 @@ static void test_drain(struct fixture *f, gconstpointer unused)
 	g_assert_cmpint(apply(f, f->sub, WQFS_CTL_SUBMIT, "x: true"), ==, -ESHUTDOWN);
 	freeze(f, false);
 	wait_armed(f);		/* the drain's close returns */
-	g_assert_cmpuint(work(f, "p")->runs, ==, 1);
+	g_assert_cmpuint(mwork_nruns(work(f, "p")), ==, 1);
 	g_assert_cmpint(line(f, WQFS_CTL_SUBMIT, "x: true"), ==, 0);
 }
 
@@ -323,14 +323,14 @@ static void test_restore(struct fixture *f, gconstpointer unused)
 	g_assert_cmpstr(state(f, "r"), ==, "lost");
 	g_autofree char *out = output(work(f, "r"));
 	g_assert_cmpstr(out, ==, "half");
-	g_assert_cmpuint(work(f, "r")->runs, ==, 3);
+	g_assert_cmpuint(mwork_nruns(work(f, "r")), ==, 3);
 	/* the next anonymous work comes after w7 */
 	g_assert_cmpint(apply(f, f->sub, WQFS_CTL_SUBMIT, "true"), ==, 0);
 	g_assert_nonnull(mqueue_work(f->q, "w8"));
 	g_assert_cmpstr(f->journal->str, ==, "Arrrrq");
 	freeze(f, false);
 	g_assert_cmpint(line(f, WQFS_CTL_FLUSH, ""), ==, 0);
-	g_assert_cmpuint(work(f, "p1")->runs, ==, 1);
+	g_assert_cmpuint(mwork_nruns(work(f, "p1")), ==, 1);
 	g_assert_cmpstr(state(f, "r"), ==, "lost");
 	g_assert_cmpint(line(f, WQFS_CTL_CANCEL, "d"), ==, 0);
 }
@@ -361,7 +361,7 @@ static void test_cluster(struct fixture *f, gconstpointer unused)
 	g_assert_cmpint(line(f, WQFS_CTL_SUBMIT, "a:"), ==, -EALREADY);
 	g_assert_cmpint(line(f, WQFS_CTL_MODIFY, "a: 1h"), ==, 0);
 	g_assert_cmpstr(state(f, "a"), ==, "delayed");
-	g_assert_cmpuint(work(f, "a")->runs, ==, 0);	/* the engine has not got it */
+	g_assert_cmpuint(mwork_nruns(work(f, "a")), ==, 0);	/* the engine has not got it */
 
 	g_assert_cmpint(mwork_mirror(f->q, &b, &there), ==, 0);
 	g_assert_cmpstr(state(f, "b"), ==, "running");

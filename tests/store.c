@@ -141,7 +141,7 @@ static void test_migrate_v1(void)
 	g_assert_cmpstr(w->sub->cwd, ==, "/tmp");
 	g_assert_cmpstr(w->sub->env[0], ==, "OLD=kept");
 	g_assert_cmpuint(q->files[MQ_DIR].mode, ==, 0755);	/* schema 1: by position */
-	g_assert_cmpuint(w->runs, ==, 2);
+	g_assert_cmpuint(mwork_nruns(w), ==, 2);
 	g_assert_false(w->has_queued || w->has_started);	/* no times before schema 4 */
 	model_unlock();
 	g_assert_cmpint(store_start(s), ==, 0);
