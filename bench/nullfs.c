@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * nullfs - the baseline of the write benchmarks: a FUSE filesystem built
- * on the same libfuse low-level API as wqfs, with one file whose write
+ * on the same libfuse low-level API as wqfs, with files whose write
  * handler only replies.  Whatever wqfs costs above this per write is the
  * cost of wqfs itself, not of FUSE.
  *
  *	nullfs [-f] [-s] [-o direct_io] [-o FUSE options] MOUNTPOINT
  *
- * The tree is MOUNTPOINT/null (mode 0666) and nothing else.  A write
- * answers its full size; a read answers EOF; truncation is accepted, so
+ * The tree is MOUNTPOINT/null and null1 .. null63 (inodes 2 .. 65, mode
+ * 0666) and nothing else.  The 64 files behave alike: a write answers its
+ * full size; a read answers EOF; truncation is accepted, so
  * `echo x > MOUNTPOINT/null` works as it does on a control file of wqfs.
- * -o direct_io opens the file with direct I/O (each write(2) one request
+ * The kernel serializes the writes to one FUSE file (they never reach the
+ * daemon two at once), so N concurrent writers need N files, as N writers
+ * to wqfs need N queues.
+ * -o direct_io opens the files with direct I/O (each write(2) one request
  * and no page cache), as wqfs opens its control files.
  */
 #ifdef NULLFS_FUSE_312
@@ -29,7 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NULL_INO 2
+#define NULL_INO 2		/* null; nullN is NULL_INO + N */
+#define NULL_FILES 64		/* null, null1 .. null63 */
+#define NULL_NAME_SIZE 16	/* "null" and a number */
 static const char null_name[] = "null";
 
 struct nullfs_opts {
@@ -44,6 +50,34 @@ static const struct fuse_opt nullfs_optspec[] = {
 	FUSE_OPT_END
 };
 
+static int null_is_file(fuse_ino_t ino)
+{
+	return ino >= NULL_INO && ino < NULL_INO + NULL_FILES;
+}
+
+/* The name of file ino: null_name itself or, in buf, null_name and N. */
+static const char *null_file_name(fuse_ino_t ino, char buf[NULL_NAME_SIZE])
+{
+	if (ino == NULL_INO)
+		return null_name;
+	snprintf(buf, NULL_NAME_SIZE, "%s%u", null_name,
+		 (unsigned int)(ino - NULL_INO));
+	return buf;
+}
+
+/* The file called name, or 0. */
+static fuse_ino_t null_file_ino(const char *name)
+{
+	char buf[NULL_NAME_SIZE];
+	fuse_ino_t ino;
+
+	for (ino = NULL_INO; ino < NULL_INO + NULL_FILES; ino++) {
+		if (strcmp(name, null_file_name(ino, buf)) == 0)
+			return ino;
+	}
+	return 0;
+}
+
 static int fill_stat(fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -53,7 +87,7 @@ static int fill_stat(fuse_ino_t ino, struct stat *st)
 	if (ino == FUSE_ROOT_ID) {
 		st->st_mode = S_IFDIR | 0755;
 		st->st_nlink = 2;
-	} else if (ino == NULL_INO) {
+	} else if (null_is_file(ino)) {
 		st->st_mode = S_IFREG | 0666;
 		st->st_nlink = 1;
 	} else {
@@ -65,13 +99,14 @@ static int fill_stat(fuse_ino_t ino, struct stat *st)
 static void null_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
+	fuse_ino_t ino = parent == FUSE_ROOT_ID ? null_file_ino(name) : 0;
 
-	if (parent != FUSE_ROOT_ID || strcmp(name, null_name) != 0) {
+	if (ino == 0) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
 	memset(&e, 0, sizeof(e));
-	e.ino = NULL_INO;
+	e.ino = ino;
 	e.attr_timeout = 1.0;
 	e.entry_timeout = 1.0;
 	fill_stat(e.ino, &e.attr);
@@ -96,7 +131,7 @@ static void null_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 static void null_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (ino != NULL_INO) {
+	if (!null_is_file(ino)) {
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
@@ -145,8 +180,9 @@ static void dirbuf_add(fuse_req_t req, char *buf, size_t *len, size_t cap,
 static void null_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			 struct fuse_file_info *fi)
 {
-	char buf[512];
+	char buf[4096], name[NULL_NAME_SIZE];	/* 66 entries of 32 B */
 	size_t len = 0;
+	fuse_ino_t file;
 
 	if (ino != FUSE_ROOT_ID) {
 		fuse_reply_err(req, ENOTDIR);
@@ -154,7 +190,9 @@ static void null_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	dirbuf_add(req, buf, &len, sizeof(buf), ".", FUSE_ROOT_ID);
 	dirbuf_add(req, buf, &len, sizeof(buf), "..", FUSE_ROOT_ID);
-	dirbuf_add(req, buf, &len, sizeof(buf), null_name, NULL_INO);
+	for (file = NULL_INO; file < NULL_INO + NULL_FILES; file++)
+		dirbuf_add(req, buf, &len, sizeof(buf),
+			   null_file_name(file, name), file);
 	if ((size_t)off >= len)
 		fuse_reply_buf(req, NULL, 0);
 	else

@@ -24,31 +24,39 @@ def writes_per_s(s, path, seconds):
     return o['writes'] / o['seconds']
 
 
-def with_cpu(m, measure, path, cpu):
-    """measure(path) (a rate per second); appends to cpu the daemon's CPU
+def with_cpu(m, measure, paths, cpu):
+    """measure(*paths) (a rate per second); appends to cpu the daemon's CPU
     seconds per unit of it (per write)."""
     c0, t0 = m.cpu(), time.monotonic()
-    rate = measure(path)
+    rate = measure(*paths)
     c1, t1 = m.cpu(), time.monotonic()
     cpu.append((c1 - c0) / (rate * (t1 - t0)) if rate > 0 else 0.0)
     return rate
 
 
-def frozen_vs_null(s, opts, name, reps, measure, cpu=None):
-    """measure(path) on the submit file of a fresh frozen queue of a wqfs
-    mounted with opts, and on a nullfs file, alternating, reps times:
-    (wqfs figures, nullfs figures, per-pair ratios, the last queue).  cpu,
-    if given, gets each daemon's CPU seconds per unit: cpu['wqfs'] and
+def null_paths(nm, n):
+    """The first n files of nullfs mount nm: null, null1 .. null(n-1)."""
+    return [nm.path('null')] + [nm.path('null%d' % i) for i in range(1, n)]
+
+
+def frozen_vs_null(s, opts, name, reps, measure, cpu=None, files=1):
+    """measure(*paths) on the submit files of `files` fresh frozen queues of
+    a wqfs mounted with opts, and on as many nullfs files (null, null1 ..),
+    alternating, reps times: (wqfs figures, nullfs figures, per-pair
+    ratios, the last queue's pending and frozen lines).  cpu, if given,
+    gets each daemon's CPU seconds per unit: cpu['wqfs'] and
     cpu['nullfs'], lists in the order of the runs."""
     cpu = cpu if cpu is not None else {}
     cpu.update(wqfs=[], nullfs=[])
     with s.mount('wqfs', ['max_works=16777216'] + opts, name) as m, \
             s.mount('nullfs', name=name + '-null') as nm:
-        queues = [make_queue(m, 'q%d' % r, frozen=True) for r in range(reps)]
+        queues = [[make_queue(m, 'q%d-%d' % (r, i), frozen=True)
+                   for i in range(files)] for r in range(reps)]
         wqfs, null, ratios = alternating(
-            reps, lambda r: with_cpu(nm, measure, nm.path('null'), cpu['nullfs']),
-            lambda r: with_cpu(m, measure, queues[r] + '/submit', cpu['wqfs']))
-        tail = ' '.join(status_lines(queues[-1], 'pending', 'frozen'))
+            reps, lambda r: with_cpu(nm, measure, null_paths(nm, files), cpu['nullfs']),
+            lambda r: with_cpu(m, measure, [q + '/submit' for q in queues[r]],
+                               cpu['wqfs']))
+        tail = ' '.join(status_lines(queues[-1][-1], 'pending', 'frozen'))
     return wqfs, null, ratios, tail
 
 
