@@ -13,7 +13,9 @@ void mwork_tables_fini(void);
 GHashTable *mwork_name_table_new(void);	/* for q->works */
 /* A new work named name (NULL: an anonymous one) owned by owner, charged
  * for it; -ENOSPC at max_works, -EDQUOT at the owner's limit. */
-int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork **wp);
+/* room: bytes for the command (and its NUL) in the work's own allocation */
+int mwork_create(struct mqueue *q, const char *name, uid_t owner, size_t room,
+		 struct mwork **wp);
 void mwork_free(struct mwork *w);		/* idle; unlists it first */
 /* Give an anonymous work the name it had ("wN"): later ones come after. */
 void mwork_rename_anon(struct mwork *w, const char *name);
@@ -35,7 +37,7 @@ struct wq_command *mwork_cmd(struct mwork *w);
 /* queue.c: the observer's map of works (registry_lock, not the model's) */
 extern uid_t model_uid;			/* the daemon's, set by model_init() */
 void model_register_work(struct mwork *w, bool add);
-void model_rename_work(struct mwork *w, char *name);
+void model_rename_work(struct mwork *w, char *name, const char *src, size_t n);
 
 /* proc.c: the most of a process's environment read */
 #define ENVIRON_MAX	(256 * 1024)

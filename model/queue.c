@@ -121,11 +121,14 @@ void model_register_work(struct mwork *w, bool add)
 	pthread_rwlock_unlock(&registry_lock);
 }
 
-/* w's name (and command) move to block name: the observer reads the name
- * under registry_lock.  model_lock held; the caller frees the old one. */
-void model_rename_work(struct mwork *w, char *name)
+/* w's name (and command) move to block name, first copied from src if
+ * n: the observer reads the name under registry_lock.  model_lock held;
+ * the caller frees the old block. */
+void model_rename_work(struct mwork *w, char *name, const char *src, size_t n)
 {
 	pthread_rwlock_wrlock(&registry_lock);
+	if (n)
+		memcpy(name, src, n);
 	w->name = name;
 	pthread_rwlock_unlock(&registry_lock);
 }

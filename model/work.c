@@ -10,6 +10,7 @@
  * or an engine instance is never freed.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +117,8 @@ static int charge_work(struct mqueue *q, uid_t owner)
 	return quota_charge(owner, QUOTA_WORKS, 1);
 }
 
-int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork **wp)
+int mwork_create(struct mqueue *q, const char *name, uid_t owner, size_t room,
+		 struct mwork **wp)
 {
 	char anon[32];
 	int r = charge_work(q, owner);
@@ -127,10 +129,12 @@ int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork *
 			snprintf(anon, sizeof anon, "w%lu", ++last_anon);
 		while (mqueue_work(q, anon));
 	}
-	struct mwork *w = g_new0(struct mwork, 1);
+	const char *s = name ? name : anon;
+	size_t n = strlen(s) + 1;
+	struct mwork *w = g_malloc0(sizeof *w + n + room);
 	init_delayed_work(&w->dwork, mwork_func);
 	w->id = ++last_work_id;
-	w->name = g_strdup(name ? name : anon);
+	w->name = memcpy(w + 1, s, n);
 	w->anon = !name;
 	w->owner = owner;
 	w->q = q;
@@ -140,24 +144,42 @@ int mwork_create(struct mqueue *q, const char *name, uid_t owner, struct mwork *
 	return 0;
 }
 
+/* The block of w's name and command in w's own allocation (after the
+ * struct, made with the room its creator asked for), and its size. */
+static char *inline_block(struct mwork *w)
+{
+	return (char *)(w + 1);
+}
+
+static size_t inline_size(struct mwork *w)
+{
+	return malloc_usable_size(w) - sizeof *w;
+}
+
 /* Give w name and command (len bytes, or none if NULL) in one block: the
- * name first, then the command; name and cmd may point into the old
- * block.  A table holding w by name must not hold it across a change of
- * the name. */
+ * name first, then the command; in w's own allocation if they fit, else
+ * in a block of their own.  name and cmd may point into the old block.  A
+ * table holding w by name must not hold it across a change of the name. */
 static void mwork_set_strings(struct mwork *w, const char *name, const char *cmd,
 			      size_t len)
 {
-	size_t n = strlen(name) + 1;
-	char *old = w->name, *s = g_malloc(n + (cmd ? len + 1 : 0));
+	size_t n = strlen(name) + 1, size = n + (cmd ? len + 1 : 0);
+	char *old = w->name, *s = g_malloc(size);
 
 	memcpy(s, name, n);
 	if (cmd) {
 		memcpy(s + n, cmd, len);
 		s[n + len] = '\0';
 	}
-	model_rename_work(w, s);
+	if (size <= inline_size(w)) {
+		model_rename_work(w, inline_block(w), s, size);
+		g_free(s);
+	} else {
+		model_rename_work(w, s, NULL, 0);
+	}
 	w->has_command = cmd != NULL;
-	g_free(old);
+	if (old != inline_block(w) && old != w->name)
+		g_free(old);
 }
 
 void mwork_rename_anon(struct mwork *w, const char *name)
@@ -192,7 +214,8 @@ void mwork_free(struct mwork *w)
 	quota_uncharge(w->owner, QUOTA_WORKS, 1);
 	if (w->after)
 		g_ptr_array_free(w->after, TRUE);
-	g_free(w->name);
+	if (w->name != inline_block(w))
+		g_free(w->name);
 	g_free(w);
 }
 

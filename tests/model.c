@@ -197,6 +197,31 @@ static void test_submit_runs(struct fixture *f, gconstpointer unused)
 	g_assert_cmpstr(f->journal->str, ==, "qsf");
 }
 
+/* A work's name and command: a command declared again, longer than its
+ * work's own allocation holds or shorter, replaces the old one whole; an
+ * anonymous work's is its line's. */
+static void test_command(struct fixture *f, gconstpointer unused)
+{
+	g_autofree char *longer = g_strdup_printf("echo %0300d", 7);
+	g_autofree char *line_long = g_strdup_printf("c: %s", longer);
+	freeze(f, true);
+	g_assert_cmpint(line(f, WQFS_CTL_SUBMIT, "c: true"), ==, 0);
+	g_assert_cmpstr(mwork_command(work(f, "c")), ==, "true");
+	g_assert_cmpint(line(f, WQFS_CTL_CANCEL, "c"), ==, 0);
+	g_assert_cmpint(line(f, WQFS_CTL_SUBMIT, line_long), ==, 0);
+	g_assert_cmpstr(work(f, "c")->name, ==, "c");
+	g_assert_cmpstr(mwork_command(work(f, "c")), ==, longer);
+	g_assert_cmpint(line(f, WQFS_CTL_CANCEL, "c"), ==, 0);
+	g_assert_cmpint(line(f, WQFS_CTL_SUBMIT, "c: echo x"), ==, 0);
+	g_assert_cmpstr(mwork_command(work(f, "c")), ==, "echo x");
+	g_assert_cmpint(line(f, WQFS_CTL_SUBMIT, "echo anon"), ==, 0);
+	g_assert_cmpstr(mwork_command(work(f, "w1")), ==, "echo anon");
+	freeze(f, false);
+	g_assert_cmpint(line(f, WQFS_CTL_FLUSH, ""), ==, 0);
+	g_autofree char *out = output(work(f, "c"));
+	g_assert_cmpstr(out, ==, "x\n");
+}
+
 static void test_states(struct fixture *f, gconstpointer unused)
 {
 	freeze(f, true);
@@ -396,6 +421,7 @@ int main(int argc, char *argv[])
 	static const struct { const char *path; void (*fn)(struct fixture *, gconstpointer); } tests[] = {
 		{ "/model/submit/runs-as-submitter", test_submit_runs },
 		{ "/model/work/states", test_states },
+		{ "/model/work/command", test_command },
 		{ "/model/line/errors", test_errors },
 		{ "/model/queue/max-works", test_max_works },
 		{ "/model/work/owner", test_owner },
