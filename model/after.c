@@ -38,6 +38,31 @@ static struct mwork *dep_lookup(struct mqueue *q, const char *dep)
 	return q ? mqueue_work(q, dep) : NULL;
 }
 
+/* w's DEPs and place in the blocked list: made at first use, freed when
+ * it has neither. */
+static struct mwork_deps *deps_get(struct mwork *w)
+{
+	if (!w->deps)
+		w->deps = g_new0(struct mwork_deps, 1);
+	return w->deps;
+}
+
+static void deps_put(struct mwork *w)
+{
+	if (w->deps && !w->deps->after && !w->deps->blocked_link)
+		g_clear_pointer(&w->deps, g_free);
+}
+
+void after_set(struct mwork *w, GPtrArray *deps)
+{
+	GPtrArray *old = mwork_after(w);
+	if (old)
+		g_ptr_array_free(old, TRUE);
+	if (deps || w->deps)
+		deps_get(w)->after = deps;
+	deps_put(w);
+}
+
 /* Whether target is among the works from reaches through after lists
  * (from itself included): NAME: DEP would close a cycle. */
 static bool reaches(struct mwork *from, struct mwork *target)
@@ -50,10 +75,11 @@ static bool reaches(struct mwork *from, struct mwork *target)
 	while (todo->len && !found) {
 		struct mwork *w = g_ptr_array_steal_index_fast(todo, todo->len - 1);
 		found = w == target;
-		if (!g_hash_table_add(seen, w) || !w->after)
+		GPtrArray *after = mwork_after(w);
+		if (!g_hash_table_add(seen, w) || !after)
 			continue;
-		for (guint i = 0; i < w->after->len; i++) {
-			struct mwork *d = dep_lookup(w->q, w->after->pdata[i]);
+		for (guint i = 0; i < after->len; i++) {
+			struct mwork *d = dep_lookup(w->q, after->pdata[i]);
 			if (d)
 				g_ptr_array_add(todo, d);
 		}
@@ -110,9 +136,7 @@ int mqueue_set_after(struct mqueue *q, const struct wqfs_line *l, uid_t uid)
 	}
 	if (r < 0)
 		return r;
-	if (w->after)
-		g_ptr_array_free(w->after, TRUE);
-	w->after = deps;
+	after_set(w, deps);
 	model_changed(MCHANGE_WORK_AFTER, q, w);
 	return 0;
 }
@@ -120,23 +144,23 @@ int mqueue_set_after(struct mqueue *q, const struct wqfs_line *l, uid_t uid)
 void after_set_text(struct mwork *w, const char *text)
 {
 	g_auto(GStrv) deps = g_strsplit(text ? text : "", " ", -1);
-	if (w->after)
-		g_ptr_array_free(w->after, TRUE);
-	w->after = NULL;
+	GPtrArray *after = NULL;
 	for (char **d = deps; *d; d++) {
 		if (!**d)
 			continue;
-		if (!w->after)
-			w->after = g_ptr_array_new_with_free_func(g_free);
-		g_ptr_array_add(w->after, g_strdup(*d));
+		if (!after)
+			after = g_ptr_array_new_with_free_func(g_free);
+		g_ptr_array_add(after, g_strdup(*d));
 	}
+	after_set(w, after);
 }
 
 char *mwork_after_text(struct mwork *w)
 {
 	GString *s = g_string_new(NULL);
-	for (guint i = 0; w->after && i < w->after->len; i++)
-		g_string_append_printf(s, "%s%s", i ? " " : "", (char *)w->after->pdata[i]);
+	GPtrArray *after = mwork_after(w);
+	for (guint i = 0; after && i < after->len; i++)
+		g_string_append_printf(s, "%s%s", i ? " " : "", (char *)after->pdata[i]);
 	return g_string_free(s, FALSE);
 }
 
@@ -153,7 +177,7 @@ void mqueue_after_text(struct mqueue *q, GString *s)
 	gpointer k, v;
 	g_hash_table_iter_init(&it, q->works);
 	while (g_hash_table_iter_next(&it, &k, &v))
-		if (((struct mwork *)v)->after)
+		if (mwork_after(v))
 			g_ptr_array_add(a, v);
 	g_ptr_array_sort(a, by_name);
 	for (guint i = 0; i < a->len; i++) {
@@ -174,7 +198,7 @@ int after_block(struct mwork *w, bool modify, uint64_t delay_ns)
 	if (!w->blocked) {
 		w->blocked = true;
 		g_queue_push_tail(&blocked, w);
-		w->blocked_link = blocked.tail;
+		deps_get(w)->blocked_link = blocked.tail;
 	}
 	dirty = true;
 	return 0;
@@ -184,8 +208,9 @@ void after_unblock(struct mwork *w)
 {
 	if (!w->blocked)
 		return;
-	g_queue_delete_link(&blocked, w->blocked_link);
-	w->blocked_link = NULL;
+	g_queue_delete_link(&blocked, w->deps->blocked_link);
+	w->deps->blocked_link = NULL;
+	deps_put(w);
 	w->blocked = false;
 }
 
@@ -244,8 +269,9 @@ static enum mwork_state dep_state(struct mwork *d)
 /* Release or fail w if its DEPs say so. */
 static void after_check(struct mwork *w)
 {
-	for (guint i = 0; w->after && i < w->after->len; i++) {
-		const char *dep = w->after->pdata[i];
+	GPtrArray *after = mwork_after(w);
+	for (guint i = 0; after && i < after->len; i++) {
+		const char *dep = after->pdata[i];
 		enum mwork_state s = dep_state(dep_lookup(w->q, dep));
 		if (s == MW_FAILED || s == MW_CANCELLED || s == MW_LOST) {
 			g_autofree char *why = g_strdup_printf("dependency %s %s", dep,

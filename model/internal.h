@@ -75,6 +75,7 @@ void after_changed(void);			/* a work changed */
 bool after_pending(void);			/* blocked works to look at */
 void after_resolve(void);			/* release or fail them */
 void after_set_text(struct mwork *w, const char *text);	/* restore */
+void after_set(struct mwork *w, GPtrArray *deps);	/* takes deps; NULL: none */
 
 /* work.c: w ended (a run, or failed without one): keep an anonymous
  * work for works/, wake who waits for idle queues */

@@ -101,7 +101,7 @@ static int queue_or_block(struct mwriter *m, enum wqfs_ctl ctl, struct mwork *w,
 			  const struct wqfs_line *l)
 {
 	bool pending = work_busy(&w->dwork.work) & WORK_BUSY_PENDING;
-	if (w->blocked || (w->after && !pending))
+	if (w->blocked || (mwork_after(w) && !pending))
 		return after_block(w, ctl == WQFS_CTL_MODIFY, l->has_delay ? l->delay_ns : 0);
 	return queue_engine(m, ctl, w, l);
 }

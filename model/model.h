@@ -170,6 +170,13 @@ struct mwork_ran {
 	GList *done_link;		/* an anonymous work's, in q->anon_done */
 };
 
+/* A work's DEPs, and its place in the blocked list while it waits for
+ * them (after.c): made for the works that have either.  model_lock. */
+struct mwork_deps {
+	GPtrArray *after;		/* its DEPs ("WORK", "QUEUE/WORK"), or NULL */
+	GList *blocked_link;		/* in after.c's blocked list, or NULL */
+};
+
 struct mwork {
 	char *name;			/* first: q->works holds &w->name, which
 					 * is w (see mqueue_work()).  One block:
@@ -184,8 +191,8 @@ struct mwork {
 	struct mwork_ran *ran;		/* model lock: made at its first run (or
 					 * kill, or restored output), then kept
 					 * with the output; NULL until then */
-	GPtrArray *after;		/* its DEPs ("WORK", "QUEUE/WORK"), or NULL */
-	GList *blocked_link;		/* in after.c's blocked list */
+	struct mwork_deps *deps;	/* after.c's: its DEPs, its place in the
+					 * blocked list; NULL: neither */
 	union {				/* a blocked work is not in the engine */
 		unsigned long due_at;	/* has_due: jiffies when the delayed
 					 * instance fires */
@@ -243,6 +250,11 @@ static inline int64_t mwork_finished_ms(const struct mwork *w)
 static inline const char *mwork_reason(const struct mwork *w)
 {
 	return w->ran ? w->ran->reason : NULL;
+}
+
+static inline GPtrArray *mwork_after(const struct mwork *w)	/* or NULL */
+{
+	return w->deps ? w->deps->after : NULL;
 }
 
 /* w's struct mwork_ran, made at its first use.  model_lock. */

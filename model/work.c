@@ -212,8 +212,7 @@ void mwork_free(struct mwork *w)
 	submitter_unref(w->sub);
 	quota_uncharge(w->owner, QUOTA_BYTES, strlen(mwork_cmdline(w)));
 	quota_uncharge(w->owner, QUOTA_WORKS, 1);
-	if (w->after)
-		g_ptr_array_free(w->after, TRUE);
+	after_set(w, NULL);
 	if (w->name != inline_block(w))
 		g_free(w->name);
 	g_free(w);
