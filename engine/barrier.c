@@ -329,7 +329,7 @@ static struct workqueue_struct *cancel_pending(struct work_struct *work)
 
 	if (wq) {
 		wq->counters.cancelled++;
-		event_push(WQ_EVENT_CANCELLED, wq, work, 0, 0);
+		event_push(WQ_EVENT_CANCELLED, wq, work, NULL, 0, 0);
 	}
 	return wq;
 }
@@ -351,7 +351,8 @@ int wq_cancel_work_async(struct work_struct *work, struct wq_barrier *b,
 		/* the running instance is being stopped: a cancel row now, the
 		 * end row (and the cancelled count) when it returns */
 		if (!worker->canceling++)
-			event_push(WQ_EVENT_CANCELLED, worker->pwq->wq, work, 0, 0);
+			event_push(WQ_EVENT_CANCELLED, worker->pwq->wq, work,
+				   worker->current_name, 0, 0);
 		b->worker = worker;
 		b->result = ret;
 		barrier_wait_on(b, &worker->waiters);

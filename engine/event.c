@@ -22,9 +22,11 @@ struct event_rec {
 	uint64_t seq;			/* immutable */
 	struct wq_event ev;		/* immutable once pushed */
 	char comm[16];			/* immutable once pushed */
+	char name[WQ_EVENT_NAME_MAX];	/* immutable once pushed */
 };
 
 static wq_observer_fn observer_fn;	/* atomic; written under wq_lock */
+static wq_namer_fn namer_fn;		/* wq_lock */
 static void *observer_data;		/* wq_lock */
 static struct wq_node event_fifo = WQ_LIST_HEAD_INIT(event_fifo); /* wq_lock */
 static uint64_t event_seq;		/* wq_lock: last pushed */
@@ -57,8 +59,17 @@ static void event_thread(pid_t *tid, char comm[16])
 }
 
 /* Queue an event for delivery by this thread's wq_unlock(); wq_lock held. */
+/* work's name from the namer, or ""; wq_lock held, work certainly there. */
+void event_name(struct work_struct *work, char name[WQ_EVENT_NAME_MAX])
+{
+	wq_lockdep_assert_held();
+	name[0] = '\0';
+	if (namer_fn && events_observed())
+		namer_fn(work, work->func, name, WQ_EVENT_NAME_MAX);
+}
+
 void event_push(enum wq_event_type type, struct workqueue_struct *wq,
-		struct work_struct *work, int result, uint64_t due_ns)
+		struct work_struct *work, const char *name, int result, uint64_t due_ns)
 {
 	struct event_rec *rec;
 
@@ -70,8 +81,12 @@ void event_push(enum wq_event_type type, struct workqueue_struct *wq,
 	rec->ev = (struct wq_event){
 		.type = type, .time_ns = wq_now_ns(), .wq = wq, .work = work,
 		.cpu = sched_getcpu(), .comm = rec->comm,
-		.result = result, .due_ns = due_ns,
+		.result = result, .due_ns = due_ns, .name = rec->name,
 	};
+	if (name)
+		g_strlcpy(rec->name, name, sizeof(rec->name));
+	else if (work)
+		event_name(work, rec->name);
 	event_thread(&rec->ev.tid, rec->comm);
 	if (current_worker)
 		memcpy(rec->comm, current_worker->name, sizeof(rec->comm));
@@ -112,6 +127,13 @@ void wq_set_observer(wq_observer_fn fn, void *data)
 	/* Wait for a callback of the old observer still running. */
 	pthread_mutex_lock(&event_deliver_lock);
 	pthread_mutex_unlock(&event_deliver_lock);
+}
+
+void wq_set_namer(wq_namer_fn fn)
+{
+	wq_lock();
+	namer_fn = fn;
+	wq_unlock();
 }
 
 /* Drop undelivered events (wq_exit(), with no observer left). */

@@ -115,6 +115,8 @@ struct worker {
 	struct wq_inflight inflight;	/* on wq->inflight while running */
 	struct wq_node *waiters;	/* barriers ending when it finishes */
 	unsigned int canceling;		/* cancel_*_sync waiting on this run */
+	char current_name[WQ_EVENT_NAME_MAX]; /* the namer's, at its start: its
+					       * func may free the work */
 	struct wq_node scheduled;	/* works handed over by other workers */
 
 	/* Worker thread only: */
@@ -227,8 +229,11 @@ void inflight_remove(struct workqueue_struct *wq, struct wq_inflight *inflight);
 /* ---- event.c ----------------------------------------------------------- */
 
 bool events_observed(void);
+/* name: work's (event_name()), or NULL to ask the namer now, when work
+ * is certainly there */
+void event_name(struct work_struct *work, char name[WQ_EVENT_NAME_MAX]);
 void event_push(enum wq_event_type type, struct workqueue_struct *wq,
-		struct work_struct *work, int result, uint64_t due_ns);
+		struct work_struct *work, const char *name, int result, uint64_t due_ns);
 void events_deliver(uint64_t last);
 void events_exit(void);
 

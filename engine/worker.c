@@ -113,7 +113,8 @@ static void worker_take(struct worker *worker, struct work_struct *work)
 	wq->counters.started++;
 	worker->result = 0;
 	worker->extra_cpu_ns = 0;
-	event_push(WQ_EVENT_STARTED, wq, work, 0, 0);
+	event_name(work, worker->current_name);
+	event_push(WQ_EVENT_STARTED, wq, work, worker->current_name, 0, 0);
 }
 
 /* The running instance has finished; wq_lock held. */
@@ -155,7 +156,7 @@ static void process_one_work(struct worker *worker, struct work_struct *work)
 	/* counted before it is reported: an observer of FINISHED reads the
 	 * counters with it (the durable store keeps them) */
 	worker_done(worker, cpu_ns);
-	event_push(WQ_EVENT_FINISHED, wq, work, worker->result, 0);
+	event_push(WQ_EVENT_FINISHED, wq, work, worker->current_name, worker->result, 0);
 	wq_unlock();	/* the event, then barrier fns */
 	wq_lock();
 }

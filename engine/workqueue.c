@@ -295,7 +295,7 @@ static void insert_work(struct pool_workqueue *pwq, struct work_struct *work)
 	work->inflight.seq = ++wq->seq;
 	list_add_tail(&work->inflight.node, &wq->inflight);
 	wq->nr_pending++;
-	event_push(WQ_EVENT_QUEUED, wq, work, 0, 0);
+	event_push(WQ_EVENT_QUEUED, wq, work, NULL, 0, 0);
 	pwq_kick(pwq);
 }
 
@@ -374,7 +374,7 @@ static int delayed_work_arm(int cpu, struct workqueue_struct *wq,
 	dwork->work.cpu = wq_unbound(wq) ? WORK_CPU_UNBOUND : wq_resolve_cpu(wq, cpu);
 	work->flags |= WORK_STRUCT_PENDING | WORK_STRUCT_TIMER;
 	wq->nr_delayed++;
-	event_push(WQ_EVENT_DELAYED, wq, work, 0, dwork->work.timer.expires_ns);
+	event_push(WQ_EVENT_DELAYED, wq, work, NULL, 0, dwork->work.timer.expires_ns);
 	return 0;
 }
 

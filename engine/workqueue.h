@@ -440,6 +440,7 @@ struct wq_event {
 	const char *comm;		/* that thread's name ("NAME/CPU") */
 	int result;			/* FINISHED: from wq_set_result() */
 	uint64_t due_ns;		/* DELAYED: absolute deadline */
+	const char *name;		/* the namer's name for work, or "" */
 };
 
 /*
@@ -450,5 +451,20 @@ struct wq_event {
  */
 typedef void (*wq_observer_fn)(const struct wq_event *event, void *data);
 void wq_set_observer(wq_observer_fn fn, void *data);
+
+/*
+ * The namer names the work of an event (wq_event.name) as the event is
+ * made, under the engine lock, when the work is certainly there: the
+ * observer is told later, when it can be gone.  A run's events (STARTED,
+ * FINISHED, a cancel of the run) carry the name it had at its start,
+ * since the kernel's func may free its own work.  func is work->func;
+ * the namer copies at most len bytes, its NUL included, into name, or
+ * leaves it empty.  It must not block for long nor call the engine.
+ * NULL: none.
+ */
+#define WQ_EVENT_NAME_MAX	72
+typedef void (*wq_namer_fn)(struct work_struct *work, work_func_t func, char *name,
+			    size_t len);
+void wq_set_namer(wq_namer_fn fn);
 
 #endif /* WQ_WORKQUEUE_H */

@@ -7,6 +7,13 @@
 
 #include "model.h"
 
+/* idmap.c: the works by id; model lock */
+void idmap_init(void);
+void idmap_fini(void);
+struct mwork *idmap_get(uint64_t id);		/* or NULL */
+void idmap_put(struct mwork *w);
+void idmap_remove(struct mwork *w);
+
 /* work.c; all with the model lock held unless said */
 void mwork_tables_init(void);
 void mwork_tables_fini(void);
@@ -36,7 +43,7 @@ struct wq_command *mwork_cmd(struct mwork *w);
 
 /* queue.c: the observer's map of works (registry_lock, not the model's) */
 extern uid_t model_uid;			/* the daemon's, set by model_init() */
-void model_register_work(struct mwork *w, bool add);
+void mwork_func(struct work_struct *work);	/* work.c: every work's */
 void model_rename_work(struct mwork *w, char *name, const char *src, size_t n);
 
 /* proc.c: the most of a process's environment read */

@@ -29,11 +29,11 @@ static pthread_t model_owner;		/* atomic: the holder */
 static GSList *doomed;			/* model_mutex: workqueues to destroy */
 static uint64_t last_queue_id;		/* model_mutex */
 
-/* Work pointer -> struct mwork and workqueue -> struct qview, read by the
- * observer (which must not take the model lock: it runs inside engine
- * calls made under it).  registry_lock nests inside the model lock. */
+/* What the engine's namer and observer read (they must not take the
+ * model lock: they run inside engine calls made under it): the works'
+ * names, and workqueue -> struct qview.  registry_lock nests inside the
+ * model lock and inside the engine's. */
 static pthread_rwlock_t registry_lock = PTHREAD_RWLOCK_INITIALIZER;
-static GHashTable *registry;	/* registry_lock: a set of &w->dwork.work */
 static GHashTable *qviews;	/* registry_lock: wq -> struct qview */
 
 static void set_owner(pthread_t t)
@@ -87,39 +87,43 @@ void model_assert_locked(void)
 #endif
 }
 
+/* The engine's namer: a work of ours is named by its event as the event
+ * is made, when it is certainly there (wq_set_namer). */
+static void model_name_work(struct work_struct *work, work_func_t func, char *name,
+			    size_t len)
+{
+	if (func != mwork_func)
+		return;
+	struct mwork *w = container_of(work, struct mwork, dwork.work);
+	pthread_rwlock_rdlock(&registry_lock);
+	g_strlcpy(name, w->name, len);
+	pthread_rwlock_unlock(&registry_lock);
+}
+
 void model_init(const struct model_config *cfg)
 {
 	model_cfg = *cfg;
 	model_uid = getuid();
 	queues_by_name = g_hash_table_new(g_str_hash, g_str_equal);
 	queues_by_id = g_hash_table_new(g_direct_hash, g_direct_equal);
-	registry = g_hash_table_new(g_direct_hash, g_direct_equal);
 	qviews = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
 	mwork_tables_init();
+	wq_set_namer(model_name_work);
 }
 
 void model_fini(void)
 {
+	wq_set_namer(NULL);
 	mwork_tables_fini();
 	g_hash_table_destroy(queues_by_name);
 	g_hash_table_destroy(queues_by_id);
-	g_hash_table_destroy(registry);
 	g_hash_table_destroy(qviews);
 	quota_fini();
 	subcache_fini();
 }
 
-/* ---- the observer's registry -------------------------------------------------- */
+/* ---- what the observer reads -------------------------------------------------- */
 
-void model_register_work(struct mwork *w, bool add)
-{
-	pthread_rwlock_wrlock(&registry_lock);
-	if (add)
-		g_hash_table_add(registry, &w->dwork.work);
-	else
-		g_hash_table_remove(registry, &w->dwork.work);
-	pthread_rwlock_unlock(&registry_lock);
-}
 
 /* w's name (and command) move to block name, first copied from src if
  * n: the observer reads the name under registry_lock.  model_lock held;
@@ -158,10 +162,8 @@ static void mqueue_unpublish(struct mqueue *q)
 bool model_describe(const struct wq_event *ev, char *work, size_t len,
 		    struct qview *view)
 {
+	g_strlcpy(work, ev->name && ev->name[0] ? ev->name : ev->work ? "jiq" : "-", len);
 	pthread_rwlock_rdlock(&registry_lock);
-	struct work_struct *k = ev->work ? g_hash_table_lookup(registry, ev->work) : NULL;
-	struct mwork *w = k ? container_of(k, struct mwork, dwork.work) : NULL;
-	g_strlcpy(work, w ? w->name : ev->work ? "jiq" : "-", len);
 	struct qview *v = ev->wq ? g_hash_table_lookup(qviews, ev->wq) : NULL;
 	if (v)
 		*view = *v;

@@ -18,20 +18,18 @@
 
 #include "internal.h"
 
-/* The tables are sets of pointers into the works, no value arrays: a
- * million pending works each pay for their slots.  works_by_id holds
- * &w->id; q->works holds &w->name, which is w itself, so iterating a
- * queue's table gives its works. */
+/* A queue's table is a set of pointers into its works, no value array:
+ * a million pending works each pay for their slots.  q->works holds
+ * &w->name, which is w itself, so iterating it gives the works.  The
+ * works by id are idmap.c's. */
 G_STATIC_ASSERT(offsetof(struct mwork, name) == 0);
-static GHashTable *works_by_id;		/* model lock: &w->id */
 static uint64_t last_work_id;		/* model lock */
 static unsigned long last_anon;		/* model lock */
 
-static void mwork_func(struct work_struct *work);
 
 void mwork_tables_init(void)
 {
-	works_by_id = g_hash_table_new(g_int64_hash, g_int64_equal);
+	idmap_init();
 }
 
 static guint name_hash(gconstpointer k)
@@ -57,21 +55,19 @@ struct mwork *mqueue_work(struct mqueue *q, const char *name)
 
 struct mwork *mwork_by_id(uint64_t id)
 {
-	uint64_t *k = g_hash_table_lookup(works_by_id, &id);
-	return k ? container_of(k, struct mwork, id) : NULL;
+	return idmap_get(id);
 }
 
 void mwork_tables_fini(void)
 {
-	g_hash_table_destroy(works_by_id);
+	idmap_fini();
 }
 
 static void mwork_list(struct mqueue *q, struct mwork *w)
 {
 	g_hash_table_add(q->works, &w->name);
-	g_hash_table_add(works_by_id, &w->id);
+	idmap_put(w);
 	q->nworks++;
-	model_register_work(w, true);
 }
 
 static void mwork_unlist(struct mwork *w)
@@ -202,8 +198,7 @@ void mwork_free(struct mwork *w)
 {
 	mwork_unlist(w);
 	after_unblock(w);
-	model_register_work(w, false);
-	g_hash_table_remove(works_by_id, &w->id);
+	idmap_remove(w);
 	if (w->ran) {
 		wq_command_destroy(&w->ran->cmd);
 		g_free(w->ran->reason);
@@ -482,7 +477,7 @@ static void run_end(struct mwork *w, struct run *r, int exit_code, pid_t pid)
 	g_free(r->cmdline);
 }
 
-static void mwork_func(struct work_struct *work)
+void mwork_func(struct work_struct *work)
 {
 	struct mwork *w = container_of(to_delayed_work(work), struct mwork, dwork);
 	struct run r = { 0 };

@@ -171,6 +171,7 @@ struct recorded {
 	int result;
 	int cpu;
 	char comm[16];
+	char name[WQ_EVENT_NAME_MAX];
 };
 
 static struct {
@@ -187,6 +188,8 @@ static void record_fn(const struct wq_event *ev, void *data)
 	g_assert_true(data == &rec);
 	g_assert_nonnull(ev->comm);
 	g_strlcpy(r.comm, ev->comm, sizeof(r.comm));
+	g_assert_nonnull(ev->name);
+	g_strlcpy(r.name, ev->name, sizeof(r.name));
 	pthread_mutex_lock(&rec.lock);
 	if (ev->wq == rec.wq)
 		g_array_append_val(rec.events, r);
@@ -1029,6 +1032,49 @@ static void test_observer_events_order(void)
 	destroy(wq);
 }
 
+/* A work that frees itself, as the kernel allows, and says so first. */
+struct self_freeing {
+	struct work_struct work;
+	char name[16];
+};
+
+static void self_freeing_fn(struct work_struct *work)
+{
+	g_free(container_of(work, struct self_freeing, work));
+}
+
+static void name_self_freeing(struct work_struct *work, work_func_t func, char *name,
+			      size_t len)
+{
+	if (func == self_freeing_fn)
+		g_strlcpy(name, container_of(work, struct self_freeing, work)->name, len);
+}
+
+/* The namer names a work at each event as it is made; a run's FINISHED
+ * carries the name of its start, its work being gone by then (the
+ * sanitizers see any read of it). */
+static void test_observer_namer(void)
+{
+	struct workqueue_struct *wq = unbound_wq("namer", 1);
+	struct self_freeing *s = g_new0(struct self_freeing, 1);
+	GArray *events;
+
+	INIT_WORK(&s->work, self_freeing_fn);
+	g_strlcpy(s->name, "selfie", sizeof(s->name));
+	wq_set_namer(name_self_freeing);
+	record_start(wq);
+	g_assert_true(queue_work(wq, &s->work));
+	g_assert_cmpint(flush_workqueue(wq), ==, 0);
+	events = record_stop();
+	wq_set_namer(NULL);
+	g_assert_cmpuint(events->len, ==, 3);
+	for (guint i = 0; i < events->len; i++)
+		g_assert_cmpstr(g_array_index(events, struct recorded, i).name, ==, "selfie");
+	g_assert_cmpint(g_array_index(events, struct recorded, 2).type, ==, WQ_EVENT_FINISHED);
+	g_array_unref(events);
+	destroy(wq);
+}
+
 static void cpu_result_fn(struct work_struct *work)
 {
 	wq_set_result(0, 5 * 1000000000ULL);
@@ -1604,6 +1650,7 @@ int main(int argc, char **argv)
 	g_test_add_func("/engine/drain/chained", test_drain_chained);
 	g_test_add_func("/engine/barrier/abort", test_barrier_abort);
 	g_test_add_func("/engine/observer/events-order", test_observer_events_order);
+	g_test_add_func("/engine/observer/namer", test_observer_namer);
 	g_test_add_func("/engine/stats/cpu-time", test_stats_cpu_time);
 	g_test_add_func("/engine/attrs/apply", test_attrs);
 	g_test_add_func("/engine/attrs/set-unbound", test_set_unbound);
