@@ -108,7 +108,7 @@ static int declare(struct mqueue *q, const struct wqfs_line *l, uid_t uid,
 	}
 	if (!l->ndeps)
 		return -ENOENT;		/* nothing to clear */
-	int r = mwork_create(q, l->name, uid, 0, wp);
+	int r = mwork_create(q, l->name, false, uid, 0, wp);
 	if (r == 0)
 		model_changed(MCHANGE_WORK_QUEUED, q, *wp);
 	return r;

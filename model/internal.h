@@ -18,14 +18,13 @@ void idmap_remove(struct mwork *w);
 void mwork_tables_init(void);
 void mwork_tables_fini(void);
 GHashTable *mwork_name_table_new(void);	/* for q->works */
-/* A new work named name (NULL: an anonymous one) owned by owner, charged
- * for it; -ENOSPC at max_works, -EDQUOT at the owner's limit. */
-/* room: bytes for the command (and its NUL) in the work's own allocation */
-int mwork_create(struct mqueue *q, const char *name, uid_t owner, size_t room,
-		 struct mwork **wp);
+/* A new work named name owned by owner, charged for it; -ENOSPC at
+ * max_works, -EDQUOT at the owner's limit.  Anonymous: name NULL (the
+ * next "wN"), or the "wN" it had (restored: later ones come after it).
+ * room: bytes for its command (and NUL) in the work's own allocation. */
+int mwork_create(struct mqueue *q, const char *name, bool anon, uid_t owner,
+		 size_t room, struct mwork **wp);
 void mwork_free(struct mwork *w);		/* idle; unlists it first */
-/* Give an anonymous work the name it had ("wN"): later ones come after. */
-void mwork_rename_anon(struct mwork *w, const char *name);
 /* Set w's command, charging its owner; -EDQUOT past the limit unless
  * force.  A NULL or shorter command is never refused. */
 int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force);

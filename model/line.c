@@ -66,7 +66,7 @@ static int line_work(struct mwriter *m, enum wqfs_ctl ctl, const struct wqfs_lin
 		return l->name[0] ? -ENOENT : -EINVAL;
 	if (ctl == WQFS_CTL_DELAY && !l->has_delay)
 		return -EINVAL;
-	int r = mwork_create(m->q, l->name[0] ? l->name : NULL, m->sub->uid,
+	int r = mwork_create(m->q, l->name[0] ? l->name : NULL, !l->name[0], m->sub->uid,
 			     l->command_len + 1, wp);
 	*created = r == 0;
 	return r;

@@ -73,10 +73,7 @@ void mwork_restore_fields(struct mwork *w, const struct mwork_saved *s)
 
 int mwork_recreate(struct mqueue *q, const struct mwork_saved *s, struct mwork **wp)
 {
-	size_t room = strlen(s->command) + 1 + (s->anon ? strlen(s->name) : 0);
-	int r = mwork_create(q, s->anon ? NULL : s->name, s->owner, room, wp);
-	if (r == 0 && s->anon)
-		mwork_rename_anon(*wp, s->name);
+	int r = mwork_create(q, s->name, s->anon, s->owner, strlen(s->command) + 1, wp);
 	if (r == 0)
 		r = mwork_set_command(*wp, s->command, strlen(s->command), true);
 	return r;

@@ -113,25 +113,28 @@ static int charge_work(struct mqueue *q, uid_t owner)
 	return quota_charge(owner, QUOTA_WORKS, 1);
 }
 
-int mwork_create(struct mqueue *q, const char *name, uid_t owner, size_t room,
-		 struct mwork **wp)
+int mwork_create(struct mqueue *q, const char *name, bool anon, uid_t owner,
+		 size_t room, struct mwork **wp)
 {
-	char anon[32];
+	char made[32];
 	int r = charge_work(q, owner);
 	if (r < 0)
 		return r;
 	if (!name) {
 		do
-			snprintf(anon, sizeof anon, "w%lu", ++last_anon);
-		while (mqueue_work(q, anon));
+			snprintf(made, sizeof made, "w%lu", ++last_anon);
+		while (mqueue_work(q, made));
+	} else if (anon) {	/* restored: later ones come after it */
+		unsigned long k = strtoul(name + 1, NULL, 10);
+		last_anon = MAX(last_anon, k);
 	}
-	const char *s = name ? name : anon;
+	const char *s = name ? name : made;
 	size_t n = strlen(s) + 1;
 	struct mwork *w = g_malloc0(sizeof *w + n + room);
 	init_delayed_work(&w->dwork, mwork_func);
 	w->id = ++last_work_id;
 	w->name = memcpy(w + 1, s, n);
-	w->anon = !name;
+	w->anon = anon;
 	w->owner = owner;
 	w->q = q;
 	w->ctime = time(NULL);
@@ -176,22 +179,6 @@ static void mwork_set_strings(struct mwork *w, const char *name, const char *cmd
 	w->has_command = cmd != NULL;
 	if (old != inline_block(w) && old != w->name)
 		g_free(old);
-}
-
-void mwork_rename_anon(struct mwork *w, const char *name)
-{
-	struct mqueue *q = w->q;
-	unsigned long n = strtoul(name + 1, NULL, 10);
-	bool listed = mqueue_work(q, w->name) == w;
-	const char *cmd = mwork_command(w);
-
-	if (listed)
-		g_hash_table_remove(q->works, &w->name);
-	mwork_set_strings(w, name, cmd, cmd ? strlen(cmd) : 0);
-	if (listed)
-		g_hash_table_add(q->works, &w->name);
-	if (n > last_anon)
-		last_anon = n;
 }
 
 void mwork_free(struct mwork *w)

@@ -310,7 +310,8 @@ static int replay_log(struct store *s)
 		r = s->be->exec(s, "COMMIT");
 	if (r < 0)
 		store_rollback(s);
-	s->log_tail = 0;
+	s->log_tail = s->log_size;	/* what the replay read: its pages go */
+	log_rewind(s);
 	return r;
 }
 
