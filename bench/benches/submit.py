@@ -11,7 +11,7 @@ is the daemons' CPU time (user + system) per write over the same runs.
 from benchlib.files import make_queue, status_lines
 import time
 
-from benchlib.rows import Goal, Row
+from benchlib.rows import INFO, Goal, Row
 from benchlib.timing import alternating, median
 
 NAME = 'submit'
@@ -39,18 +39,19 @@ def null_paths(nm, n):
     return [nm.path('null')] + [nm.path('null%d' % i) for i in range(1, n)]
 
 
-def frozen_vs_null(s, opts, name, reps, measure, cpu=None, files=1):
+def frozen_vs_null(s, opts, name, reps, measure, cpu=None, files=1, per_cpu=None):
     """measure(*paths) on the submit files of `files` fresh frozen queues of
     a wqfs mounted with opts, and on as many nullfs files (null, null1 ..),
     alternating, reps times: (wqfs figures, nullfs figures, per-pair
     ratios, the last queue's pending and frozen lines).  cpu, if given,
     gets each daemon's CPU seconds per unit: cpu['wqfs'] and
-    cpu['nullfs'], lists in the order of the runs."""
+    cpu['nullfs'], lists in the order of the runs.  per_cpu: the queues'
+    attribute (None: the default, 1)."""
     cpu = cpu if cpu is not None else {}
     cpu.update(wqfs=[], nullfs=[])
     with s.mount('wqfs', ['max_works=16777216'] + opts, name) as m, \
             s.mount('nullfs', name=name + '-null') as nm:
-        queues = [[make_queue(m, 'q%d-%d' % (r, i), frozen=True)
+        queues = [[make_queue(m, 'q%d-%d' % (r, i), frozen=True, per_cpu=per_cpu)
                    for i in range(files)] for r in range(reps)]
         wqfs, null, ratios = alternating(
             reps, lambda r: with_cpu(nm, measure, null_paths(nm, files), cpu['nullfs']),
@@ -60,17 +61,27 @@ def frozen_vs_null(s, opts, name, reps, measure, cpu=None, files=1):
     return wqfs, null, ratios, tail
 
 
+def cpu_row(label, cpu, goal, note):
+    """The daemons' CPU per write of frozen_vs_null's runs, as a row."""
+    us = {k: [x * 1e6 for x in v] for k, v in cpu.items()}
+    ratios = [a / b for a, b in zip(us['wqfs'], us['nullfs']) if b > 0]
+    return Row(NAME, label, 'us/write', median(us['wqfs']), median(us['nullfs']),
+               'nullfs daemon CPU per write', median(ratios) if ratios else None,
+               goal, note=note)
+
+
 def run(s):
     t = s.secs(1.0)
-    cpu = {}
-    wqfs, null, ratios, tail = frozen_vs_null(
-        s, ['state=none'], 'submit', s.reps(5), lambda p: writes_per_s(s, p, t), cpu)
+    one = lambda p: writes_per_s(s, p, t)
+    cpu, unbound = {}, {}
+    wqfs, null, ratios, tail = frozen_vs_null(s, ['state=none'], 'submit', s.reps(5),
+                                              one, cpu)
     s.log('submit: last queue status: ' + tail)
-    us = {k: [x * 1e6 for x in v] for k, v in cpu.items()}
-    cpu_ratios = [a / b for a, b in zip(us['wqfs'], us['nullfs']) if b > 0]
+    frozen_vs_null(s, ['state=none'], 'submit-unbound', s.reps(5), one, unbound,
+                   per_cpu=0)
     return [Row(NAME, '1 line/write, frozen', 'writes/s', median(wqfs), median(null),
                 'nullfs writes/s', median(ratios), GOAL),
-            Row(NAME, 'daemon CPU per 1-line write', 'us/write', median(us['wqfs']),
-                median(us['nullfs']), 'nullfs daemon CPU per write',
-                median(cpu_ratios) if cpu_ratios else None, CPU_GOAL,
-                note='user + system time of each daemon over its timed writes')]
+            cpu_row('daemon CPU per 1-line write', cpu, CPU_GOAL,
+                    'user + system time of each daemon over its timed writes'),
+            cpu_row('daemon CPU per 1-line write, unbound queue', unbound, INFO,
+                    'no read of /proc/PID/stat for the writer\'s CPU (WQ_CPU)')]
