@@ -371,11 +371,11 @@ static int rmdir_queue(const char *name)
 	model_unlock();
 	int err = model_ready();
 	if (err == 0)
-		err = mqueue_rmdir(q, jiqfile_stop_queue);
+		err = mqueue_rmdir_committed(q, jiqfile_stop_queue);
 	model_lock();
 	mqueue_unref(q);
 	model_unlock();
-	return err < 0 ? err : model_commit();
+	return err;
 }
 
 void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)

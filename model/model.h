@@ -312,6 +312,10 @@ void mqueue_remove(struct mqueue *q);		/* model_lock: out of the tree */
  * caller holds a reference on q and no lock; stop_readers (may be NULL)
  * stops what reads q's jiq files first. */
 int mqueue_rmdir(struct mqueue *q, void (*stop_readers)(struct mqueue *q));
+/* rmdir(2)'s: the same, the removal committed before the queue goes; a
+ * commit that fails (its errno) leaves the queue and its works as they
+ * were. */
+int mqueue_rmdir_committed(struct mqueue *q, void (*stop_readers)(struct mqueue *q));
 struct mqueue *mqueue_lookup_id(uint64_t id);	/* model_lock; live */
 /* chmod or chown of file i of q (MQ_DIR: the directory).  model_lock. */
 void mqueue_set_file(struct mqueue *q, int i, const struct fattr *a);

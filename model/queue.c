@@ -266,15 +266,21 @@ void mqueue_unref(struct mqueue *q)
 		mqueue_free(q);
 }
 
-void mqueue_remove(struct mqueue *q)
+/* q out of the tree, its removal journaled already; model_lock held. */
+static void mqueue_unlink(struct mqueue *q)
 {
 	g_hash_table_remove(queues_by_name, q->name);
 	g_hash_table_remove(queues_by_id, GSIZE_TO_POINTER(q->id));
 	quota_uncharge(q->creator, QUOTA_QUEUES, 1);
 	q->dead = true;
 	q->removing = false;
-	model_changed(MCHANGE_QUEUE_REMOVED, q, NULL);
 	mqueue_unref(q);	/* the tree's reference */
+}
+
+void mqueue_remove(struct mqueue *q)
+{
+	model_changed(MCHANGE_QUEUE_REMOVED, q, NULL);
+	mqueue_unlink(q);
 }
 
 bool mqueue_busy(struct mqueue *q)
@@ -343,7 +349,7 @@ void mqueue_get_stats(struct mqueue *q, struct wq_stats *st)
  * Readers' jiq runs do not keep it: they are stopped (their reads get
  * ENOENT) and the wait for the step that may be running is one step long.
  */
-int mqueue_rmdir(struct mqueue *q, void (*stop_readers)(struct mqueue *q))
+static int rmdir_begin(struct mqueue *q, void (*stop_readers)(struct mqueue *q))
 {
 	model_lock();
 	int r = 0;
@@ -360,11 +366,24 @@ int mqueue_rmdir(struct mqueue *q, void (*stop_readers)(struct mqueue *q))
 	if (stop_readers)
 		stop_readers(q);
 	flush_workqueue(q->wq);		/* a jiq step that was finishing */
+	return 0;
+}
 
-	model_lock();
+/* Whether q, removing, has nothing in its engine; model_lock held. */
+static bool rmdir_idle(struct mqueue *q)
+{
 	struct wq_stats st;
 	wq_get_stats(q->wq, &st);
-	if (st.pending + st.running + st.delayed || wq_shutdown(q->wq) < 0) {
+	return st.pending + st.running + st.delayed == 0;
+}
+
+int mqueue_rmdir(struct mqueue *q, void (*stop_readers)(struct mqueue *q))
+{
+	int r = rmdir_begin(q, stop_readers);
+	if (r)
+		return r;
+	model_lock();
+	if (!rmdir_idle(q) || wq_shutdown(q->wq) < 0) {
 		q->removing = false;
 		r = -EBUSY;
 	} else {
@@ -372,6 +391,46 @@ int mqueue_rmdir(struct mqueue *q, void (*stop_readers)(struct mqueue *q))
 	}
 	model_unlock();
 	return r;
+}
+
+/* q and its works journaled as they are: the removal a failed commit
+ * refused (but which a log may still apply) is undone.  model_lock held. */
+static void rmdir_put_back(struct mqueue *q)
+{
+	GHashTableIter it;
+	gpointer key, val;
+
+	q->removing = false;
+	model_changed(MCHANGE_QUEUE_CREATED, q, NULL);
+	g_hash_table_iter_init(&it, q->works);
+	while (g_hash_table_iter_next(&it, &key, &val))
+		model_changed(MCHANGE_WORK_RESTORED, q, val);
+}
+
+int mqueue_rmdir_committed(struct mqueue *q, void (*stop_readers)(struct mqueue *q))
+{
+	int r = rmdir_begin(q, stop_readers);
+	if (r)
+		return r;
+	model_lock();
+	if (!rmdir_idle(q)) {
+		q->removing = false;
+		model_unlock();
+		return -EBUSY;
+	}
+	model_changed(MCHANGE_QUEUE_REMOVED, q, NULL);
+	model_unlock();
+	r = model_commit();
+	model_lock();
+	bool gone = r == 0 && wq_shutdown(q->wq) == 0;
+	if (gone)
+		mqueue_unlink(q);
+	else
+		rmdir_put_back(q);
+	model_unlock();
+	if (!gone)
+		model_commit_put_back();
+	return gone ? 0 : r < 0 ? r : -EBUSY;
 }
 
 struct mqueue *mqueue_lookup_id(uint64_t id)

@@ -68,7 +68,7 @@ pg() {
 	assert_equal "$(cat "$MNT/q/works/c/output")" c
 }
 
-@test "the first change the stopped database refuses is put back: an attribute, a chmod, a mkdir, a modify, a cancel" {
+@test "the first change the stopped database refuses is put back: an attribute, a chmod, a mkdir, an rmdir, a modify, a cancel" {
 	mkdir "$MNT/q"
 	echo "d: 1h true" >"$MNT/q/delay"
 	local due
@@ -103,11 +103,23 @@ pg() {
 	[[ ! -e "$MNT/q2" ]] || fail "q2 was made"
 	pg resume
 	mkdir "$MNT/q2"
+	echo "n: echo n" >"$MNT/q2/submit"
+	flushq q2
+	sleep 0.5	# the run's counters committed: the rmdir is the first refused
+	pg pause
+	run rmdir "$MNT/q2"
+	assert_failure
+	[[ -d "$MNT/q2" ]] || fail "q2 went, its removal not committed"
+	assert_equal "$(w_get q2 n state)" done
+	pg resume
 	# and all that was acknowledged is there after a crash
 	crash
 	restart
 	assert_equal "$(cat "$MNT/q/max_active") $(stat -c %a "$MNT/q")" "2 750"
 	[[ -d "$MNT/q2" ]] || fail "q2 is gone"
+	assert_equal "$(cat "$MNT/q2/works/n/output")" n
+	rmdir "$MNT/q2"
+	[[ ! -e "$MNT/q2" ]] || fail "q2 was not removed"
 	# a restart derives the due time again: to the jiffy
 	assert_equal "$(w_get q d state)" delayed
 	local diff=$(($(time_ms "$(w_get q d due_at)") - $(time_ms "$due")))
