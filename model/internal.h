@@ -40,7 +40,7 @@ enum mwork_state mwork_idle_state(struct mwork *w);
 /* w's command, made at its first use; kept until w is freed. */
 struct wq_command *mwork_cmd(struct mwork *w);
 
-/* queue.c: the observer's map of works (registry_lock, not the model's) */
+/* queue.c: what the engine's namer reads (registry_lock, not the model's) */
 extern uid_t model_uid;			/* the daemon's, set by model_init() */
 void mwork_func(struct work_struct *work);	/* work.c: every work's */
 void model_rename_work(struct mwork *w, char *name, const char *src, size_t n);
