@@ -58,7 +58,6 @@ static void event_thread(pid_t *tid, char comm[16])
 	memcpy(comm, my_comm, sizeof(my_comm));
 }
 
-/* Queue an event for delivery by this thread's wq_unlock(); wq_lock held. */
 /* work's name from the namer, or ""; wq_lock held, work certainly there. */
 void event_name(struct work_struct *work, char name[WQ_EVENT_NAME_MAX])
 {
@@ -68,6 +67,7 @@ void event_name(struct work_struct *work, char name[WQ_EVENT_NAME_MAX])
 		namer_fn(work, work->func, name, WQ_EVENT_NAME_MAX);
 }
 
+/* Queue an event for delivery by this thread's wq_unlock(); wq_lock held. */
 void event_push(enum wq_event_type type, struct workqueue_struct *wq,
 		struct work_struct *work, const char *name, int result, uint64_t due_ns)
 {

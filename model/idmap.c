@@ -36,7 +36,7 @@ static gpointer page_key(uint64_t id)
 	return GSIZE_TO_POINTER((gsize)(id >> IDPAGE_SHIFT));
 }
 
-struct mwork *idmap_get(uint64_t id)
+struct mwork *mwork_by_id(uint64_t id)
 {
 	struct idpage *p = g_hash_table_lookup(pages, page_key(id));
 	return p ? p->slot[id & (IDPAGE - 1)] : NULL;

@@ -10,13 +10,11 @@
 /* idmap.c: the works by id; model lock */
 void idmap_init(void);
 void idmap_fini(void);
-struct mwork *idmap_get(uint64_t id);		/* or NULL */
+struct mwork *mwork_by_id(uint64_t id);	/* or NULL */
 void idmap_put(struct mwork *w);
 void idmap_remove(struct mwork *w);
 
 /* work.c; all with the model lock held unless said */
-void mwork_tables_init(void);
-void mwork_tables_fini(void);
 GHashTable *mwork_name_table_new(void);	/* for q->works */
 /* A new work named name owned by owner, charged for it; -ENOSPC at
  * max_works, -EDQUOT at the owner's limit.  Anonymous: name NULL (the
@@ -33,7 +31,6 @@ bool mwork_removable(struct mwork *w);
  * timer fires it: in whole jiffies. */
 void mwork_set_due(struct mwork *w, int64_t now_ms, uint64_t delay_ns);
 bool mwork_runs(struct mwork *w);		/* running, or about to */
-struct mwork *mwork_by_id(uint64_t id);	/* or NULL */
 /* Which of the idle states w is in, when it is neither queued nor
  * running. */
 enum mwork_state mwork_idle_state(struct mwork *w);

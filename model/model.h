@@ -189,8 +189,9 @@ struct mwork {
 	struct mqueue *q;
 	struct submitter *sub;		/* captured at the latest queueing line */
 	struct mwork_ran *ran;		/* model lock: made at its first run (or
-					 * kill, or restored output), then kept
-					 * with the output; NULL until then */
+					 * kill, failure without a run, restore
+					 * of a work that ran), then kept with
+					 * the output; NULL until then */
 	struct mwork_deps *deps;	/* after.c's: its DEPs, its place in the
 					 * blocked list; NULL: neither */
 	union {				/* a blocked work is not in the engine */

@@ -107,14 +107,14 @@ void model_init(const struct model_config *cfg)
 	queues_by_name = g_hash_table_new(g_str_hash, g_str_equal);
 	queues_by_id = g_hash_table_new(g_direct_hash, g_direct_equal);
 	qviews = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
-	mwork_tables_init();
+	idmap_init();
 	wq_set_namer(model_name_work);
 }
 
 void model_fini(void)
 {
 	wq_set_namer(NULL);
-	mwork_tables_fini();
+	idmap_fini();
 	g_hash_table_destroy(queues_by_name);
 	g_hash_table_destroy(queues_by_id);
 	g_hash_table_destroy(qviews);
@@ -123,7 +123,6 @@ void model_fini(void)
 }
 
 /* ---- what the observer reads -------------------------------------------------- */
-
 
 /* w's name (and command) move to block name, first copied from src if
  * n: the observer reads the name under registry_lock.  model_lock held;

@@ -36,11 +36,11 @@ static int requeue(struct mqueue *q, struct mwork *w, const struct mwork_saved *
 }
 
 /* What struct mwork_ran keeps of s: made only for a work that ran (or
- * failed, or has an output). */
+ * failed; an output makes it too, below). */
 static void mwork_restore_ran(struct mwork *w, const struct mwork_saved *s)
 {
 	if (!w->ran && !s->runs && !s->last_exit && !s->reason && !s->started_ms &&
-	    !s->finished_ms && !s->output_len)
+	    !s->finished_ms)
 		return;
 	struct mwork_ran *ran = mwork_ran(w);
 	ran->runs = (uint32_t)s->runs;

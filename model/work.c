@@ -26,12 +26,6 @@ G_STATIC_ASSERT(offsetof(struct mwork, name) == 0);
 static uint64_t last_work_id;		/* model lock */
 static unsigned long last_anon;		/* model lock */
 
-
-void mwork_tables_init(void)
-{
-	idmap_init();
-}
-
 static guint name_hash(gconstpointer k)
 {
 	return g_str_hash(*(char *const *)k);
@@ -51,16 +45,6 @@ struct mwork *mqueue_work(struct mqueue *q, const char *name)
 {
 	char **k = g_hash_table_lookup(q->works, &name);
 	return k ? container_of(k, struct mwork, name) : NULL;
-}
-
-struct mwork *mwork_by_id(uint64_t id)
-{
-	return idmap_get(id);
-}
-
-void mwork_tables_fini(void)
-{
-	idmap_fini();
 }
 
 static void mwork_list(struct mqueue *q, struct mwork *w)

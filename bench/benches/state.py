@@ -3,8 +3,9 @@
 
 One line per write(2) to a frozen queue with the state file on (the
 default, sync=normal) and with state=none, against the same writes to
-nullfs; then 16 writers at once with sync=full (an fsync per commit: the
-writers share commits), against 16 writers on nullfs.  The kernel
+nullfs; then 16 writers at once with sync=full (the log synced before each
+write returns: the writers waiting share a sync), against 16 writers on
+nullfs.  The kernel
 serializes the writes to one FUSE file, so 16 writers on one queue reach
 the daemon one at a time and cannot share a commit; 16 writers on 16
 queues of the same mount (against 16 nullfs files) can.  The goal is on

@@ -5,7 +5,9 @@ One line (`true`) per write(2) on an open `submit` fd of a frozen queue
 (nothing runs), for 1 s, against the same writes to nullfs; alternating,
 5 times, the median of the per-pair ratios.  Memory only (state=none):
 the cost of the durable state is the `state` benchmark's.  A second row
-is the daemons' CPU time (user + system) per write over the same runs.
+is the daemons' CPU time (user + system) per write over the same runs; a
+third, the same on unbound queues (information), whose writes need no
+read of the writer's /proc/PID/stat for its CPU.
 """
 
 from benchlib.files import make_queue, status_lines
