@@ -46,19 +46,16 @@ static void writer_init(struct mwriter *m, fuse_req_t req, struct fh *fh, bool a
 	/* only a per-CPU queue needs the submitter's CPU */
 	if (m->pid && queues_works(fh_ctl(fh)) && mqueue_wants_cpu(fh->q)) {
 		pthread_mutex_lock(&fh->mu);
-		m->cpu = proc_cpu(m->pid, &fh->statfd, &fh->statpid);
+		m->cpu = proc_cpu(&fh->cpu, m->pid);
 		pthread_mutex_unlock(&fh->mu);
 	}
 }
 
-/* Commit what m's lines changed; if that fails, take back what they
- * queued (a work that started meanwhile cannot be: the report says so)
- * and forget their names.  0 or -errno. */
-static int commit_or_take_back(struct mwriter *m)
+/* After a failed commit (err) of what m's lines changed: take back what
+ * they queued (a work that started meanwhile cannot be: the report says
+ * so) and forget their names.  Returns err. */
+static int take_back(struct mwriter *m, int err)
 {
-	int err = model_commit();
-	if (err == 0)
-		return 0;
 	int started = model_take_back(m);
 	if (started)
 		fprintf(stderr, "wqfs: %s: %d work(s) of a write whose commit failed "
@@ -66,6 +63,13 @@ static int commit_or_take_back(struct mwriter *m)
 			m->q->name, started, strerror(-err));
 	g_string_truncate(m->ids, 0);
 	return err;
+}
+
+/* Commit what m's lines changed, or take it back.  0 or -errno. */
+static int commit_or_take_back(struct mwriter *m)
+{
+	int err = model_commit();
+	return err == 0 ? 0 : take_back(m, err);
 }
 
 /* Keep the names the write queued for reads on the same descriptor. */
@@ -126,12 +130,44 @@ static void keep_part(struct fh *fh, const char *data, size_t len)
 	pthread_mutex_unlock(&fh->mu);
 }
 
+/* A write between its lines and its answer, which waits for their
+ * commit.  The kernel keeps the file open until the answer: fh stays. */
+struct ctl_write {
+	fuse_req_t req;
+	struct fh *fh;
+	struct mwriter m;
+	int err;		/* the first failing line's, or 0 */
+	size_t fail;		/* where it starts in the lines */
+	size_t off;		/* where this write starts in them */
+	size_t size;		/* this write's bytes */
+};
+
+/* Answer a write once its lines are committed (cerr 0) or not: on the
+ * handler's thread, or on sync=full's flusher (model_commit_then). */
+static void write_committed(void *arg, int cerr)
+{
+	struct ctl_write *cw = arg;
+	int err = cw->err;
+	size_t fail = cw->fail;
+
+	if (cerr < 0)
+		err = take_back(&cw->m, cerr), fail = 0;
+	writer_done(&cw->m, cw->fh);
+	/* a line that fails at fail > 0 starts in this write: fail > off */
+	if (err < 0 && fail == 0)
+		fuse_reply_err(cw->req, -err);
+	else
+		fuse_reply_write(cw->req, err < 0 ? fail - cw->off : cw->size);
+	g_free(cw);
+}
+
 /*
  * Apply the lines of a write, after the start of a line an earlier write
  * left (wqfs_lines_end() says where a write's lines end).  When a line
  * fails the write returns the bytes before it (a short write), or its
  * errno if it is the first: nothing after a failing line is applied, and
- * a retry that starts at it fails again.
+ * a retry that starts at it fails again.  Acknowledged means committed:
+ * a failed commit fails the write, and what it queued is taken back.
  */
 void control_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size)
 {
@@ -140,33 +176,24 @@ void control_write(fuse_req_t req, struct fh *fh, const char *buf, size_t size)
 	if (part)
 		g_string_append_len(part, buf, (gssize)size);
 	const char *data = part ? part->str : buf;
-	size_t len = off + size, end = wqfs_lines_end(data, len, size), fail = 0;
-	struct mwriter m;
+	size_t len = off + size, end = wqfs_lines_end(data, len, size);
+	struct ctl_write *cw = g_new(struct ctl_write, 1);
 
-	writer_init(&m, req, fh, false);
+	*cw = (struct ctl_write){ .req = req, .fh = fh, .off = off, .size = size };
+	writer_init(&cw->m, req, fh, false);
 	/* a store that cannot commit fails the write before it is applied */
-	int err = model_ready();
-	if (err == 0)
-		err = apply_lines(&m, fh_ctl(fh), data, end, &fail);
-	if (!err && len - end > WQFS_LINE_MAX) {
-		err = -E2BIG;
-		fail = end;
-	} else if (!err && end < len) {
+	cw->err = model_ready();
+	if (cw->err == 0)
+		cw->err = apply_lines(&cw->m, fh_ctl(fh), data, end, &cw->fail);
+	if (!cw->err && len - end > WQFS_LINE_MAX) {
+		cw->err = -E2BIG;
+		cw->fail = end;
+	} else if (!cw->err && end < len) {
 		keep_part(fh, data + end, len - end);
 	}
 	if (part)
 		g_string_free(part, TRUE);
-	/* acknowledged means committed: a failed commit fails the write, and
-	 * what it queued is taken back */
-	int cerr = commit_or_take_back(&m);
-	writer_done(&m, fh);
-	if (cerr < 0)
-		err = cerr, fail = 0;
-	/* a line that fails at fail > 0 starts in this write: fail > off */
-	if (err < 0 && fail == 0)
-		fuse_reply_err(req, -err);
-	else
-		fuse_reply_write(req, err < 0 ? fail - off : size);
+	model_commit_then(write_committed, cw);
 }
 
 /* At close: apply the line a stdio flush left.  Returns 0 or -errno. */

@@ -18,7 +18,7 @@ struct fh *fh_new(enum kind k)
 	fh->kind = k;
 	fh->refs = 1;
 	fh->quota = -1;
-	fh->statfd = -1;
+	fh->cpu = (struct cpu_reader)CPU_READER_INIT;
 	pthread_mutex_init(&fh->mu, NULL);
 	pthread_mutex_init(&fh->jiq_mu, NULL);
 	return fh;
@@ -43,8 +43,7 @@ static void fh_free(struct fh *fh)
 	g_free(fh->text);
 	g_free(fh->rb);
 	submitter_unref(fh->sub);
-	if (fh->statfd >= 0)
-		close(fh->statfd);
+	proc_cpu_close(&fh->cpu);
 	if (fh->part)
 		g_string_free(fh->part, TRUE);
 	jiqfile_free(fh);

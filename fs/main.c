@@ -315,6 +315,7 @@ int main(int argc, char *argv[])
 		goto out_unmount;
 	started = true;
 	ret = session_loop(&fopts) < 0 ? 1 : 0;
+	flusher_stop(store);
 out_unmount:
 	fuse_session_unmount(wqfs_se);
 	if (started) {

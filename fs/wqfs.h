@@ -188,11 +188,9 @@ struct fh {
 	/* Control and attribute files opened for writing: the opener,
 	 * captured at open and immutable (the kernel's f_cred): every line
 	 * written on the file acts for it.  Root's views: the reader.  The
-	 * writer's /proc/PID/stat kept open for its CPU (statfd, statpid:
-	 * mu). */
+	 * writer's CPU (cpu: mu). */
 	struct submitter *sub;
-	int statfd;
-	pid_t statpid;
+	struct cpu_reader cpu;
 	uid_t uid;			/* the opener */
 	int quota;			/* enum quota_kind charged at open, or -1 */
 };

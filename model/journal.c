@@ -70,6 +70,17 @@ int model_commit(void)
 	return j.sync ? j.sync(j.data) : 0;
 }
 
+void model_commit_then(void (*done)(void *arg, int err), void *arg)
+{
+	model_lock();
+	struct model_journal j = journal;
+	model_unlock();
+	if (j.sync_then)
+		j.sync_then(j.data, done, arg);
+	else
+		done(arg, j.sync ? j.sync(j.data) : 0);
+}
+
 void model_commit_put_back(void)
 {
 	(void)model_commit();

@@ -93,9 +93,26 @@ bool submitter_may_read(const struct submitter *c, mode_t mode, uid_t uid, gid_t
 
 /* ---- processes (proc.c) ----------------------------------------------------- */
 
-/* The CPU pid was last on, or -1.  *fd caches /proc/PID/stat open for
- * *fdpid (-1: none); reopened when pid differs. */
-int proc_cpu(pid_t pid, int *fd, pid_t *fdpid);
+/*
+ * Where a writer's CPU comes from: its /proc/PID/stat, kept open, and
+ * the last value read.  A read costs about 3 us (the kernel formats all 52
+ * fields), as much as the rest of a one-line write, so a value serves the
+ * same pid for CPU_FRESH_NS; a writer moves between CPUs far less often
+ * (tens of ms apart, in a loop of writes).  Its owner serializes calls.
+ */
+#define CPU_FRESH_NS	1000000ULL
+struct cpu_reader {
+	int fd;			/* /proc/<pid>/stat, or -1 */
+	pid_t pid;
+	int cpu;		/* read at read_ns */
+	uint64_t read_ns;	/* wq_now_ns() */
+};
+#define CPU_READER_INIT	{ .fd = -1, .pid = 0, .cpu = -1, .read_ns = 0 }
+
+/* The CPU pid was last on (as of at most CPU_FRESH_NS ago), or -1. */
+int proc_cpu(struct cpu_reader *r, pid_t pid);
+/* Close r's file. */
+void proc_cpu_close(struct cpu_reader *r);
 /* If pid descends from a work's command (a child of this process), copy
  * that command's WQ_QUEUE and WQ_WORK and return true. */
 bool proc_work(pid_t pid, char *queue, size_t qlen, char *work, size_t wlen);
@@ -493,6 +510,9 @@ enum mchange {
 struct model_journal {
 	void (*changed)(enum mchange c, struct mqueue *q, struct mwork *w, void *data);
 	int (*sync)(void *data);
+	/* Optional: sync, answered by done(arg, err) now or later on a thread
+	 * of the journal's (else sync, then done). */
+	void (*sync_then)(void *data, void (*done)(void *arg, int err), void *arg);
 	/* Before a change: 0, or the errno its commit would fail with (the
 	 * last commit failed and the store still cannot take one). */
 	int (*ready)(void *data);
@@ -516,6 +536,11 @@ void model_queue_watch(uint64_t qid, const char *name);	/* no lock held */
 /* Acknowledged means committed: a handler calls this after its changes
  * and before its reply.  No lock held; 0, -EIO or -ENOSPC. */
 int model_commit(void);
+/* model_commit(), for a handler that answers later: done(arg, err) is
+ * called once the changes are committed, on this thread before this
+ * returns, or on the journal's (sync=full's flusher), with no lock held.
+ * The handler's thread goes on meanwhile. */
+void model_commit_then(void (*done)(void *arg, int err), void *arg);
 /* After a failed commit, what put the model back as it was is committed
  * in turn (or fails too, and the database never had the change): it is
  * not left to the next change of the same thread to answer for. */

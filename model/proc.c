@@ -142,31 +142,46 @@ static long proc_ppid(pid_t pid)
 	return ppid;
 }
 
-int proc_cpu(pid_t pid, int *fd, pid_t *fdpid)
+void proc_cpu_close(struct cpu_reader *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+/* Read pid's CPU afresh into r: its value, or -1. */
+static int proc_cpu_read(struct cpu_reader *r, pid_t pid)
 {
 	char buf[2048];
 
-	if (*fd >= 0 && *fdpid != pid) {
-		close(*fd);
-		*fd = -1;
-	}
-	if (*fd < 0) {
+	if (r->fd < 0) {
 		char path[64];
 		snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-		*fd = open(path, O_RDONLY | O_CLOEXEC);
-		*fdpid = pid;
-		if (*fd < 0)
+		r->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (r->fd < 0)
 			return -1;
 	}
 	/* a seq_file: a read at offset 0 generates the text afresh */
-	ssize_t n = pread(*fd, buf, sizeof buf - 1, 0);
+	ssize_t n = pread(r->fd, buf, sizeof buf - 1, 0);
 	if (n <= 0) {
-		close(*fd);
-		*fd = -1;
+		proc_cpu_close(r);
 		return -1;
 	}
 	buf[n] = '\0';
 	return (int)stat_field(buf, STAT_CPU);
+}
+
+int proc_cpu(struct cpu_reader *r, pid_t pid)
+{
+	uint64_t now = wq_now_ns();
+	if (r->pid != pid)
+		proc_cpu_close(r);
+	else if (r->fd >= 0 && r->cpu >= 0 && now - r->read_ns < CPU_FRESH_NS)
+		return r->cpu;
+	r->pid = pid;
+	r->cpu = proc_cpu_read(r, pid);
+	r->read_ns = now;
+	return r->cpu;
 }
 
 /* One limit of a /proc/PID/limits column: a number or "unlimited". */

@@ -153,6 +153,11 @@ struct store {
 	bool log_syncing;		/* mu: a thread msyncs the log */
 	uint64_t log_syncs;		/* mu: msyncs of the log, ever */
 	pthread_cond_t log_synced_cond;	/* mu: an msync of the log ended */
+	bool flushing;			/* mu: the flusher runs (flusher.c) */
+	bool flush_stop;		/* mu: it stops once nothing waits */
+	pthread_t flusher;
+	GQueue flush_waits;		/* mu: writes waiting for its msync */
+	pthread_cond_t flush_more;	/* mu: flush_waits got one, or stop */
 	uint64_t log_gen;		/* mu: rewinds, ever */
 	void *log_test;			/* for tests/store.c */
 	uint64_t queued;		/* mu: records queued, ever */
@@ -270,6 +275,14 @@ int store_sync(void *data);
  * transaction under way; 0 with no log. */
 int store_set_applied(struct store *s, uint64_t seq);
 int store_ready(void *data);
+/* store_sync(), answered by done(arg, 0 or -errno): on this thread before
+ * it returns, or later on the flusher's if only an msync is left. */
+void store_sync_then(void *data, void (*done)(void *arg, int err), void *arg);
+/* flusher.c: sync=full's flusher thread, if the store has a log.
+ * flusher_wait() hands it done(arg, err) for the log up to its tail
+ * (s->mu held); false if there is no flusher. */
+int flusher_start(struct store *s);
+bool flusher_wait(struct store *s, void (*done)(void *arg, int err), void *arg);
 /* rows.c: the text forms of a queue's files and cpumask */
 char *files_to_text(const struct fattr *files);
 void files_from_text(const char *text, struct fattr *files);

@@ -442,26 +442,46 @@ static int commit_upto(struct store *s, uint64_t upto)
 	return failure_of(s, upto);
 }
 
-int store_sync(void *data)
+/* What this thread's records need before they are acknowledged: their
+ * commit's errno, 0, or 1 if only the log's msync is left (sync=full).
+ * s->mu held. */
+static int sync_mine(struct store *s)
 {
-	struct store *s = data;
-	int r = 0;
-
-	pthread_mutex_lock(&s->mu);
 	bool mine = mine_store == s && mine_from;	/* records to answer for */
 	uint64_t from = mine_from, to = mine_to;
 	mine_from = 0;
 	if (all_logged(s)) {	/* or committed */
-		r = mine ? failure_in(s, from, to) : 0;
-		if (r == 0 && s->sync_full)
-			r = log_sync(s);
-		pthread_mutex_unlock(&s->mu);
-		return r;
+		int r = mine ? failure_in(s, from, to) : 0;
+		return r == 0 && s->sync_full && s->log_synced < s->log_tail ? 1 : r;
 	}
 	commit_upto(s, s->queued);
-	r = mine ? failure_in(s, from, to) : 0;
+	return mine ? failure_in(s, from, to) : 0;
+}
+
+int store_sync(void *data)
+{
+	struct store *s = data;
+	pthread_mutex_lock(&s->mu);
+	int r = sync_mine(s);
+	if (r == 1)
+		r = log_sync(s);
 	pthread_mutex_unlock(&s->mu);
 	return r;
+}
+
+void store_sync_then(void *data, void (*done)(void *arg, int err), void *arg)
+{
+	struct store *s = data;
+	pthread_mutex_lock(&s->mu);
+	int r = sync_mine(s);
+	if (r == 1 && flusher_wait(s, done, arg)) {
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	if (r == 1)
+		r = log_sync(s);
+	pthread_mutex_unlock(&s->mu);
+	done(arg, r);
 }
 
 /* Room for a write's records in the log, whatever the tables say. */
@@ -521,7 +541,10 @@ int store_start(struct store *s)
 		return -EAGAIN;
 	pthread_setname_np(s->writer, "wqfs-store");
 	s->started = true;
+	if (flusher_start(s) < 0)
+		return -EAGAIN;
 	struct model_journal j = { .changed = store_journal, .sync = store_sync,
+				   .sync_then = store_sync_then,
 				   .ready = store_ready, .data = s };
 	model_set_journal(&j);
 	int r = lease_start(s);	/* this node is known before it claims */
@@ -545,6 +568,7 @@ void store_stop(struct store *s)
 	s->stop = true;
 	pthread_cond_signal(&s->more);
 	pthread_mutex_unlock(&s->mu);
+	flusher_stop(s);
 	pthread_join(s->writer, NULL);
 	s->started = false;
 }

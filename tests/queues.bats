@@ -264,6 +264,24 @@ for fd, line in ((5, b"true\n"), (6, b"1s true\n")):
 	done <<<"$output"
 }
 
+@test "a writer moved to another CPU queues on it, on the same descriptor" {
+	[ "$(nproc)" -ge 2 ] || fail "this test needs 2 CPUs"
+	mkdir "$MNT/q"
+	# one open file, its writer pinned to CPU 0, then 1, then 0: the daemon
+	# reads the writer's CPU again once a millisecond has passed
+	(
+		exec 3>"$MNT/q/submit"
+		for i in 0 1 2; do
+			taskset -pc $((i % 2)) "$BASHPID" >/dev/null
+			sleep 0.01
+			echo "w$i: echo \$WQ_CPU > '$T/cpu$i'" >&3
+		done
+	)
+	flushq q
+	run cat "$T/cpu0" "$T/cpu1" "$T/cpu2"
+	assert_output "$(printf '0\n1\n0')"
+}
+
 @test "worker names are cut to the 15 characters of a thread name" {
 	local n i
 	n=$(nproc)
