@@ -41,10 +41,10 @@ static void *flusher_main(void *arg)
 			pthread_cond_wait(&s->flush_more, &s->mu);
 			continue;
 		}
-		/* the log's tail is past every waiting write's records */
+		/* every waiting write's records are logged already */
 		GQueue round = s->flush_waits;
 		g_queue_init(&s->flush_waits);
-		int err = log_sync(s);
+		int err = log_sync(s, s->log_last_seq);
 		pthread_mutex_unlock(&s->mu);
 		answer(&round, err);
 		pthread_mutex_lock(&s->mu);
@@ -70,12 +70,14 @@ int flusher_start(struct store *s)
 		return 0;
 	g_queue_init(&s->flush_waits);
 	pthread_cond_init(&s->flush_more, NULL);
-	if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0) {
-		pthread_cond_destroy(&s->flush_more);
-		return -EAGAIN;
+	for (int i = 0; i < FLUSHERS; i++) {
+		if (pthread_create(&s->flusher[i], NULL, flusher_main, s) != 0) {
+			flusher_stop(s);
+			return -EAGAIN;
+		}
+		pthread_setname_np(s->flusher[i], "wqfs-flush");
+		s->flushing++;
 	}
-	pthread_setname_np(s->flusher, "wqfs-flush");
-	s->flushing = true;
 	return 0;
 }
 
@@ -85,11 +87,12 @@ void flusher_stop(struct store *s)
 		return;
 	pthread_mutex_lock(&s->mu);
 	s->flush_stop = true;
-	pthread_cond_signal(&s->flush_more);
+	pthread_cond_broadcast(&s->flush_more);
 	pthread_mutex_unlock(&s->mu);
-	pthread_join(s->flusher, NULL);
+	for (int i = 0; i < s->flushing; i++)
+		pthread_join(s->flusher[i], NULL);
 	pthread_mutex_lock(&s->mu);
-	s->flushing = false;	/* store_sync_then() msyncs itself */
+	s->flushing = 0;	/* store_sync_then() msyncs itself */
 	pthread_mutex_unlock(&s->mu);
 	pthread_cond_destroy(&s->flush_more);
 }

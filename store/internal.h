@@ -126,6 +126,11 @@ struct store_backend {
 
 extern const struct store_backend store_sqlite, store_pg;
 
+/* Bytes [from, to) of the log. */
+struct log_range {
+	size_t from, to;
+};
+
 struct store {
 	const struct store_backend *be;
 	char *path;			/* as the user named it */
@@ -145,20 +150,31 @@ struct store {
 	uint64_t unlogged_to;		/* mu: the last record not in the log */
 	char *log;			/* the log file's mapping (log.c) */
 	int log_fd;
+	int log_dfd;			/* sync=full: O_DIRECT|O_DSYNC, or -1 */
 	size_t log_size;
+	size_t log_half;		/* the second half's offset (log.c) */
 	size_t log_tail;		/* mu: where the next record goes */
+	uint64_t log_last[2];		/* mu: each half's last record, or 0 */
+	uint64_t log_last_seq;		/* mu: the last record logged */
+	uint64_t applied_seq;		/* mu: the last record committed */
+	uint64_t log_lap;		/* mu: switches and rewinds, ever */
 	GByteArray *log_buf;		/* mu: a record being encoded */
 	struct recchunk *recchunk;	/* mu: the records' chunk being filled */
-	size_t log_synced;		/* mu: bytes msync'ed (sync=full) */
+	/* sync=full: the log is on disk up to record log_synced_seq; of the
+	 * half in use, up to offset log_synced; log_old is the end of the
+	 * half left that is not */
+	uint64_t log_synced_seq;	/* mu */
+	size_t log_synced;		/* mu */
+	struct log_range log_old;	/* mu */
 	bool log_syncing;		/* mu: a thread msyncs the log */
 	uint64_t log_syncs;		/* mu: msyncs of the log, ever */
 	pthread_cond_t log_synced_cond;	/* mu: an msync of the log ended */
-	bool flushing;			/* mu: the flusher runs (flusher.c) */
+	int flushing;			/* mu: flushers running (flusher.c) */
 	bool flush_stop;		/* mu: it stops once nothing waits */
-	pthread_t flusher;
+#define FLUSHERS	2
+	pthread_t flusher[FLUSHERS];
 	GQueue flush_waits;		/* mu: writes waiting for its msync */
 	pthread_cond_t flush_more;	/* mu: flush_waits got one, or stop */
-	uint64_t log_gen;		/* mu: rewinds, ever */
 	void *log_test;			/* for tests/store.c */
 	uint64_t queued;		/* mu: records queued, ever */
 	uint64_t committed;		/* mu: records committed (or failed) */
@@ -220,8 +236,12 @@ int store_migrate(struct store *s, int v, int n, const char *const *migrations,
 int log_open(struct store *s);
 void log_close(struct store *s);
 bool log_append(struct store *s, const struct rec *r, uint64_t seq);
+/* Whether a record of need bytes would be logged now. */
+bool log_room(struct store *s, size_t need);
 void log_rewind(struct store *s);
-int log_sync(struct store *s);
+/* After the replay at start: all is applied, up to s->seq_base. */
+void log_restarted(struct store *s);
+int log_sync(struct store *s, uint64_t want);
 int log_replay(struct store *s, uint64_t applied,
 	       int (*fn)(struct store *, struct rec *), uint64_t *last);
 void store_rollback(struct store *s);	/* reports nothing */

@@ -10,15 +10,32 @@
  * Record: { u32 len, u32 crc32 of seq and payload, u64 seq } then len bytes,
  * padded to 8.  Sequence numbers go up by one across the daemon's life and
  * its restarts; the database keeps the last one applied (table meta).
- * Replay at start applies, from offset 0, the records whose seq follows
- * the previous one's and lies beyond the applied one; it stops at the
- * first record that is torn (crc), empty, or out of sequence.  So when all
- * records are applied the log starts again at offset 0 with no erasing:
- * what is left behind is older, hence out of sequence.
+ *
+ * With sync=full the records are put together in anonymous memory (a copy
+ * of the file, from the start on) and the pages from the last one on disk
+ * to the tail are written with one O_DIRECT|O_DSYNC pwrite at each sync:
+ * an msync of a shared mapping costs more than twice the CPU (the page
+ * cache's write-back, write-protecting the pages with a TLB shootdown,
+ * and a fault at the next store into each).  What is not written is not
+ * acknowledged yet.  Where the file system refuses O_DIRECT, the mapping
+ * and msync.
+ *
+ * The file is two halves, filled in turn: records go to one half from its
+ * start, each following the previous one's seq (a chain), until the next
+ * does not fit; then to the other half, once every record in it is
+ * applied, from its start again.  So a writer that never pauses keeps
+ * its records in the log (a single region could start again only when
+ * everything logged was applied, and under load never is).  When all is
+ * applied the log starts again at the first half.  Replay at start
+ * applies the two chains in the order of their first records (each ends
+ * at the first record that is torn (crc), empty, or out of sequence: what
+ * an earlier lap left behind is older, hence out of sequence), the
+ * records beyond the applied one and beyond those replayed already.
  *
  * Locking: s->mu guards the tail and the sequence (log_append is called
  * under it); the mapping and its size are set before any thread starts.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -234,8 +251,10 @@ int log_open(struct store *s)
 		return -e;
 	}
 	s->log_fd = fd;
+	s->log_dfd = -1;
 	s->log = map;
 	s->log_size = size;
+	s->log_half = (size / 2) & ~(size_t)4095;
 	s->log_buf = g_byte_array_sized_new(256);
 	return 0;
 }
@@ -245,9 +264,65 @@ void log_close(struct store *s)
 	if (!s->log)
 		return;
 	munmap(s->log, s->log_size);
+	if (s->log_dfd >= 0)
+		close(s->log_dfd);
 	close(s->log_fd);
 	g_byte_array_unref(s->log_buf);
 	s->log = NULL;
+}
+
+/* The pages [from, to) were filled: they leave the daemon's RSS (those of
+ * the file stay in the page cache; the next records fault them back in).
+ * Only pages on disk: until then the anonymous copy's are the records. */
+static void log_release(struct store *s, size_t from, size_t to)
+{
+	to &= ~(size_t)4095;
+	if (to > from && to - from >= LOG_RELEASE)
+		madvise(s->log + from, to - from, MADV_DONTNEED);
+}
+
+/* The half that holds offset off. */
+static int half_of(const struct store *s, size_t off)
+{
+	return off >= s->log_half;
+}
+
+/* Leave the half the tail is in for the other one, if every record in
+ * that one is applied: from its start.  A range of the half left that is
+ * not on disk yet goes to the next msync (sync=full).  s->mu held. */
+static bool log_switch(struct store *s)
+{
+	int from = half_of(s, s->log_tail), to = !from;
+	if (s->log_last[to] > s->applied_seq)
+		return false;
+	size_t base = to ? s->log_half : 0;
+	if (s->log_synced < s->log_tail)
+		s->log_old = (struct log_range){ s->log_synced, s->log_tail };
+	else
+		s->log_old = (struct log_range){ 0, 0 };
+	log_release(s, from ? s->log_half : 0, s->log_synced);
+	s->log_tail = base;
+	s->log_synced = base;
+	s->log_last[to] = 0;
+	s->log_lap++;
+	return true;
+}
+
+/* Whether need bytes fit in the half of the tail (and an empty header to
+ * end the chain). */
+static bool log_fits(const struct store *s, size_t need)
+{
+	size_t end = half_of(s, s->log_tail) ? 2 * s->log_half : s->log_half;
+	return s->log_tail + need + sizeof(struct log_hdr) <= end;
+}
+
+bool log_room(struct store *s, size_t need)
+{
+	if (!s->log)
+		return false;
+	int other = !half_of(s, s->log_tail);
+	return log_fits(s, need) || (s->log_last[other] <= s->applied_seq &&
+				     need + sizeof(struct log_hdr) <= s->log_half);
 }
 
 /* Copy r into the log as record seq; s->mu held.  false: no room (or no
@@ -260,60 +335,119 @@ bool log_append(struct store *s, const struct rec *r, uint64_t seq)
 	g_byte_array_set_size(b, 0);
 	rec_encode(b, r);
 	size_t need = sizeof(struct log_hdr) + padded(b->len);
-	bool room = s->log_tail + need + sizeof(struct log_hdr) <= s->log_size;
-	if (room) {
-		struct log_hdr h = { (uint32_t)b->len, hdr_crc(seq, b->data, b->len), seq };
-		char *at = s->log + s->log_tail;
-		memcpy(at + sizeof h, b->data, b->len);
-		memcpy(at, &h, sizeof h);
-		s->log_tail += need;
-	}
-	return room;
+	if (!log_fits(s, need) && (!log_room(s, need) || !log_switch(s)))
+		return false;
+	struct log_hdr h = { (uint32_t)b->len, hdr_crc(seq, b->data, b->len), seq };
+	char *at = s->log + s->log_tail;
+	memcpy(at + sizeof h, b->data, b->len);
+	memcpy(at, &h, sizeof h);
+	s->log_tail += need;
+	s->log_last[half_of(s, s->log_tail - need)] = seq;
+	s->log_last_seq = seq;
+	return true;
 }
 
-/* Everything logged is applied: start again at offset 0.  After a burst
- * the pages it filled leave the daemon's RSS (they stay in the page
- * cache; the next records fault them back in).  s->mu held. */
+/* Everything logged is applied (with sync=full, to a database on disk):
+ * start again at the first half, its pages released.  s->mu held. */
 void log_rewind(struct store *s)
 {
-	if (s->log_tail >= LOG_RELEASE)
-		madvise(s->log, s->log_tail, MADV_DONTNEED);
+	log_release(s, half_of(s, s->log_tail) ? s->log_half : 0, s->log_tail);
 	s->log_tail = 0;
 	s->log_synced = 0;
-	s->log_gen++;
+	s->log_old = (struct log_range){ 0, 0 };
+	s->log_last[0] = s->log_last[1] = 0;
+	s->log_synced_seq = s->log_last_seq;
+	s->log_lap++;
+}
+
+/* sync=full: records go to an anonymous copy of the file from now on,
+ * written with O_DIRECT|O_DSYNC; else (or if refused) the mapping. */
+static void log_shadow(struct store *s)
+{
+	g_autofree char *path = g_strconcat(s->path, ".log", NULL);
+	int dfd = open(path, O_WRONLY | O_DIRECT | O_DSYNC | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	void *shadow = mmap(NULL, s->log_size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (shadow == MAP_FAILED) {
+		close(dfd);
+		return;
+	}
+	munmap(s->log, s->log_size);
+	s->log = shadow;
+	s->log_dfd = dfd;
+}
+
+void log_restarted(struct store *s)
+{
+	if (!s->log)
+		return;
+	madvise(s->log, s->log_size, MADV_DONTNEED);	/* what the replay read */
+	if (s->sync_full)
+		log_shadow(s);
+	s->applied_seq = s->log_last_seq = s->seq_base;
+	log_rewind(s);
+}
+
+/* The log's bytes [r.from, r.to) on disk, in whole pages.  0 or -errno. */
+static int log_write_out(struct store *s, struct log_range r)
+{
+	size_t from = r.from & ~(size_t)4095;
+	if (r.to <= r.from)
+		return 0;
+	if (s->log_dfd < 0)
+		return msync(s->log + from, r.to - from, MS_SYNC) < 0 ? -errno : 0;
+	size_t to = MIN((r.to + 4095) & ~(size_t)4095, s->log_size);
+	while (from < to) {
+		ssize_t n = pwrite(s->log_dfd, s->log + from, to - from, (off_t)from);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		from += (size_t)n;
+	}
+	return 0;
 }
 
 /*
- * sync=full: the log on disk up to its tail, by group commit: one thread
- * at a time msyncs the pages past what is on disk, up to the tail as it
- * finds it; the writers that appended meanwhile wait for it and then,
- * if their records are past what it wrote, one of them leads the next
+ * sync=full: the log on disk up to record want, by group commit: one
+ * thread at a time msyncs what is past what is on disk (the tail of a
+ * half left, then the half in use), up to the tail as it finds it; the
+ * writers that appended meanwhile wait for it and then, if their records
+ * are past what it wrote, one of them (or the flusher) leads the next
  * round.  (Each writer msyncing its own page or two makes every msync
  * wait for the previous one's write-back of the same page: a round per
  * writer.)  A rewind means all was committed to the database, which
  * sync=full syncs.  s->mu held; dropped meanwhile.
  */
-int log_sync(struct store *s)
+int log_sync(struct store *s, uint64_t want)
 {
-	size_t want = s->log_tail;
-	uint64_t gen = s->log_gen;
-	while (s->log && gen == s->log_gen && s->log_synced < want) {
+	while (s->log && s->log_synced_seq < want) {
 		if (s->log_syncing) {
 			pthread_cond_wait(&s->log_synced_cond, &s->mu);
 			continue;
 		}
-		size_t from = s->log_synced & ~(size_t)4095, to = s->log_tail;
+		struct log_range old = s->log_old, cur = { s->log_synced, s->log_tail };
+		uint64_t upto = s->log_last_seq, lap = s->log_lap;
+		s->log_old = (struct log_range){ 0, 0 };
 		s->log_syncing = true;
 		pthread_mutex_unlock(&s->mu);
-		int r = msync(s->log + from, to - from, MS_SYNC) < 0 ? -errno : 0;
+		int r = log_write_out(s, old);
+		if (r == 0)
+			r = log_write_out(s, cur);
 		pthread_mutex_lock(&s->mu);
 		s->log_syncing = false;
 		s->log_syncs++;
 		pthread_cond_broadcast(&s->log_synced_cond);
-		if (r < 0)
+		if (r < 0) {
+			if (lap == s->log_lap && old.to > old.from)
+				s->log_old = old;	/* not on disk yet */
 			return r;
-		if (gen == s->log_gen && to > s->log_synced)
-			s->log_synced = to;
+		}
+		s->log_synced_seq = MAX(s->log_synced_seq, upto);
+		if (lap == s->log_lap)
+			s->log_synced = MAX(s->log_synced, cur.to);
 	}
 	return 0;
 }
@@ -321,30 +455,61 @@ int log_sync(struct store *s)
 /* The records of the log that follow seq applied, in order: fn on each
  * (it takes the record); *last is the last seq seen in sequence.  0, or
  * the first error of fn. */
+/* The valid record at off below end, or NULL. */
+static const struct log_hdr *record_at(const struct store *s, size_t off, size_t end)
+{
+	static_assert(sizeof(struct log_hdr) % 8 == 0, "records stay aligned");
+	if (off + sizeof(struct log_hdr) > end)
+		return NULL;
+	const struct log_hdr *h = (const void *)(s->log + off);
+	if (h->len == 0 || h->len > end - off - sizeof *h ||
+	    hdr_crc(h->seq, h + 1, h->len) != h->crc)
+		return NULL;
+	return h;
+}
+
+/* Apply the chain of records at off past *last (the applied one, then
+ * the last replayed); it may run on to the end of the file (a log of a
+ * wqfs that had no halves).  0, or the first error of fn. */
+static int chain_replay(struct store *s, size_t off, uint64_t *last,
+			int (*fn)(struct store *, struct rec *), uint64_t *seen)
+{
+	const struct log_hdr *h;
+	uint64_t prev = 0;
+	int err = 0;
+	while (!err && (h = record_at(s, off, s->log_size)) && (!prev || h->seq == prev + 1)) {
+		struct rec *r = h->seq > *last ? rec_decode((const char *)(h + 1), h->len) : NULL;
+		if (h->seq > *last && !r)
+			break;
+		if (r) {
+			r->seq = h->seq;
+			r->logged = true;
+			err = fn(s, r);
+			*last = h->seq;
+		}
+		prev = h->seq;
+		*seen = MAX(*seen, prev);
+		off += sizeof *h + padded(h->len);
+	}
+	return err;
+}
+
+/* The records of the log that follow seq applied, in order: fn on each
+ * (it takes the record); *last is the last seq seen.  0, or the first
+ * error of fn. */
 int log_replay(struct store *s, uint64_t applied,
 	       int (*fn)(struct store *, struct rec *), uint64_t *lastp)
 {
-	size_t off = 0;
-	uint64_t last = 0;
-	int err = 0;
-	while (!err && s->log && off + sizeof(struct log_hdr) <= s->log_size) {
-		struct log_hdr h;
-		memcpy(&h, s->log + off, sizeof h);
-		const char *payload = s->log + off + sizeof h;
-		if (h.len == 0 || h.len > s->log_size - off - sizeof h ||
-		    (last && h.seq != last + 1) || hdr_crc(h.seq, payload, h.len) != h.crc)
-			break;
-		struct rec *r = h.seq > applied ? rec_decode(payload, h.len) : NULL;
-		if (h.seq > applied && !r)
-			break;
-		if (r) {
-			r->seq = h.seq;
-			r->logged = true;
-			err = fn(s, r);
-		}
-		last = h.seq;
-		off += sizeof h + padded(h.len);
-	}
-	*lastp = last;
+	*lastp = 0;
+	if (!s->log)
+		return 0;
+	const struct log_hdr *h0 = record_at(s, 0, s->log_half);
+	const struct log_hdr *h1 = record_at(s, s->log_half, s->log_size);
+	bool second_first = h1 && (!h0 || h1->seq < h0->seq);
+	size_t first = second_first ? s->log_half : 0, then = second_first ? 0 : s->log_half;
+	uint64_t last = applied;
+	int err = chain_replay(s, first, &last, fn, lastp);
+	if (!err)
+		err = chain_replay(s, then, &last, fn, lastp);
 	return err;
 }

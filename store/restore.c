@@ -310,8 +310,7 @@ static int replay_log(struct store *s)
 		r = s->be->exec(s, "COMMIT");
 	if (r < 0)
 		store_rollback(s);
-	s->log_tail = s->log_size;	/* what the replay read: its pages go */
-	log_rewind(s);
+	log_restarted(s);
 	return r;
 }
 

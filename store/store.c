@@ -27,6 +27,7 @@ int store_open(const char *path, bool sync_full, const char *node, struct store 
 	s->sync_full = sync_full;
 	s->lock_fd = -1;
 	s->log_fd = -1;
+	s->log_dfd = -1;
 	s->poke_fd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->more, NULL);

@@ -357,6 +357,9 @@ static void commit_queued(struct store *s)
 		note_failure(s, &batch, err);
 		keep_logged(s, &batch);
 	} else {
+		const struct rec *last = g_queue_peek_tail(&batch);
+		if (last)
+			s->applied_seq = MAX(s->applied_seq, last->seq);
 		note_refused(s, &batch);
 		g_queue_clear_full(&batch, (GDestroyNotify)rec_free);
 	}
@@ -443,16 +446,17 @@ static int commit_upto(struct store *s, uint64_t upto)
 }
 
 /* What this thread's records need before they are acknowledged: their
- * commit's errno, 0, or 1 if only the log's msync is left (sync=full).
- * s->mu held. */
-static int sync_mine(struct store *s)
+ * commit's errno, 0, or 1 if only the log's msync up to record *want is
+ * left (sync=full).  s->mu held. */
+static int sync_mine(struct store *s, uint64_t *want)
 {
 	bool mine = mine_store == s && mine_from;	/* records to answer for */
 	uint64_t from = mine_from, to = mine_to;
 	mine_from = 0;
 	if (all_logged(s)) {	/* or committed */
 		int r = mine ? failure_in(s, from, to) : 0;
-		return r == 0 && s->sync_full && s->log_synced < s->log_tail ? 1 : r;
+		*want = mine ? s->seq_base + to : s->log_last_seq;
+		return r == 0 && s->sync_full && s->log_synced_seq < *want ? 1 : r;
 	}
 	commit_upto(s, s->queued);
 	return mine ? failure_in(s, from, to) : 0;
@@ -461,10 +465,11 @@ static int sync_mine(struct store *s)
 int store_sync(void *data)
 {
 	struct store *s = data;
+	uint64_t want;
 	pthread_mutex_lock(&s->mu);
-	int r = sync_mine(s);
+	int r = sync_mine(s, &want);
 	if (r == 1)
-		r = log_sync(s);
+		r = log_sync(s, want);
 	pthread_mutex_unlock(&s->mu);
 	return r;
 }
@@ -472,14 +477,15 @@ int store_sync(void *data)
 void store_sync_then(void *data, void (*done)(void *arg, int err), void *arg)
 {
 	struct store *s = data;
+	uint64_t want;
 	pthread_mutex_lock(&s->mu);
-	int r = sync_mine(s);
+	int r = sync_mine(s, &want);
 	if (r == 1 && flusher_wait(s, done, arg)) {
 		pthread_mutex_unlock(&s->mu);
 		return;
 	}
 	if (r == 1)
-		r = log_sync(s);
+		r = log_sync(s, want);
 	pthread_mutex_unlock(&s->mu);
 	done(arg, r);
 }
@@ -511,7 +517,7 @@ int store_ready(void *data)
 {
 	struct store *s = data;
 	pthread_mutex_lock(&s->mu);
-	bool logged = s->log && s->log_size - s->log_tail >= LOG_SPARE;
+	bool logged = log_room(s, LOG_SPARE);
 	if (s->failing && !logged) {
 		while (s->committing)
 			pthread_cond_wait(&s->committed_cond, &s->mu);

@@ -316,14 +316,17 @@ static void test_burst_memory(void)
 /* ---- the log file ------------------------------------------------------------ */
 
 /* The daemon dies (SIGKILL) with its acknowledged changes in the log file
- * only (the writer held back): the next start applies them, in order. */
-static void test_log_crash(void)
+ * only (the writer held back): the next start applies them, in order.
+ * With sync=full (data set) they were written with O_DIRECT, not through
+ * the page cache. */
+static void test_log_crash(gconstpointer full)
 {
-	g_autofree char *path = db_path("crash.db");
+	g_autofree char *path = db_path(full ? "crash-full.db" : "crash.db");
 	struct store *s;
 	struct mqueue *q;
 	if (g_test_subprocess()) {
-		s = started(path);
+		s = started_sync(path, full != NULL);
+		g_assert_true(!full || s->log_dfd >= 0);
 		pthread_mutex_lock(&s->mu);
 		s->committing = true;	/* the writer waits: nothing reaches the tables */
 		pthread_mutex_unlock(&s->mu);
@@ -398,6 +401,53 @@ static void test_log_replay(void)
 	store_close(s);
 }
 
+/* Records from seq on until one goes to the other half (its seq is
+ * returned) or finds no room (the seq it was to have). */
+static uint64_t fill_half(struct store *s, uint64_t seq)
+{
+	struct rec r = { .op = REC_QUEUE_DEL, .queue = (char *)"x" };
+	bool second = s->log_tail >= s->log_half;
+	while (log_append(s, &r, seq) && (s->log_tail >= s->log_half) == second)
+		seq++;
+	return seq;
+}
+
+/* The log's halves: a writer that never lets the log empty goes on in the
+ * other half once what is there is applied, not before; replay takes the
+ * older half's chain first. */
+static void test_log_halves(void)
+{
+	g_autofree char *path = db_path("halves.db");
+	struct store *s;
+	guint n;
+	struct rec r = { .op = REC_QUEUE_DEL, .queue = (char *)"x" };
+	g_assert_cmpint(store_open(path, false, NULL, &s), ==, 0);
+	g_assert_cmpint(store_restore(s), ==, 0);
+	/* the first half fills, the second is free: the log goes on there */
+	uint64_t first_of_2nd = fill_half(s, 1);
+	g_assert_cmpuint(s->log_tail, >, s->log_half);
+	/* the second fills; the first is not applied: no room */
+	uint64_t next = fill_half(s, first_of_2nd + 1);
+	g_assert_cmpuint(s->log_tail, >, s->log_half);
+	g_assert_false(log_append(s, &r, next));
+	g_autofree uint64_t *all = replayed(s, 0, &n);
+	g_assert_cmpuint(n, ==, next - 1);
+	for (guint i = 0; i < n; i++)
+		g_assert_cmpuint(all[i], ==, i + 1);
+	/* the first half applied: the next record starts it again */
+	s->applied_seq = first_of_2nd - 1;
+	g_assert_true(log_append(s, &r, next));
+	g_assert_cmpuint(s->log_tail, <, s->log_half);
+	g_autofree uint64_t *lap = replayed(s, first_of_2nd - 1, &n);
+	g_assert_cmpuint(n, ==, next - first_of_2nd + 1);
+	for (guint i = 0; i < n; i++)
+		g_assert_cmpuint(lap[i], ==, first_of_2nd + i);
+	/* part of the second half applied too */
+	g_free(replayed(s, next - 2, &n));
+	g_assert_cmpuint(n, ==, 2);
+	store_close(s);
+}
+
 int main(int argc, char *argv[])
 {
 	struct model_config cfg = {
@@ -422,8 +472,10 @@ int main(int argc, char *argv[])
 	g_test_add_func("/store/journal/group-commit", test_group_commit);
 	g_test_add_func("/store/journal/group-sync", test_group_sync);
 	g_test_add_func("/store/journal/burst-memory", test_burst_memory);
-	g_test_add_func("/store/log/crash", test_log_crash);
+	g_test_add_data_func("/store/log/crash", NULL, test_log_crash);
+	g_test_add_data_func("/store/log/crash-sync-full", "full", test_log_crash);
 	g_test_add_func("/store/log/replay", test_log_replay);
+	g_test_add_func("/store/log/halves", test_log_halves);
 	int r = g_test_run();
 	resumer_stop();
 	model_fini();
