@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * flusher.c - sync=full's group commit without a thread per waiting
- * write: a write whose records are in the log and wait only for its
- * msync hands its answer to the flusher (store_sync_then) and its
+ * write: a write whose records are in the log and wait only for the log
+ * to be on disk hands its answer to the flusher (store_sync_then) and its
  * handler goes back to the kernel for the next request.  The flusher
- * msyncs the log up to its tail and answers every write that was waiting
- * when the msync began; those that came meanwhile go with the next.  A
- * round's size is what arrives during an msync, so there is no timer.
+ * writes the log out up to its tail (log_sync) and answers every write
+ * that was waiting when it began; those that came meanwhile go with the
+ * next round.  A round's size is what arrives during a write-out, so
+ * there is no timer (holding a round back 30-100 us for more writers
+ * lowered throughput, and a second flusher, writing out while the first
+ * answers, gained nothing measurable: bench/RESULTS.md).
  *
- * Locking: s->mu guards flush_waits and flushing; answers are given with
- * no lock held, in the order the writes came.
+ * Locking: s->mu guards flush_waits, flushing and flush_stop; answers are
+ * given with no lock held, in the order the writes came.
  */
 #include <errno.h>
 
@@ -70,14 +73,12 @@ int flusher_start(struct store *s)
 		return 0;
 	g_queue_init(&s->flush_waits);
 	pthread_cond_init(&s->flush_more, NULL);
-	for (int i = 0; i < FLUSHERS; i++) {
-		if (pthread_create(&s->flusher[i], NULL, flusher_main, s) != 0) {
-			flusher_stop(s);
-			return -EAGAIN;
-		}
-		pthread_setname_np(s->flusher[i], "wqfs-flush");
-		s->flushing++;
+	if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0) {
+		pthread_cond_destroy(&s->flush_more);
+		return -EAGAIN;
 	}
+	pthread_setname_np(s->flusher, "wqfs-flush");
+	s->flushing = true;
 	return 0;
 }
 
@@ -87,12 +88,11 @@ void flusher_stop(struct store *s)
 		return;
 	pthread_mutex_lock(&s->mu);
 	s->flush_stop = true;
-	pthread_cond_broadcast(&s->flush_more);
+	pthread_cond_signal(&s->flush_more);
 	pthread_mutex_unlock(&s->mu);
-	for (int i = 0; i < s->flushing; i++)
-		pthread_join(s->flusher[i], NULL);
+	pthread_join(s->flusher, NULL);
 	pthread_mutex_lock(&s->mu);
-	s->flushing = 0;	/* store_sync_then() msyncs itself */
+	s->flushing = false;	/* store_sync_then() msyncs itself */
 	pthread_mutex_unlock(&s->mu);
 	pthread_cond_destroy(&s->flush_more);
 }

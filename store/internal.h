@@ -169,10 +169,9 @@ struct store {
 	bool log_syncing;		/* mu: a thread msyncs the log */
 	uint64_t log_syncs;		/* mu: msyncs of the log, ever */
 	pthread_cond_t log_synced_cond;	/* mu: an msync of the log ended */
-	int flushing;			/* mu: flushers running (flusher.c) */
+	bool flushing;			/* mu: the flusher runs (flusher.c) */
 	bool flush_stop;		/* mu: it stops once nothing waits */
-#define FLUSHERS	2
-	pthread_t flusher[FLUSHERS];
+	pthread_t flusher;
 	GQueue flush_waits;		/* mu: writes waiting for its msync */
 	pthread_cond_t flush_more;	/* mu: flush_waits got one, or stop */
 	void *log_test;			/* for tests/store.c */
