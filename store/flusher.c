@@ -92,7 +92,7 @@ void flusher_stop(struct store *s)
 	pthread_mutex_unlock(&s->mu);
 	pthread_join(s->flusher, NULL);
 	pthread_mutex_lock(&s->mu);
-	s->flushing = false;	/* store_sync_then() msyncs itself */
+	s->flushing = false;	/* store_sync_then() writes out itself */
 	pthread_mutex_unlock(&s->mu);
 	pthread_cond_destroy(&s->flush_more);
 }

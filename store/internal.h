@@ -166,13 +166,13 @@ struct store {
 	uint64_t log_synced_seq;	/* mu */
 	size_t log_synced;		/* mu */
 	struct log_range log_old;	/* mu */
-	bool log_syncing;		/* mu: a thread msyncs the log */
-	uint64_t log_syncs;		/* mu: msyncs of the log, ever */
-	pthread_cond_t log_synced_cond;	/* mu: an msync of the log ended */
+	bool log_syncing;		/* mu: a thread writes the log out */
+	uint64_t log_syncs;		/* mu: write-outs of the log, ever */
+	pthread_cond_t log_synced_cond;	/* mu: a write-out ended */
 	bool flushing;			/* mu: the flusher runs (flusher.c) */
 	bool flush_stop;		/* mu: it stops once nothing waits */
 	pthread_t flusher;
-	GQueue flush_waits;		/* mu: writes waiting for its msync */
+	GQueue flush_waits;		/* mu: writes waiting for a write-out */
 	pthread_cond_t flush_more;	/* mu: flush_waits got one, or stop */
 	void *log_test;			/* for tests/store.c */
 	uint64_t queued;		/* mu: records queued, ever */
@@ -295,7 +295,8 @@ int store_sync(void *data);
 int store_set_applied(struct store *s, uint64_t seq);
 int store_ready(void *data);
 /* store_sync(), answered by done(arg, 0 or -errno): on this thread before
- * it returns, or later on the flusher's if only an msync is left. */
+ * it returns, or later on the flusher's if only the log's write-out is
+ * left. */
 void store_sync_then(void *data, void (*done)(void *arg, int err), void *arg);
 /* flusher.c: sync=full's flusher thread, if the store has a log.
  * flusher_wait() hands it done(arg, err) for the log up to its tail

@@ -40,10 +40,10 @@ int store_open(const char *path, bool sync_full, const char *node, struct store 
 int store_restore(struct store *s);
 /* Start the writer thread and attach the store as the model's journal. */
 int store_start(struct store *s);
-/* Answer the writes that wait for sync=full's msync, and stop the
+/* Answer the writes that wait for sync=full's write-out, and stop the
  * flusher that does it: once no request can come (the session loop
  * ended), before unmount, so that no answer goes to a closed device.
- * Later syncs msync on their own thread.  s may be NULL. */
+ * Later syncs write out on their own thread.  s may be NULL. */
 void flusher_stop(struct store *s);
 /* Detach from the model and commit what is left (before unmount's
  * teardown, which must not reach the database). */

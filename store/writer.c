@@ -4,7 +4,7 @@
  * the model lock), copied at once into the log file (log.c) where there is
  * one; whoever commits takes every record queued so far into one
  * transaction (group commit).  store_sync() returns at once for records in
- * the log (after an msync with sync=full), and otherwise commits them
+ * the log (once on disk with sync=full), and otherwise commits them
  * itself or waits for the commit under way; a writer thread commits the
  * rest, the logged records among them.
  *
@@ -426,7 +426,7 @@ static void *writer_main(void *arg)
 }
 
 /* Whether every record queued so far that is not committed is in the
- * log: then it is acknowledged already (after an msync with sync=full). */
+ * log: then it is acknowledged already (once on disk with sync=full). */
 static bool all_logged(struct store *s)
 {
 	return s->unlogged_to <= s->committed;
@@ -446,7 +446,7 @@ static int commit_upto(struct store *s, uint64_t upto)
 }
 
 /* What this thread's records need before they are acknowledged: their
- * commit's errno, 0, or 1 if only the log's msync up to record *want is
+ * commit's errno, 0, or 1 if only writing the log out up to record *want is
  * left (sync=full).  s->mu held. */
 static int sync_mine(struct store *s, uint64_t *want)
 {
