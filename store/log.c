@@ -272,8 +272,7 @@ void log_close(struct store *s)
 }
 
 /* The pages [from, to) were filled: they leave the daemon's RSS (those of
- * the file stay in the page cache; the next records fault them back in).
- * Only pages on disk: until then the anonymous copy's are the records. */
+ * the file stay in the page cache; the next records fault them back in). */
 static void log_release(struct store *s, size_t from, size_t to)
 {
 	to &= ~(size_t)4095;
@@ -300,7 +299,8 @@ static bool log_switch(struct store *s)
 		s->log_old = (struct log_range){ s->log_synced, s->log_tail };
 	else
 		s->log_old = (struct log_range){ 0, 0 };
-	log_release(s, from ? s->log_half : 0, s->log_synced);
+	/* the anonymous copy's pages not on disk are records still */
+	log_release(s, from ? s->log_half : 0, s->log_dfd < 0 ? s->log_tail : s->log_synced);
 	s->log_tail = base;
 	s->log_synced = base;
 	s->log_last[to] = 0;

@@ -15,7 +15,7 @@ Alternating, the median of the per-pair ratios.
 
 import subprocess
 
-from benches.submit import frozen_vs_null, writes_per_s
+from benches.submit import cpu_row, frozen_vs_null, writes_per_s
 from benchlib.rows import INFO, Goal, Row
 from benchlib.timing import median
 
@@ -41,9 +41,9 @@ def many_per_s(s, paths, seconds):
     return total
 
 
-def row(s, opts, label, base, goal, measure, files=1, note=''):
+def row(s, opts, label, base, goal, measure, files=1, note='', cpu=None):
     wqfs, null, ratios, _ = frozen_vs_null(s, opts, 'state', s.reps(3), measure,
-                                           files=files)
+                                           cpu=cpu, files=files)
     return Row(NAME, label, 'writes/s', median(wqfs), median(null), base,
                median(ratios), goal, note)
 
@@ -53,8 +53,12 @@ def run(s):
     one = lambda p: writes_per_s(s, p, t)
     one_file = lambda p: many_per_s(s, [p] * WRITERS, t)
     each_file = lambda *ps: many_per_s(s, ps, t)
+    cpu = {}
     return [
-        row(s, [], '1 line/write, sync=normal', 'nullfs writes/s', ONE_GOAL, one),
+        row(s, [], '1 line/write, sync=normal', 'nullfs writes/s', ONE_GOAL, one, cpu=cpu),
+        cpu_row('daemon CPU per 1-line write, sync=normal', cpu, INFO,
+                'the same runs; with the store\'s thread (SQLite), which nullfs has '
+                'not', bench=NAME),
         row(s, ['state=none'], '1 line/write, state=none', 'nullfs writes/s', INFO, one),
         row(s, ['sync=full'], '%d writers on 1 queue, sync=full' % WRITERS,
             'nullfs writes/s, %d writers on 1 file' % WRITERS, MANY_GOAL, one_file,

@@ -63,11 +63,12 @@ def frozen_vs_null(s, opts, name, reps, measure, cpu=None, files=1, per_cpu=None
     return wqfs, null, ratios, tail
 
 
-def cpu_row(label, cpu, goal, note):
-    """The daemons' CPU per write of frozen_vs_null's runs, as a row."""
+def cpu_row(label, cpu, goal, note, bench=NAME):
+    """The daemons' CPU per write of frozen_vs_null's runs, as a row of
+    benchmark `bench`."""
     us = {k: [x * 1e6 for x in v] for k, v in cpu.items()}
     ratios = [a / b for a, b in zip(us['wqfs'], us['nullfs']) if b > 0]
-    return Row(NAME, label, 'us/write', median(us['wqfs']), median(us['nullfs']),
+    return Row(bench, label, 'us/write', median(us['wqfs']), median(us['nullfs']),
                'nullfs daemon CPU per write', median(ratios) if ratios else None,
                goal, note=note)
 
