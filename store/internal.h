@@ -151,6 +151,8 @@ struct store {
 	char *log;			/* the log file's mapping (log.c) */
 	int log_fd;
 	int log_dfd;			/* sync=full: O_DIRECT|O_DSYNC, or -1 */
+	char *log_bounce;		/* mu: a write-out's copy (O_DIRECT) */
+	size_t log_bounce_size;
 	size_t log_size;
 	size_t log_half;		/* the second half's offset (log.c) */
 	size_t log_tail;		/* mu: where the next record goes */

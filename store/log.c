@@ -39,6 +39,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/statvfs.h>
@@ -264,6 +265,7 @@ void log_close(struct store *s)
 	if (!s->log)
 		return;
 	munmap(s->log, s->log_size);
+	free(s->log_bounce);
 	if (s->log_dfd >= 0)
 		close(s->log_dfd);
 	close(s->log_fd);
@@ -364,6 +366,8 @@ void log_rewind(struct store *s)
  * written with O_DIRECT|O_DSYNC; else (or if refused) the mapping. */
 static void log_shadow(struct store *s)
 {
+	if (s->log_size % 4096)
+		return;		/* O_DIRECT writes whole pages */
 	g_autofree char *path = g_strconcat(s->path, ".log", NULL);
 	int dfd = open(path, O_WRONLY | O_DIRECT | O_DSYNC | O_CLOEXEC);
 	if (dfd < 0)
@@ -390,22 +394,81 @@ void log_restarted(struct store *s)
 	log_rewind(s);
 }
 
-/* The log's bytes [r.from, r.to) on disk, in whole pages.  0 or -errno. */
-static int log_write_out(struct store *s, struct log_range r)
+/* Bytes of the log to write out: len from src (the bounce copy, or the
+ * mapping itself) to offset at, in whole pages. */
+struct log_out {
+	const char *src;
+	size_t at, len;
+};
+
+static size_t page_down(size_t n)
 {
-	size_t from = r.from & ~(size_t)4095;
-	if (r.to <= r.from)
+	return n & ~(size_t)4095;
+}
+
+static size_t page_up(size_t n)
+{
+	return page_down(n + 4095);
+}
+
+/* Room for n bytes in the bounce buffer; 0 or -ENOMEM.  s->mu held. */
+static int bounce_room(struct store *s, size_t n)
+{
+	if (n <= s->log_bounce_size)
+		return 0;
+	size_t size = MAX(n, 2 * s->log_bounce_size);
+	void *p;
+	if (posix_memalign(&p, 4096, size) != 0)
+		return -ENOMEM;
+	free(s->log_bounce);
+	s->log_bounce = p;
+	s->log_bounce_size = size;
+	return 0;
+}
+
+/*
+ * The ranges r[0..n) of the log staged for a write-out, into out[], s->mu
+ * held.  With O_DIRECT their pages are copied into the bounce buffer, the
+ * end of each last page zero: the write reads nothing the appends that
+ * follow meanwhile (past r.to, under s->mu) write into.  With msync the
+ * kernel reads the mapping.  0 or -ENOMEM.
+ */
+static int log_stage(struct store *s, const struct log_range *r, struct log_out *out, int n)
+{
+	size_t need = 0, used = 0;
+	for (int i = 0; i < n; i++)
+		need += r[i].to > r[i].from ? page_up(r[i].to) - page_down(r[i].from) : 0;
+	if (s->log_dfd >= 0 && bounce_room(s, need) < 0)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		size_t from = page_down(r[i].from), len = r[i].to - from;
+		out[i] = (struct log_out){ s->log + from, from, r[i].to > r[i].from ? len : 0 };
+		if (s->log_dfd < 0 || !out[i].len)
+			continue;
+		char *to = s->log_bounce + used;
+		memcpy(to, s->log + from, len);
+		memset(to + len, 0, page_up(r[i].to) - r[i].to);
+		out[i] = (struct log_out){ to, from, page_up(r[i].to) - from };
+		used += out[i].len;
+	}
+	return 0;
+}
+
+/* A staged range on disk.  0 or -errno. */
+static int log_write_out(struct store *s, const struct log_out *o)
+{
+	if (!o->len)
 		return 0;
 	if (s->log_dfd < 0)
-		return msync(s->log + from, r.to - from, MS_SYNC) < 0 ? -errno : 0;
-	size_t to = MIN((r.to + 4095) & ~(size_t)4095, s->log_size);
-	while (from < to) {
-		ssize_t n = pwrite(s->log_dfd, s->log + from, to - from, (off_t)from);
+		return msync((void *)o->src, o->len, MS_SYNC) < 0 ? -errno : 0;
+	for (size_t done = 0; done < o->len;) {
+		ssize_t n = pwrite(s->log_dfd, o->src + done, o->len - done,
+				   (off_t)(o->at + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return n < 0 ? -errno : -EIO;
-		from += (size_t)n;
+		done += (size_t)n;
 	}
 	return 0;
 }
@@ -428,14 +491,19 @@ int log_sync(struct store *s, uint64_t want)
 			pthread_cond_wait(&s->log_synced_cond, &s->mu);
 			continue;
 		}
-		struct log_range old = s->log_old, cur = { s->log_synced, s->log_tail };
+		struct log_range rs[2] = { s->log_old, { s->log_synced, s->log_tail } };
+		struct log_range old = rs[0], cur = rs[1];
+		struct log_out out[2];
 		uint64_t upto = s->log_last_seq, lap = s->log_lap;
+		int r = log_stage(s, rs, out, 2);
+		if (r < 0)
+			return r;
 		s->log_old = (struct log_range){ 0, 0 };
 		s->log_syncing = true;
 		pthread_mutex_unlock(&s->mu);
-		int r = log_write_out(s, old);
+		r = log_write_out(s, &out[0]);
 		if (r == 0)
-			r = log_write_out(s, cur);
+			r = log_write_out(s, &out[1]);
 		pthread_mutex_lock(&s->mu);
 		s->log_syncing = false;
 		s->log_syncs++;
@@ -452,9 +520,6 @@ int log_sync(struct store *s, uint64_t want)
 	return 0;
 }
 
-/* The records of the log that follow seq applied, in order: fn on each
- * (it takes the record); *last is the last seq seen in sequence.  0, or
- * the first error of fn. */
 /* The valid record at off below end, or NULL. */
 static const struct log_hdr *record_at(const struct store *s, size_t off, size_t end)
 {

@@ -251,7 +251,10 @@ WORK_KEYS="name state command runs last_exit last_pid last_cpu node queued_at du
 	wait_for 10 w_state_is q s running
 	bg_intr "$T/read.res" read "$MNT/q/works/s/follow"
 	local reader=$BG_PID
-	# the reader parks at the end of the (empty) output; then Ctrl-C
+	# the reader parks at the end of the (empty) output, in read(2): its
+	# open(2) is done (a Ctrl-C during the open would be lost: the open
+	# succeeds); then Ctrl-C
+	wait_for 10 sh -c "ls -l /proc/$reader/fd | grep -q 'works/s/follow\$'"
 	wait_for 10 waits_on_fuse "$reader"
 	kill -INT "$reader"
 	wait_for 5 file_has "$T/read.res" EINTR
