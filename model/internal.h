@@ -40,7 +40,7 @@ struct wq_command *mwork_cmd(struct mwork *w);
 /* queue.c: what the engine's namer reads (registry_lock, not the model's) */
 extern uid_t model_uid;			/* the daemon's, set by model_init() */
 void mwork_func(struct work_struct *work);	/* work.c: every work's */
-void model_rename_work(struct mwork *w, char *name, const char *src, size_t n);
+void model_move_name(struct mwork *w, char *block, size_t n);
 
 /* proc.c: the most of a process's environment read */
 #define ENVIRON_MAX	(256 * 1024)

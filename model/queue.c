@@ -124,15 +124,14 @@ void model_fini(void)
 
 /* ---- what the observer reads -------------------------------------------------- */
 
-/* w's name (and command) move to block name, first copied from src if
- * n: the observer reads the name under registry_lock.  model_lock held;
- * the caller frees the old block. */
-void model_rename_work(struct mwork *w, char *name, const char *src, size_t n)
+/* w's name (its n bytes, NUL included) moves to block: the namer reads
+ * it under registry_lock.  model_lock held; the caller frees the old
+ * block. */
+void model_move_name(struct mwork *w, char *block, size_t n)
 {
 	pthread_rwlock_wrlock(&registry_lock);
-	if (n)
-		memcpy(name, src, n);
-	w->name = name;
+	memcpy(block, w->name, n);
+	w->name = block;
 	pthread_rwlock_unlock(&registry_lock);
 }
 

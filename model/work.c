@@ -139,29 +139,24 @@ static size_t inline_size(struct mwork *w)
 	return malloc_usable_size(w) - sizeof *w;
 }
 
-/* Give w name and command (len bytes, or none if NULL) in one block: the
- * name first, then the command; in w's own allocation if they fit, else
- * in a block of their own.  name and cmd may point into the old block.  A
- * table holding w by name must not hold it across a change of the name. */
-static void mwork_set_strings(struct mwork *w, const char *name, const char *cmd,
-			      size_t len)
+/* Give w command cmd (len bytes, or none if NULL), after its name in one
+ * block: in w's own allocation if both fit, else in a block of their own.
+ * cmd is never in w's block.  The name moves only with its block, under
+ * the namer's lock; the command's bytes follow its NUL. */
+static void mwork_set_strings(struct mwork *w, const char *cmd, size_t len)
 {
-	size_t n = strlen(name) + 1, size = n + (cmd ? len + 1 : 0);
-	char *old = w->name, *s = g_malloc(size);
+	size_t n = strlen(w->name) + 1, size = n + (cmd ? len + 1 : 0);
+	char *old = w->name;
+	char *block = size <= inline_size(w) ? inline_block(w) : g_malloc(size);
 
-	memcpy(s, name, n);
+	if (block != old)
+		model_move_name(w, block, n);
 	if (cmd) {
-		memcpy(s + n, cmd, len);
-		s[n + len] = '\0';
-	}
-	if (size <= inline_size(w)) {
-		model_rename_work(w, inline_block(w), s, size);
-		g_free(s);
-	} else {
-		model_rename_work(w, s, NULL, 0);
+		memcpy(block + n, cmd, len);
+		block[n + len] = '\0';
 	}
 	w->has_command = cmd != NULL;
-	if (old != inline_block(w) && old != w->name)
+	if (old != block && old != inline_block(w))
 		g_free(old);
 }
 
@@ -194,7 +189,7 @@ int mwork_set_command(struct mwork *w, const char *cmd, size_t len, bool force)
 		return -EDQUOT;
 	if (len < old)
 		quota_uncharge(w->owner, QUOTA_BYTES, old - len);
-	mwork_set_strings(w, w->name, cmd, len);
+	mwork_set_strings(w, cmd, len);
 	return 0;
 }
 

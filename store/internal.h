@@ -79,6 +79,12 @@ struct rec {
 					 * or NULL: each made with malloc */
 };
 
+/* n rounded up to 8: where the log's records and the pool's start. */
+static inline size_t rec_align(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
 /* A record's strings, in the order the log writes them. */
 #define REC_STRS(r) { &(r)->queue, &(r)->name, &(r)->files, &(r)->cpumask,		\
 		      &(r)->command, &(r)->cwd, &(r)->after, &(r)->reason }

@@ -201,9 +201,14 @@ static uint32_t hdr_crc(uint64_t seq, const void *payload, size_t len)
 	return (uint32_t)crc32(crc, payload, (uInt)len);
 }
 
-static size_t padded(size_t n)
+static size_t page_down(size_t n)
 {
-	return (n + 7) & ~(size_t)7;
+	return n & ~(size_t)4095;
+}
+
+static size_t page_up(size_t n)
+{
+	return page_down(n + 4095);
 }
 
 /* A new log's size: LOG_SIZE, or an eighth of the free space if less. */
@@ -213,7 +218,7 @@ static size_t new_size(int fd)
 	if (fstatvfs(fd, &v) < 0)
 		return LOG_SIZE;
 	uint64_t free8 = (uint64_t)v.f_bavail * v.f_frsize / 8;
-	return free8 < LOG_SIZE ? (size_t)free8 & ~(size_t)4095 : LOG_SIZE;
+	return free8 < LOG_SIZE ? page_down((size_t)free8) : LOG_SIZE;
 }
 
 /* Write size zero bytes into a new log: written blocks, unlike
@@ -255,7 +260,7 @@ int log_open(struct store *s)
 	s->log_dfd = -1;
 	s->log = map;
 	s->log_size = size;
-	s->log_half = (size / 2) & ~(size_t)4095;
+	s->log_half = page_down(size / 2);
 	s->log_buf = g_byte_array_sized_new(256);
 	return 0;
 }
@@ -277,54 +282,55 @@ void log_close(struct store *s)
  * the file stay in the page cache; the next records fault them back in). */
 static void log_release(struct store *s, size_t from, size_t to)
 {
-	to &= ~(size_t)4095;
+	to = page_down(to);
 	if (to > from && to - from >= LOG_RELEASE)
 		madvise(s->log + from, to - from, MADV_DONTNEED);
 }
 
-/* The half that holds offset off. */
+/* The half that holds offset off, and where half h starts. */
 static int half_of(const struct store *s, size_t off)
 {
 	return off >= s->log_half;
 }
 
-/* Leave the half the tail is in for the other one, if every record in
- * that one is applied: from its start.  A range of the half left that is
- * not on disk yet goes to the next write-out (sync=full).  s->mu held. */
-static bool log_switch(struct store *s)
+static size_t half_start(const struct store *s, int h)
 {
-	int from = half_of(s, s->log_tail), to = !from;
-	if (s->log_last[to] > s->applied_seq)
-		return false;
-	size_t base = to ? s->log_half : 0;
-	if (s->log_synced < s->log_tail)
-		s->log_old = (struct log_range){ s->log_synced, s->log_tail };
-	else
-		s->log_old = (struct log_range){ 0, 0 };
-	/* the anonymous copy's pages not on disk are records still */
-	log_release(s, from ? s->log_half : 0, s->log_dfd < 0 ? s->log_tail : s->log_synced);
-	s->log_tail = base;
-	s->log_synced = base;
-	s->log_last[to] = 0;
-	s->log_lap++;
-	return true;
+	return h ? s->log_half : 0;
 }
 
 /* Whether need bytes fit in the half of the tail (and an empty header to
  * end the chain). */
 static bool log_fits(const struct store *s, size_t need)
 {
-	size_t end = half_of(s, s->log_tail) ? 2 * s->log_half : s->log_half;
+	size_t end = half_start(s, half_of(s, s->log_tail)) + s->log_half;
 	return s->log_tail + need + sizeof(struct log_hdr) <= end;
+}
+
+/* Whether every record in the half the tail is not in is applied. */
+static bool other_half_free(const struct store *s)
+{
+	return s->log_last[!half_of(s, s->log_tail)] <= s->applied_seq;
 }
 
 bool log_room(struct store *s, size_t need)
 {
-	if (!s->log)
-		return false;
-	int other = !half_of(s, s->log_tail);
-	return log_fits(s, need) || (s->log_last[other] <= s->applied_seq &&
-				     need + sizeof(struct log_hdr) <= s->log_half);
+	return s->log && (log_fits(s, need) ||
+			  (need + sizeof(struct log_hdr) <= s->log_half && other_half_free(s)));
+}
+
+/* Leave the half the tail is in for the other one (other_half_free()),
+ * from its start.  A range of the half left that is not on disk yet goes
+ * to the next write-out (sync=full).  s->mu held. */
+static void log_switch(struct store *s)
+{
+	int from = half_of(s, s->log_tail), to = !from;
+	s->log_old = s->log_synced < s->log_tail ?
+		(struct log_range){ s->log_synced, s->log_tail } : (struct log_range){ 0, 0 };
+	/* the anonymous copy's pages not on disk are records still */
+	log_release(s, half_start(s, from), s->log_dfd < 0 ? s->log_tail : s->log_synced);
+	s->log_tail = s->log_synced = half_start(s, to);
+	s->log_last[to] = 0;
+	s->log_lap++;
 }
 
 /* Copy r into the log as record seq; s->mu held.  false: no room (or no
@@ -336,9 +342,12 @@ bool log_append(struct store *s, const struct rec *r, uint64_t seq)
 	GByteArray *b = s->log_buf;	/* one per store, reused: s->mu */
 	g_byte_array_set_size(b, 0);
 	rec_encode(b, r);
-	size_t need = sizeof(struct log_hdr) + padded(b->len);
-	if (!log_fits(s, need) && (!log_room(s, need) || !log_switch(s)))
-		return false;
+	size_t need = sizeof(struct log_hdr) + rec_align(b->len);
+	if (!log_fits(s, need)) {
+		if (!log_room(s, need))
+			return false;
+		log_switch(s);
+	}
 	struct log_hdr h = { (uint32_t)b->len, hdr_crc(seq, b->data, b->len), seq };
 	char *at = s->log + s->log_tail;
 	memcpy(at + sizeof h, b->data, b->len);
@@ -353,7 +362,7 @@ bool log_append(struct store *s, const struct rec *r, uint64_t seq)
  * start again at the first half, its pages released.  s->mu held. */
 void log_rewind(struct store *s)
 {
-	log_release(s, half_of(s, s->log_tail) ? s->log_half : 0, s->log_tail);
+	log_release(s, half_start(s, half_of(s, s->log_tail)), s->log_tail);
 	s->log_tail = 0;
 	s->log_synced = 0;
 	s->log_old = (struct log_range){ 0, 0 };
@@ -401,16 +410,6 @@ struct log_out {
 	size_t at, len;
 };
 
-static size_t page_down(size_t n)
-{
-	return n & ~(size_t)4095;
-}
-
-static size_t page_up(size_t n)
-{
-	return page_down(n + 4095);
-}
-
 /* Room for n bytes in the bounce buffer; 0 or -ENOMEM.  s->mu held. */
 static int bounce_room(struct store *s, size_t n)
 {
@@ -441,14 +440,16 @@ static int log_stage(struct store *s, const struct log_range *r, struct log_out 
 	if (s->log_dfd >= 0 && bounce_room(s, need) < 0)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
-		size_t from = page_down(r[i].from), len = r[i].to - from;
-		out[i] = (struct log_out){ s->log + from, from, r[i].to > r[i].from ? len : 0 };
-		if (s->log_dfd < 0 || !out[i].len)
+		size_t from = page_down(r[i].from);
+		size_t len = r[i].to > r[i].from ? r[i].to - from : 0;
+		out[i] = (struct log_out){ s->log + from, from, len };
+		if (s->log_dfd < 0 || !len)
 			continue;
-		char *to = s->log_bounce + used;
-		memcpy(to, s->log + from, len);
-		memset(to + len, 0, page_up(r[i].to) - r[i].to);
-		out[i] = (struct log_out){ to, from, page_up(r[i].to) - from };
+		char *copy = s->log_bounce + used;
+		memcpy(copy, out[i].src, len);
+		out[i].src = copy;
+		out[i].len = page_up(r[i].to) - from;
+		memset(copy + len, 0, out[i].len - len);
 		used += out[i].len;
 	}
 	return 0;
@@ -491,8 +492,8 @@ int log_sync(struct store *s, uint64_t want)
 			pthread_cond_wait(&s->log_synced_cond, &s->mu);
 			continue;
 		}
+		/* the end of a half left, then the half in use */
 		struct log_range rs[2] = { s->log_old, { s->log_synced, s->log_tail } };
-		struct log_range old = rs[0], cur = rs[1];
 		struct log_out out[2];
 		uint64_t upto = s->log_last_seq, lap = s->log_lap;
 		int r = log_stage(s, rs, out, 2);
@@ -509,13 +510,13 @@ int log_sync(struct store *s, uint64_t want)
 		s->log_syncs++;
 		pthread_cond_broadcast(&s->log_synced_cond);
 		if (r < 0) {
-			if (lap == s->log_lap && old.to > old.from)
-				s->log_old = old;	/* not on disk yet */
+			if (lap == s->log_lap && rs[0].to > rs[0].from)
+				s->log_old = rs[0];	/* not on disk yet */
 			return r;
 		}
 		s->log_synced_seq = MAX(s->log_synced_seq, upto);
 		if (lap == s->log_lap)
-			s->log_synced = MAX(s->log_synced, cur.to);
+			s->log_synced = MAX(s->log_synced, rs[1].to);
 	}
 	return 0;
 }
@@ -554,7 +555,7 @@ static int chain_replay(struct store *s, size_t off, uint64_t *last,
 		}
 		prev = h->seq;
 		*seen = MAX(*seen, prev);
-		off += sizeof *h + padded(h->len);
+		off += sizeof *h + rec_align(h->len);
 	}
 	return err;
 }

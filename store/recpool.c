@@ -31,11 +31,6 @@ struct recchunk {
 	size_t used;		/* s->mu: bytes given, the header included */
 };
 
-static size_t aligned(size_t n)
-{
-	return (n + 7) & ~(size_t)7;
-}
-
 static void chunk_put(struct recchunk *c)
 {
 	if (__atomic_sub_fetch(&c->live, 1, __ATOMIC_ACQ_REL) == 0) {
@@ -53,7 +48,7 @@ static struct recchunk *chunk_new(void)
 	struct recchunk *c = p;
 	__atomic_add_fetch(&mapped, 1, __ATOMIC_RELAXED);
 	c->live = 1;
-	c->used = aligned(sizeof *c);
+	c->used = rec_align(sizeof *c);
 	return c;
 }
 
@@ -70,7 +65,7 @@ static void *chunk_take(struct store *s, size_t n)
 		s->recchunk = c = next;
 	}
 	void *p = (char *)c + c->used;
-	c->used += aligned(n);
+	c->used += rec_align(n);
 	__atomic_add_fetch(&c->live, 1, __ATOMIC_RELAXED);
 	return p;
 }
