@@ -60,6 +60,10 @@ struct rec {
 	GBytes *output;			/* REC_WORK_RUN: NULL keeps the row's */
 	uint64_t seq;			/* its number, across restarts */
 	bool logged;			/* copied into the log file */
+	bool fact;			/* what the engine here did (a run's start
+					 * or end, its counts): no write waits for
+					 * it, none takes it back, so a failed
+					 * commit keeps it as it keeps a logged one */
 	/* a cluster's (PostgreSQL): REC_WORK_PUT gives the work a new
 	 * instance, guarded unless it modifies a queued one: refused when
 	 * the row is queued already (refused: EALREADY, or EAGAIN for an

@@ -12,6 +12,7 @@
  * that found it broken fails with -EIO.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,9 +167,28 @@ static int pg_lock(struct store *s)
 	return -EBUSY;
 }
 
+static bool readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	return poll(&p, 1, 0) > 0;
+}
+
+/* Whether the connection is still up, as far as can be told without a
+ * round trip: a server that ended the session while it was idle (a
+ * restart, an administrator's command) sent its FATAL message and closed
+ * the socket.  Reading them (the message, then the end: two reads; never
+ * blocking) spares the next commit an EIO. */
+static bool pg_up(struct store *s)
+{
+	for (int i = 0; s->pg && i < 3 && readable(PQsocket(s->pg)); i++)
+		if (!PQconsumeInput(s->pg))
+			break;
+	return s->pg && PQstatus(s->pg) == CONNECTION_OK;
+}
+
 static int pg_connect(struct store *s)
 {
-	if (s->pg && PQstatus(s->pg) == CONNECTION_OK)
+	if (pg_up(s))
 		return 0;
 	if (s->pg)
 		PQfinish(s->pg);

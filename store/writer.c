@@ -10,8 +10,10 @@
  *
  * A logged record is acknowledged: if its commit fails it is kept and
  * tried again (first, to keep the order), and the log keeps it meanwhile.
- * A record with no room in the log fails with its commit, and the write
- * that waited for it gets the errno.
+ * So is what the engine did (a run's start or end, a queue's counts),
+ * which no write waits for and none takes back.  Any other record with no
+ * room in the log fails with its commit, and the write that waited for it
+ * gets the errno (and takes its change back).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -176,6 +178,7 @@ void store_counts(struct store *s, struct workqueue_struct *wq)
 	r->failed = (int64_t)st.failed;
 	r->cancelled = (int64_t)st.cancelled;
 	r->started = (int64_t)st.started;
+	r->fact = true;
 	push(s, r);
 }
 
@@ -210,6 +213,7 @@ void store_journal(enum mchange c, struct mqueue *q, struct mwork *w, void *data
 	struct rec *r = g_new0(struct rec, 1);
 
 	r->op = rec_op(c);
+	r->fact = c == MCHANGE_WORK_STARTED || c == MCHANGE_WORK_FINISHED;
 	if (r->op == REC_WORK_PUT)
 		journal_submitter(s, w->sub);
 	r->queue = g_strdup(q->name);
@@ -261,13 +265,22 @@ static int commit_batch(struct store *s, GQueue *batch)
 	return r;
 }
 
-/* After a failed commit: logged records wait for the next one, in order;
+/* Whether a failed commit keeps r for the next one: acknowledged (in the
+ * log), or what the engine did, which the database must learn (a run's
+ * end lost there would leave the work running on this node for good, and
+ * its queue's max_active taken). */
+static bool kept(const struct rec *r)
+{
+	return r->logged || r->fact;
+}
+
+/* After a failed commit: the records kept wait for the next one, in order;
  * the others are gone (their writes get the errno).  s->mu held. */
-static void keep_logged(struct store *s, GQueue *batch)
+static void keep_some(struct store *s, GQueue *batch)
 {
 	struct rec *r;
 	while ((r = g_queue_pop_head(batch))) {
-		if (r->logged)
+		if (kept(r))
 			g_queue_push_tail(&s->retry, r);
 		else
 			rec_free(r);
@@ -297,7 +310,7 @@ static void note_failure(struct store *s, GQueue *batch, int err)
 		uint64_t i = r->seq - s->seq_base;
 		struct store_failure *last = s->failed->len ?
 			&g_array_index(s->failed, struct store_failure, s->failed->len - 1) : NULL;
-		if (r->logged)
+		if (kept(r))
 			continue;
 		if (last && last->to + 1 == i && last->err == err && !last->who)
 			last->to = i;
@@ -355,7 +368,7 @@ static void commit_queued(struct store *s)
 	pthread_mutex_lock(&s->mu);
 	if (err < 0) {
 		note_failure(s, &batch, err);
-		keep_logged(s, &batch);
+		keep_some(s, &batch);
 	} else {
 		const struct rec *last = g_queue_peek_tail(&batch);
 		if (last)
