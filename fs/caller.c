@@ -6,25 +6,27 @@
  */
 #include "wqfs.h"
 
-/* A submitter of the request's caller: make(uid, gid, pid, groups). */
-static struct submitter *caller_make(fuse_req_t req,
-				     struct submitter *(*make)(uid_t, gid_t, pid_t,
-							       const gid_t *, size_t))
+/* A submitter of the request's caller: its credentials only (cpu NULL),
+ * or everything (subcache_capture). */
+static struct submitter *caller_make(fuse_req_t req, struct cpu_reader *cpu)
 {
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
 	gid_t *groups = NULL;
 	int n = proc_groups(fc->pid, &groups);
-	struct submitter *c = make(fc->uid, fc->gid, fc->pid, groups, n > 0 ? (size_t)n : 0);
+	size_t ng = n > 0 ? (size_t)n : 0;
+	struct submitter *c = cpu ?
+		subcache_capture(fc->uid, fc->gid, fc->pid, groups, ng, cpu) :
+		submitter_new(fc->uid, fc->gid, fc->pid, groups, ng);
 	g_free(groups);
 	return c;
 }
 
 struct submitter *caller_capture_creds(fuse_req_t req)
 {
-	return caller_make(req, submitter_new);
+	return caller_make(req, NULL);
 }
 
-struct submitter *caller_capture(fuse_req_t req)
+struct submitter *caller_capture(fuse_req_t req, struct cpu_reader *cpu)
 {
-	return caller_make(req, subcache_capture);
+	return caller_make(req, cpu);
 }

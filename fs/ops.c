@@ -29,15 +29,16 @@ static int open_quota(enum node_class cls)
 
 /*
  * The opener, as the kernel binds f_cred at open: of a file whose writes
- * act for it (everything its works need), or of a view of every queue
- * or of a queue's tables (its credentials, to show it only the queues and
- * works it may read).
+ * act for it (everything its works need, and its CPU in cpu), or of a
+ * view of every queue or of a queue's tables (its credentials, to show it
+ * only the queues and works it may read).
  */
-static struct submitter *opener(fuse_req_t req, enum kind k, int flags)
+static struct submitter *opener(fuse_req_t req, enum kind k, int flags,
+			       struct cpu_reader *cpu)
 {
 	enum node_class cls = nodes[k].cls;
 	if ((cls == NC_CTL || cls == NC_ATTR) && (flags & O_ACCMODE) != O_RDONLY)
-		return caller_capture(req);
+		return caller_capture(req, cpu);
 	if (k == K_STATUS || k == K_STATUS_JSON || k == K_TRACE || k == K_QLIST ||
 	    k == K_QSTATUS_JSON)
 		return caller_capture_creds(req);
@@ -83,14 +84,17 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	enum kind k = ino_kind(ino);
 	uint64_t id = ino_id(ino);
 	uid_t uid = fuse_req_ctx(req)->uid;
-	struct submitter *sub = opener(req, k, fi->flags);
+	struct cpu_reader cpu = CPU_READER_INIT;
+	struct submitter *sub = opener(req, k, fi->flags, &cpu);
 
 	int quota = open_quota(nodes[k].cls);
 	if (!lock_and_charge(req, ino, uid, quota)) {
+		proc_cpu_close(&cpu);
 		submitter_unref(sub);
 		return;
 	}
 	struct fh *fh = fh_new(k);
+	fh->cpu = cpu;
 	fh->sub = sub;
 	fh->uid = uid;
 	fh->quota = quota;

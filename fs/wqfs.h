@@ -143,8 +143,9 @@ void syslog_stop(void);
 
 /* ---- callers (caller.c) -------------------------------------------------- */
 
-/* The submitter a request speaks for; or only its credentials. */
-struct submitter *caller_capture(fuse_req_t req);
+/* The submitter a request speaks for (cpu: its CPU, for its writes); or
+ * only its credentials. */
+struct submitter *caller_capture(fuse_req_t req, struct cpu_reader *cpu);
 struct submitter *caller_capture_creds(fuse_req_t req);
 
 /* ---- open files (ops.c) -------------------------------------------------- */

@@ -58,7 +58,7 @@ struct rlimit *submitter_read_limits(pid_t pid);
 struct proc_ident {
 	unsigned long long start, env_start, env_end;
 };
-int proc_ident(pid_t pid, struct proc_ident *id);
+int proc_ident(pid_t pid, struct proc_ident *id, struct cpu_reader *r);
 
 /* subcache.c: forget every process (model_fini) */
 void subcache_fini(void);

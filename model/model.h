@@ -80,11 +80,15 @@ struct submitter *submitter_new(uid_t uid, gid_t gid, pid_t pid,
 				const gid_t *groups, size_t ngroups);
 /* Read pid's cwd, environment and limits from /proc into c. */
 void submitter_read_process(struct submitter *c);
+struct cpu_reader;
+
 /* The submitter of an opener pid with these credentials (subcache.c): its
  * cwd and limits read afresh, its environment read once per process
- * image; the submitter of its previous open when nothing differs. */
+ * image; the submitter of its previous open when nothing differs.  The
+ * /proc/PID/stat that tells the image is read through cpu, which then
+ * has pid's CPU for the writes that follow. */
 struct submitter *subcache_capture(uid_t uid, gid_t gid, pid_t pid,
-				   const gid_t *groups, size_t ngroups);
+				   const gid_t *groups, size_t ngroups, struct cpu_reader *cpu);
 struct submitter *submitter_ref(struct submitter *c);
 void submitter_unref(struct submitter *c);
 bool submitter_in_group(const struct submitter *c, gid_t gid);
@@ -98,7 +102,10 @@ bool submitter_may_read(const struct submitter *c, mode_t mode, uid_t uid, gid_t
  * the last value read.  A read costs about 3 us (the kernel formats all 52
  * fields), as much as the rest of a one-line write, so a value serves the
  * same pid for CPU_FRESH_NS; a writer moves between CPUs far less often
- * (tens of ms apart, in a loop of writes).  Its owner serializes calls.
+ * (tens of ms apart, in a loop of writes).  The open of a control file
+ * reads the same text for the process image (subcache_capture), and its
+ * value serves the write that follows: a shell's `echo > submit` reads
+ * it once.  Its owner serializes calls.
  */
 #define CPU_FRESH_NS	1000000ULL
 struct cpu_reader {

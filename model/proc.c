@@ -22,6 +22,7 @@
 #define STAT_START	19
 #define STAT_ENV_START	45
 #define STAT_ENV_END	46
+#define STAT_TEXT_MAX	2048	/* 52 numbers and a 16-byte name fit */
 
 char *proc_read(pid_t pid, const char *what, size_t max, size_t *len)
 {
@@ -80,19 +81,49 @@ static bool stat_fields(const char *s, const int *idx, unsigned long long *out, 
 	return k == n;
 }
 
-int proc_ident(pid_t pid, struct proc_ident *id)
+void proc_cpu_close(struct cpu_reader *r)
 {
-	static const int idx[] = { STAT_START, STAT_ENV_START, STAT_ENV_END };
-	unsigned long long v[3];
-	size_t len;
-	char *s = proc_read(pid, "stat", 4096, &len);
-	if (!s)
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+/* pid's /proc/PID/stat afresh into buf, through r's file (opened once):
+ * its length, or -1. */
+static ssize_t stat_text(struct cpu_reader *r, pid_t pid, char *buf, size_t size)
+{
+	if (r->pid != pid)
+		proc_cpu_close(r);
+	r->pid = pid;
+	if (r->fd < 0) {
+		char path[64];
+		snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+		r->fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (r->fd < 0)
+			return -1;
+	}
+	/* a seq_file: a read at offset 0 generates the text afresh */
+	ssize_t n = pread(r->fd, buf, size - 1, 0);
+	if (n <= 0) {
+		proc_cpu_close(r);
+		return -1;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+int proc_ident(pid_t pid, struct proc_ident *id, struct cpu_reader *r)
+{
+	static const int idx[] = { STAT_START, STAT_CPU, STAT_ENV_START, STAT_ENV_END };
+	unsigned long long v[4];
+	char buf[STAT_TEXT_MAX];
+	if (stat_text(r, pid, buf, sizeof buf) < 0)
 		return -ESRCH;
-	bool ok = stat_fields(s, idx, v, 3);
-	g_free(s);
-	if (!ok)
+	if (!stat_fields(buf, idx, v, 4))
 		return -EIO;
-	*id = (struct proc_ident){ .start = v[0], .env_start = v[1], .env_end = v[2] };
+	r->cpu = (int)v[1];	/* what the first write asks, a moment later */
+	r->read_ns = wq_now_ns();
+	*id = (struct proc_ident){ .start = v[0], .env_start = v[2], .env_end = v[3] };
 	/* without ptrace access the kernel shows 0: an exec would go unseen */
 	return id->env_end ? 0 : -EPERM;
 }
@@ -142,44 +173,13 @@ static long proc_ppid(pid_t pid)
 	return ppid;
 }
 
-void proc_cpu_close(struct cpu_reader *r)
-{
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-}
-
-/* Read pid's CPU afresh into r: its value, or -1. */
-static int proc_cpu_read(struct cpu_reader *r, pid_t pid)
-{
-	char buf[2048];
-
-	if (r->fd < 0) {
-		char path[64];
-		snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-		r->fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (r->fd < 0)
-			return -1;
-	}
-	/* a seq_file: a read at offset 0 generates the text afresh */
-	ssize_t n = pread(r->fd, buf, sizeof buf - 1, 0);
-	if (n <= 0) {
-		proc_cpu_close(r);
-		return -1;
-	}
-	buf[n] = '\0';
-	return (int)stat_field(buf, STAT_CPU);
-}
-
 int proc_cpu(struct cpu_reader *r, pid_t pid)
 {
 	uint64_t now = wq_now_ns();
-	if (r->pid != pid)
-		proc_cpu_close(r);
-	else if (r->fd >= 0 && r->cpu >= 0 && now - r->read_ns < CPU_FRESH_NS)
+	char buf[STAT_TEXT_MAX];
+	if (r->pid == pid && r->fd >= 0 && r->cpu >= 0 && now - r->read_ns < CPU_FRESH_NS)
 		return r->cpu;
-	r->pid = pid;
-	r->cpu = proc_cpu_read(r, pid);
+	r->cpu = stat_text(r, pid, buf, sizeof buf) < 0 ? -1 : (int)stat_field(buf, STAT_CPU);
 	r->read_ns = now;
 	return r->cpu;
 }

@@ -87,11 +87,11 @@ static bool subcache_same(const struct submitter *c, const struct submitter *fre
 }
 
 struct submitter *subcache_capture(uid_t uid, gid_t gid, pid_t pid,
-				   const gid_t *groups, size_t ngroups)
+				   const gid_t *groups, size_t ngroups, struct cpu_reader *cpu)
 {
 	struct submitter *c = submitter_new(uid, gid, pid, groups, ngroups);
 	struct proc_ident id;
-	if (proc_ident(pid, &id) < 0) {
+	if (proc_ident(pid, &id, cpu) < 0) {
 		submitter_read_process(c);
 		return c;
 	}
