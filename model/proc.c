@@ -88,6 +88,30 @@ void proc_cpu_close(struct cpu_reader *r)
 	r->fd = -1;
 }
 
+ssize_t proc_pread(int *fd, pid_t pid, const char *what, char *buf, size_t size)
+{
+	/* a file kept open may be of a task gone: then of whoever has pid now */
+	for (bool fresh = *fd < 0;; fresh = true) {
+		if (*fd < 0) {
+			char path[64];
+			snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, what);
+			*fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (*fd < 0)
+				return -1;
+		}
+		/* a seq_file: a read at offset 0 generates the text afresh */
+		ssize_t n = pread(*fd, buf, size - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			return n;
+		}
+		close(*fd);
+		*fd = -1;
+		if (fresh)
+			return -1;
+	}
+}
+
 /* pid's /proc/PID/stat afresh into buf, through r's file (opened once):
  * its length, or -1. */
 static ssize_t stat_text(struct cpu_reader *r, pid_t pid, char *buf, size_t size)
@@ -95,21 +119,7 @@ static ssize_t stat_text(struct cpu_reader *r, pid_t pid, char *buf, size_t size
 	if (r->pid != pid)
 		proc_cpu_close(r);
 	r->pid = pid;
-	if (r->fd < 0) {
-		char path[64];
-		snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-		r->fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (r->fd < 0)
-			return -1;
-	}
-	/* a seq_file: a read at offset 0 generates the text afresh */
-	ssize_t n = pread(r->fd, buf, size - 1, 0);
-	if (n <= 0) {
-		proc_cpu_close(r);
-		return -1;
-	}
-	buf[n] = '\0';
-	return n;
+	return proc_pread(&r->fd, pid, "stat", buf, size);
 }
 
 int proc_ident(pid_t pid, struct proc_ident *id, struct cpu_reader *r)
@@ -140,28 +150,49 @@ static void parse_groups(const char *p, GArray *a)
 	}
 }
 
+/* The groups of a status text (its "Groups:" line ends the text after
+ * this) into *out: their count, or -EIO. */
+static int groups_of(char *text, gid_t **out)
+{
+	char *p = strstr(text, "\nGroups:");
+	char *eol = p ? strchr(p + 1, '\n') : NULL;
+	if (!eol)
+		return -EIO;
+	*eol = '\0';
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(gid_t));
+	parse_groups(p + 8, a);
+	int n = (int)a->len;
+	*out = (gid_t *)g_array_free(a, FALSE);
+	return n;
+}
+
+static void status_of(pid_t tid, char *what, size_t size)
+{
+	snprintf(what, size, "task/%ld/status", (long)tid);
+}
+
 int proc_groups(pid_t tid, gid_t **out)
 {
 	char what[64];
 	size_t len;
-	snprintf(what, sizeof what, "task/%ld/status", (long)tid);
+	status_of(tid, what, sizeof what);
 	/* a group is at most 11 bytes of the line */
 	char *text = proc_read(tid, what, 8192 + 11 * PROC_GROUPS_MAX, &len);
 	if (!text)
 		return -ESRCH;
-	char *p = strstr(text, "\nGroups:");
-	char *eol = p ? strchr(p + 1, '\n') : NULL;
-	if (!eol) {
-		g_free(text);
-		return -EIO;
-	}
-	*eol = '\0';
-	GArray *a = g_array_new(FALSE, FALSE, sizeof(gid_t));
-	parse_groups(p + 8, a);
+	int n = groups_of(text, out);
 	g_free(text);
-	int n = (int)a->len;
-	*out = (gid_t *)g_array_free(a, FALSE);
 	return n;
+}
+
+int proc_groups_at(int *fd, pid_t tid, gid_t **out)
+{
+	char what[64], buf[4096];
+	status_of(tid, what, sizeof what);
+	ssize_t n = proc_pread(fd, tid, what, buf, sizeof buf);
+	if (n < 0 || (size_t)n == sizeof buf - 1)	/* gone, or longer */
+		return proc_groups(tid, out);
+	return groups_of(buf, out);
 }
 
 static long proc_ppid(pid_t pid)
@@ -177,7 +208,7 @@ int proc_cpu(struct cpu_reader *r, pid_t pid)
 {
 	uint64_t now = wq_now_ns();
 	char buf[STAT_TEXT_MAX];
-	if (r->pid == pid && r->fd >= 0 && r->cpu >= 0 && now - r->read_ns < CPU_FRESH_NS)
+	if (r->pid == pid && r->cpu >= 0 && now - r->read_ns < CPU_FRESH_NS)
 		return r->cpu;
 	r->cpu = stat_text(r, pid, buf, sizeof buf) < 0 ? -1 : (int)stat_field(buf, STAT_CPU);
 	r->read_ns = now;

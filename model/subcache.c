@@ -16,53 +16,110 @@
  * of one shell hold one); otherwise a new one copies its environment.
  *
  * The table holds a reference on the latest submitter of at most
- * SUBCACHE_MAX processes; past that it starts again empty.
+ * SUBCACHE_MAX processes; past that it starts again empty.  It keeps each
+ * process's /proc files open too (its stat, its thread's status): opening
+ * one costs as much as reading it (a path walk in /proc).  The file of a
+ * process that is gone fails its read, and is opened again for whoever
+ * has the pid then.
  */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
 #define SUBCACHE_MAX	64
 
+/* A process's /proc files, kept open. */
+struct proc_files {
+	struct cpu_reader stat;		/* /proc/PID/stat */
+	int status;			/* /proc/PID/task/PID/status, or -1 */
+};
+#define PROC_FILES_INIT	{ .stat = CPU_READER_INIT, .status = -1 }
+
+static void files_close(struct proc_files *f)
+{
+	proc_cpu_close(&f->stat);
+	if (f->status >= 0)
+		close(f->status);
+	f->status = -1;
+}
+
 struct subcache_entry {
-	struct proc_ident id;
-	struct submitter *sub;		/* ref */
+	int refs;			/* subcache_mu: the table's, the capture's */
+	bool busy;			/* subcache_mu: a capture reads its files */
+	bool known;			/* subcache_mu: id and sub are set */
+	struct proc_ident id;		/* subcache_mu */
+	struct submitter *sub;		/* subcache_mu: ref, or NULL */
+	struct proc_files files;	/* the busy capture's */
 };
 
 static pthread_mutex_t subcache_mu = PTHREAD_MUTEX_INITIALIZER;	/* a leaf */
 static GHashTable *subcache;	/* subcache_mu: pid -> struct subcache_entry */
 
-static void subcache_entry_free(gpointer p)
+/* subcache_mu held */
+static void entry_unref(gpointer p)
 {
 	struct subcache_entry *e = p;
+	if (--e->refs > 0)
+		return;
 	submitter_unref(e->sub);
+	files_close(&e->files);
 	g_free(e);
 }
 
-/* The kept submitter of process image id of pid (a reference), or NULL. */
-static struct submitter *subcache_get(pid_t pid, const struct proc_ident *id)
+/* pid's entry, made if there is none, for this capture alone (busy); or
+ * NULL if another capture has it. */
+static struct subcache_entry *entry_take(pid_t pid)
+{
+	pthread_mutex_lock(&subcache_mu);
+	if (!subcache)
+		subcache = g_hash_table_new_full(NULL, NULL, NULL, entry_unref);
+	struct subcache_entry *e = g_hash_table_lookup(subcache, GINT_TO_POINTER(pid));
+	if (!e) {
+		if (g_hash_table_size(subcache) >= SUBCACHE_MAX)
+			g_hash_table_remove_all(subcache);
+		e = g_new0(struct subcache_entry, 1);
+		*e = (struct subcache_entry){ .refs = 1, .files = PROC_FILES_INIT };
+		g_hash_table_insert(subcache, GINT_TO_POINTER(pid), e);
+	}
+	if (e->busy) {
+		e = NULL;
+	} else {
+		e->busy = true;
+		e->refs++;
+	}
+	pthread_mutex_unlock(&subcache_mu);
+	return e;
+}
+
+static void entry_give_back(struct subcache_entry *e)
+{
+	pthread_mutex_lock(&subcache_mu);
+	e->busy = false;
+	entry_unref(e);
+	pthread_mutex_unlock(&subcache_mu);
+}
+
+/* The submitter e keeps for process image id (a reference), or NULL. */
+static struct submitter *entry_get(struct subcache_entry *e, const struct proc_ident *id)
 {
 	struct submitter *sub = NULL;
 	pthread_mutex_lock(&subcache_mu);
-	struct subcache_entry *e = subcache ?
-		g_hash_table_lookup(subcache, GINT_TO_POINTER(pid)) : NULL;
-	if (e && memcmp(&e->id, id, sizeof *id) == 0)
+	if (e->known && memcmp(&e->id, id, sizeof *id) == 0)
 		sub = submitter_ref(e->sub);
 	pthread_mutex_unlock(&subcache_mu);
 	return sub;
 }
 
-static void subcache_put(pid_t pid, const struct proc_ident *id, struct submitter *sub)
+static void entry_put(struct subcache_entry *e, const struct proc_ident *id,
+		      struct submitter *sub)
 {
-	struct subcache_entry *e = g_new(struct subcache_entry, 1);
-	e->id = *id;
-	e->sub = submitter_ref(sub);
 	pthread_mutex_lock(&subcache_mu);
-	if (!subcache)
-		subcache = g_hash_table_new_full(NULL, NULL, NULL, subcache_entry_free);
-	if (g_hash_table_size(subcache) >= SUBCACHE_MAX)
-		g_hash_table_remove_all(subcache);
-	g_hash_table_replace(subcache, GINT_TO_POINTER(pid), e);
+	submitter_unref(e->sub);
+	e->sub = submitter_ref(sub);
+	e->id = *id;
+	e->known = true;
 	pthread_mutex_unlock(&subcache_mu);
 }
 
@@ -86,25 +143,46 @@ static bool subcache_same(const struct submitter *c, const struct submitter *fre
 	       same_str(c->cwd, fresh->cwd) && same_limits(c->limits, fresh->limits);
 }
 
-struct submitter *subcache_capture(uid_t uid, gid_t gid, pid_t pid,
-				   const gid_t *groups, size_t ngroups, struct cpu_reader *cpu)
+/* c (with its credentials) completed for process image id of pid: the
+ * submitter e keeps if nothing differs, else c, kept in e (NULL: none). */
+static struct submitter *share_or_keep(struct subcache_entry *e, pid_t pid,
+				       const struct proc_ident *id, struct submitter *c)
 {
-	struct submitter *c = submitter_new(uid, gid, pid, groups, ngroups);
-	struct proc_ident id;
-	if (proc_ident(pid, &id, cpu) < 0) {
-		submitter_read_process(c);
-		return c;
-	}
 	c->cwd = submitter_read_cwd(pid);
 	c->limits = submitter_read_limits(pid);
-	struct submitter *kept = subcache_get(pid, &id);
+	struct submitter *kept = e ? entry_get(e, id) : NULL;
 	if (kept && subcache_same(kept, c)) {
 		submitter_unref(c);
 		return kept;
 	}
 	c->env = kept ? g_strdupv(kept->env) : submitter_read_env(pid);
 	submitter_unref(kept);
-	subcache_put(pid, &id, c);
+	if (e)
+		entry_put(e, id, c);
+	return c;
+}
+
+struct submitter *subcache_capture(uid_t uid, gid_t gid, pid_t pid, struct cpu_reader *cpu)
+{
+	struct subcache_entry *e = entry_take(pid);
+	struct proc_files mine = PROC_FILES_INIT, *f = e ? &e->files : &mine;
+	gid_t *groups = NULL;
+	int n = proc_groups_at(&f->status, pid, &groups);
+	struct submitter *c = submitter_new(uid, gid, pid, groups, n > 0 ? (size_t)n : 0);
+	g_free(groups);
+
+	struct proc_ident id;
+	int r = proc_ident(pid, &id, &f->stat);
+	if (r == 0 || r == -EPERM)	/* the CPU is there: the file of the opener */
+		*cpu = (struct cpu_reader){ .fd = -1, .pid = pid, .cpu = f->stat.cpu,
+					    .read_ns = f->stat.read_ns };
+	if (r < 0)
+		submitter_read_process(c);
+	else
+		c = share_or_keep(e, pid, &id, c);
+	files_close(&mine);
+	if (e)
+		entry_give_back(e);
 	return c;
 }
 

@@ -50,6 +50,39 @@ out() {
 	healthy q
 }
 
+# The pid a new process gets: argv[1] (ns_last_pid set just before each
+# fork; another fork may take it first: tried again), then that process
+# runs sh -c argv[2] with WV=second; prints "reused" once it did.
+_SAME_PID_PY='
+import os, sys
+target, script = int(sys.argv[1]), sys.argv[2]
+for attempt in range(50):
+    with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+        f.write(str(target - 1))
+    pid = os.fork()
+    if pid == 0:
+        if os.getpid() != target:
+            os._exit(3)
+        os.execve("/bin/sh", ["sh", "-c", script, "sh"] + sys.argv[3:],
+                  {"WV": "second", "PATH": "/usr/bin:/bin"})
+    _, st = os.waitpid(pid, 0)
+    if os.WEXITSTATUS(st) != 3:
+        print("reused" if st == 0 else "failed %d" % st)
+        sys.exit(0)
+print("the pid was never free")
+'
+
+@test "a new process with the pid of one that submitted and is gone: its work gets its own environment" {
+	mkdir "$MNT/q"
+	WV=first bash -c 'echo $$ >"$2/pid"; echo "a: echo \$WV" >"$1/submit"' bash "$MNT/q" "$T"
+	run "$PY" -c "$_SAME_PID_PY" "$(cat "$T/pid")" 'echo "b: echo \$WV" >"$1/submit"' "$MNT/q"
+	assert_output reused
+	flushq q
+	assert_equal "$(out q a)" first
+	assert_equal "$(out q b)" second
+	healthy q
+}
+
 @test "setuid between two opens of one process: the next work is the new user's" {
 	mkdir "$MNT/q"
 	chmod 0622 "$MNT/q/submit"
