@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * caller.c - the submitter a FUSE request speaks for: its credentials from
- * the request, its groups from /proc (model/proc.c), and (for control
- * files) its working directory, environment and limits (model/subcache.c).
+ * the request; for a view of queues and works, its supplementary groups
+ * (/proc, model/proc.c), which decide what it may read; for a control or
+ * attribute file, its working directory, environment and limits
+ * (model/subcache.c), and no groups: a work runs with the groups its
+ * user has when it runs.
  */
 #include "wqfs.h"
 

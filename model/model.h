@@ -83,9 +83,9 @@ void submitter_read_process(struct submitter *c);
 struct cpu_reader;
 
 /* The submitter of an opener pid with these credentials (subcache.c): its
- * groups, cwd and limits read afresh, its environment read once per
- * process image; the submitter of its previous open when nothing
- * differs.  cpu gets pid's CPU, read with its process image, for the
+ * cwd and limits read afresh, its environment read once per process
+ * image, no supplementary groups (a work gets its user's when it runs);
+ * the submitter of its previous open when nothing differs.  cpu gets pid's CPU, read with its process image, for the
  * writes that follow. */
 struct submitter *subcache_capture(uid_t uid, gid_t gid, pid_t pid, struct cpu_reader *cpu);
 struct submitter *submitter_ref(struct submitter *c);
@@ -129,13 +129,7 @@ int proc_limits(pid_t pid, struct rlimit out[RLIM_NLIMITS]);
  * (g_free).  Their count, or -errno. */
 #define PROC_GROUPS_MAX	65536
 int proc_groups(pid_t tid, gid_t **groups);
-/* The same, read through *fd (its status file, opened at first use and
- * kept; closed, -1, once it fails). */
-int proc_groups_at(int *fd, pid_t tid, gid_t **groups);
-/* /proc/PID/what read afresh into buf (NUL-terminated) through *fd,
- * opened at first use and kept (opened again when the task it was of is
- * gone: whoever has the pid now): its length, or -1 with *fd closed. */
-ssize_t proc_pread(int *fd, pid_t pid, const char *what, char *buf, size_t size);
+
 /* At most max bytes of /proc/PID/what, NUL-terminated (g_free), or NULL. */
 char *proc_read(pid_t pid, const char *what, size_t max, size_t *len);
 

@@ -88,7 +88,10 @@ void proc_cpu_close(struct cpu_reader *r)
 	r->fd = -1;
 }
 
-ssize_t proc_pread(int *fd, pid_t pid, const char *what, char *buf, size_t size)
+/* /proc/PID/what read afresh into buf (NUL-terminated) through *fd,
+ * opened at first use and kept (opened again when the task it was of is
+ * gone: whoever has the pid now): its length, or -1 with *fd closed. */
+static ssize_t proc_pread(int *fd, pid_t pid, const char *what, char *buf, size_t size)
 {
 	/* a file kept open may be of a task gone: then of whoever has pid now */
 	for (bool fresh = *fd < 0;; fresh = true) {
@@ -166,16 +169,11 @@ static int groups_of(char *text, gid_t **out)
 	return n;
 }
 
-static void status_of(pid_t tid, char *what, size_t size)
-{
-	snprintf(what, size, "task/%ld/status", (long)tid);
-}
-
 int proc_groups(pid_t tid, gid_t **out)
 {
 	char what[64];
 	size_t len;
-	status_of(tid, what, sizeof what);
+	snprintf(what, sizeof what, "task/%ld/status", (long)tid);
 	/* a group is at most 11 bytes of the line */
 	char *text = proc_read(tid, what, 8192 + 11 * PROC_GROUPS_MAX, &len);
 	if (!text)
@@ -185,15 +183,6 @@ int proc_groups(pid_t tid, gid_t **out)
 	return n;
 }
 
-int proc_groups_at(int *fd, pid_t tid, gid_t **out)
-{
-	char what[64], buf[4096];
-	status_of(tid, what, sizeof what);
-	ssize_t n = proc_pread(fd, tid, what, buf, sizeof buf);
-	if (n < 0 || (size_t)n == sizeof buf - 1)	/* gone, or longer */
-		return proc_groups(tid, out);
-	return groups_of(buf, out);
-}
 
 static long proc_ppid(pid_t pid)
 {

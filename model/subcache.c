@@ -5,8 +5,10 @@
  * submitter of its first.
  *
  * What a process may change between two opens is read afresh at every
- * open: its credentials and groups (the request, the caller's), its
- * working directory (`cd`) and its limits (setrlimit).  Only its
+ * open: its credentials (the request's), its working directory (`cd`)
+ * and its limits (setrlimit).  Not its supplementary groups: a work runs
+ * with the groups its user has when it runs (as at(1); engine's
+ * current_groups), so the opener's would decide nothing.  Only its
  * environment is kept: /proc/PID/environ is the environment the process
  * image started with, and an execve(2) (the one way to start another)
  * moves it, so it is kept for a process image, known by its pid, start
@@ -17,41 +19,24 @@
  *
  * The table holds a reference on the latest submitter of at most
  * SUBCACHE_MAX processes; past that it starts again empty.  It keeps each
- * process's /proc files open too (its stat, its thread's status): opening
- * one costs as much as reading it (a path walk in /proc).  The file of a
- * process that is gone fails its read, and is opened again for whoever
- * has the pid then.
+ * process's /proc/PID/stat open too: opening it costs as much as reading
+ * it (a path walk in /proc).  The file of a process that is gone fails
+ * its read, and is opened again for whoever has the pid then.
  */
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "internal.h"
 
 #define SUBCACHE_MAX	64
 
-/* A process's /proc files, kept open. */
-struct proc_files {
-	struct cpu_reader stat;		/* /proc/PID/stat */
-	int status;			/* /proc/PID/task/PID/status, or -1 */
-};
-#define PROC_FILES_INIT	{ .stat = CPU_READER_INIT, .status = -1 }
-
-static void files_close(struct proc_files *f)
-{
-	proc_cpu_close(&f->stat);
-	if (f->status >= 0)
-		close(f->status);
-	f->status = -1;
-}
-
 struct subcache_entry {
 	int refs;			/* subcache_mu: the table's, the capture's */
-	bool busy;			/* subcache_mu: a capture reads its files */
+	bool busy;			/* subcache_mu: a capture reads its file */
 	bool known;			/* subcache_mu: id and sub are set */
 	struct proc_ident id;		/* subcache_mu */
 	struct submitter *sub;		/* subcache_mu: ref, or NULL */
-	struct proc_files files;	/* the busy capture's */
+	struct cpu_reader stat;		/* the busy capture's: /proc/PID/stat */
 };
 
 static pthread_mutex_t subcache_mu = PTHREAD_MUTEX_INITIALIZER;	/* a leaf */
@@ -64,7 +49,7 @@ static void entry_unref(gpointer p)
 	if (--e->refs > 0)
 		return;
 	submitter_unref(e->sub);
-	files_close(&e->files);
+	proc_cpu_close(&e->stat);
 	g_free(e);
 }
 
@@ -80,7 +65,7 @@ static struct subcache_entry *entry_take(pid_t pid)
 		if (g_hash_table_size(subcache) >= SUBCACHE_MAX)
 			g_hash_table_remove_all(subcache);
 		e = g_new0(struct subcache_entry, 1);
-		*e = (struct subcache_entry){ .refs = 1, .files = PROC_FILES_INIT };
+		*e = (struct subcache_entry){ .refs = 1, .stat = CPU_READER_INIT };
 		g_hash_table_insert(subcache, GINT_TO_POINTER(pid), e);
 	}
 	if (e->busy) {
@@ -165,22 +150,18 @@ static struct submitter *share_or_keep(struct subcache_entry *e, pid_t pid,
 struct submitter *subcache_capture(uid_t uid, gid_t gid, pid_t pid, struct cpu_reader *cpu)
 {
 	struct subcache_entry *e = entry_take(pid);
-	struct proc_files mine = PROC_FILES_INIT, *f = e ? &e->files : &mine;
-	gid_t *groups = NULL;
-	int n = proc_groups_at(&f->status, pid, &groups);
-	struct submitter *c = submitter_new(uid, gid, pid, groups, n > 0 ? (size_t)n : 0);
-	g_free(groups);
-
+	struct cpu_reader mine = CPU_READER_INIT, *stat = e ? &e->stat : &mine;
+	struct submitter *c = submitter_new(uid, gid, pid, NULL, 0);
 	struct proc_ident id;
-	int r = proc_ident(pid, &id, &f->stat);
+	int r = proc_ident(pid, &id, stat);
 	if (r == 0 || r == -EPERM)	/* the CPU is there: the file of the opener */
-		*cpu = (struct cpu_reader){ .fd = -1, .pid = pid, .cpu = f->stat.cpu,
-					    .read_ns = f->stat.read_ns };
+		*cpu = (struct cpu_reader){ .fd = -1, .pid = pid, .cpu = stat->cpu,
+					    .read_ns = stat->read_ns };
 	if (r < 0)
 		submitter_read_process(c);
 	else
 		c = share_or_keep(e, pid, &id, c);
-	files_close(&mine);
+	proc_cpu_close(&mine);
 	if (e)
 		entry_give_back(e);
 	return c;
