@@ -81,12 +81,11 @@ struct submitter *submitter_new(uid_t uid, gid_t gid, pid_t pid,
 /* Read pid's cwd, environment and limits from /proc into c. */
 void submitter_read_process(struct submitter *c);
 struct cpu_reader;
-
 /* The submitter of an opener pid with these credentials (subcache.c): its
  * cwd and limits read afresh, its environment read once per process
  * image, no supplementary groups (a work gets its user's when it runs);
- * the submitter of its previous open when nothing differs.  cpu gets pid's CPU, read with its process image, for the
- * writes that follow. */
+ * the submitter of its previous open when nothing differs.  cpu gets
+ * pid's CPU, read with its process image, for the writes that follow. */
 struct submitter *subcache_capture(uid_t uid, gid_t gid, pid_t pid, struct cpu_reader *cpu);
 struct submitter *submitter_ref(struct submitter *c);
 void submitter_unref(struct submitter *c);
@@ -129,7 +128,6 @@ int proc_limits(pid_t pid, struct rlimit out[RLIM_NLIMITS]);
  * (g_free).  Their count, or -errno. */
 #define PROC_GROUPS_MAX	65536
 int proc_groups(pid_t tid, gid_t **groups);
-
 /* At most max bytes of /proc/PID/what, NUL-terminated (g_free), or NULL. */
 char *proc_read(pid_t pid, const char *what, size_t max, size_t *len);
 

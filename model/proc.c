@@ -88,41 +88,33 @@ void proc_cpu_close(struct cpu_reader *r)
 	r->fd = -1;
 }
 
-/* /proc/PID/what read afresh into buf (NUL-terminated) through *fd,
- * opened at first use and kept (opened again when the task it was of is
- * gone: whoever has the pid now): its length, or -1 with *fd closed. */
-static ssize_t proc_pread(int *fd, pid_t pid, const char *what, char *buf, size_t size)
-{
-	/* a file kept open may be of a task gone: then of whoever has pid now */
-	for (bool fresh = *fd < 0;; fresh = true) {
-		if (*fd < 0) {
-			char path[64];
-			snprintf(path, sizeof path, "/proc/%ld/%s", (long)pid, what);
-			*fd = open(path, O_RDONLY | O_CLOEXEC);
-			if (*fd < 0)
-				return -1;
-		}
-		/* a seq_file: a read at offset 0 generates the text afresh */
-		ssize_t n = pread(*fd, buf, size - 1, 0);
-		if (n > 0) {
-			buf[n] = '\0';
-			return n;
-		}
-		close(*fd);
-		*fd = -1;
-		if (fresh)
-			return -1;
-	}
-}
-
-/* pid's /proc/PID/stat afresh into buf, through r's file (opened once):
- * its length, or -1. */
+/* pid's /proc/PID/stat read afresh into buf (NUL-terminated) through
+ * r's file, opened at first use and kept; opened again when the task it
+ * was of is gone (whoever has the pid now).  Its length, or -1 with the
+ * file closed. */
 static ssize_t stat_text(struct cpu_reader *r, pid_t pid, char *buf, size_t size)
 {
 	if (r->pid != pid)
 		proc_cpu_close(r);
 	r->pid = pid;
-	return proc_pread(&r->fd, pid, "stat", buf, size);
+	for (bool fresh = r->fd < 0;; fresh = true) {
+		if (r->fd < 0) {
+			char path[64];
+			snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+			r->fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (r->fd < 0)
+				return -1;
+		}
+		/* a seq_file: a read at offset 0 generates the text afresh */
+		ssize_t n = pread(r->fd, buf, size - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			return n;
+		}
+		proc_cpu_close(r);
+		if (fresh)
+			return -1;
+	}
 }
 
 int proc_ident(pid_t pid, struct proc_ident *id, struct cpu_reader *r)
@@ -153,22 +145,6 @@ static void parse_groups(const char *p, GArray *a)
 	}
 }
 
-/* The groups of a status text (its "Groups:" line ends the text after
- * this) into *out: their count, or -EIO. */
-static int groups_of(char *text, gid_t **out)
-{
-	char *p = strstr(text, "\nGroups:");
-	char *eol = p ? strchr(p + 1, '\n') : NULL;
-	if (!eol)
-		return -EIO;
-	*eol = '\0';
-	GArray *a = g_array_new(FALSE, FALSE, sizeof(gid_t));
-	parse_groups(p + 8, a);
-	int n = (int)a->len;
-	*out = (gid_t *)g_array_free(a, FALSE);
-	return n;
-}
-
 int proc_groups(pid_t tid, gid_t **out)
 {
 	char what[64];
@@ -178,11 +154,20 @@ int proc_groups(pid_t tid, gid_t **out)
 	char *text = proc_read(tid, what, 8192 + 11 * PROC_GROUPS_MAX, &len);
 	if (!text)
 		return -ESRCH;
-	int n = groups_of(text, out);
+	char *p = strstr(text, "\nGroups:");
+	char *eol = p ? strchr(p + 1, '\n') : NULL;
+	if (!eol) {
+		g_free(text);
+		return -EIO;
+	}
+	*eol = '\0';
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(gid_t));
+	parse_groups(p + 8, a);
 	g_free(text);
+	int n = (int)a->len;
+	*out = (gid_t *)g_array_free(a, FALSE);
 	return n;
 }
-
 
 static long proc_ppid(pid_t pid)
 {

@@ -118,13 +118,11 @@ static bool same_limits(const struct rlimit *a, const struct rlimit *b)
 	return a == b || (a && b && memcmp(a, b, sizeof *a * RLIM_NLIMITS) == 0);
 }
 
-/* Whether c is what fresh says (fresh: no environment yet). */
+/* Whether c is what fresh says (fresh: no environment yet; neither has
+ * groups). */
 static bool subcache_same(const struct submitter *c, const struct submitter *fresh)
 {
 	return c->uid == fresh->uid && c->gid == fresh->gid &&
-	       c->ngroups == fresh->ngroups &&
-	       (c->ngroups == 0 ||
-		memcmp(c->groups, fresh->groups, sizeof(gid_t) * c->ngroups) == 0) &&
 	       same_str(c->cwd, fresh->cwd) && same_limits(c->limits, fresh->limits);
 }
 

@@ -222,7 +222,7 @@ static size_t new_size(int fd)
 }
 
 /* Write size zero bytes into a new log: written blocks, unlike
- * fallocate's, need no journal commit of the file system when an msync
+ * fallocate's, need no journal commit of the file system when a write-out
  * (sync=full) writes them again.  0 or an errno. */
 static int zero_fill(int fd, size_t size)
 {

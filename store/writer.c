@@ -475,14 +475,23 @@ static int sync_mine(struct store *s, uint64_t *want)
 	return mine ? failure_in(s, from, to) : 0;
 }
 
+/* This thread's records acknowledged, or handed to the flusher (done
+ * given): 0 or -errno, or 1 if done(arg, err) comes later from the
+ * flusher.  s->mu held; dropped meanwhile. */
+static int sync_or_hand(struct store *s, void (*done)(void *arg, int err), void *arg)
+{
+	uint64_t want;
+	int r = sync_mine(s, &want);
+	if (r != 1)
+		return r;
+	return done && flusher_wait(s, done, arg) ? 1 : log_sync(s, want);
+}
+
 int store_sync(void *data)
 {
 	struct store *s = data;
-	uint64_t want;
 	pthread_mutex_lock(&s->mu);
-	int r = sync_mine(s, &want);
-	if (r == 1)
-		r = log_sync(s, want);
+	int r = sync_or_hand(s, NULL, NULL);
 	pthread_mutex_unlock(&s->mu);
 	return r;
 }
@@ -490,17 +499,11 @@ int store_sync(void *data)
 void store_sync_then(void *data, void (*done)(void *arg, int err), void *arg)
 {
 	struct store *s = data;
-	uint64_t want;
 	pthread_mutex_lock(&s->mu);
-	int r = sync_mine(s, &want);
-	if (r == 1 && flusher_wait(s, done, arg)) {
-		pthread_mutex_unlock(&s->mu);
-		return;
-	}
-	if (r == 1)
-		r = log_sync(s, want);
+	int r = sync_or_hand(s, done, arg);
 	pthread_mutex_unlock(&s->mu);
-	done(arg, r);
+	if (r != 1)
+		done(arg, r);
 }
 
 /* Room for a write's records in the log, whatever the tables say. */
